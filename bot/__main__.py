@@ -1,0 +1,115 @@
+"""Entry point: ``python -m bot`` runs the bot, ``python -m bot check`` checks the set-up.
+
+Every expected failure (missing token, bad setting, broken data pack, unusable
+database) prints one clear paragraph and exits with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import discord
+
+from bot import __version__
+from bot.client import HyosanBot
+from bot.datapack import DataPackError, load_data_pack
+from bot.endpoints import apply_discord_endpoints
+from bot.packstore import sync_data_pack
+from bot.settings import Settings, SettingsError, load_settings
+from bot.store import Store, StoreError
+
+log = logging.getLogger("bot")
+
+EXIT_CONFIG = 2
+
+NO_TOKEN_HELP = """\
+DISCORD_TOKEN is not set, so the bot cannot log in.
+
+Create an application at https://discord.com/developers/applications, open its
+"Bot" page and press "Reset Token" to get a token. Put it in a file named .env in
+this directory as DISCORD_TOKEN=... (copy .env.example to start), or export
+DISCORD_TOKEN in the environment. Never commit the token.
+Run `python -m bot check` to check everything else without a token."""
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+async def check(settings: Settings) -> str:
+    """Validate the data pack, migrate the database and load the pack; no network, no token."""
+    pack = load_data_pack(settings.data_dir)
+    store = await Store.open(settings.database_path)
+    try:
+        version = await store.schema_version()
+        summary = await sync_data_pack(store, pack)
+    finally:
+        await store.close()
+    counts = ", ".join(f"{count} {kind}" for kind, count in sorted(summary.counts.items()))
+    return "\n".join(
+        [
+            f"hyosan-bot {__version__}: configuration OK",
+            f"  token:        {'set' if settings.token else 'not set (needed to run the bot)'}",
+            f"  database:     {settings.database_path} (schema version {version})",
+            f"  data pack:    {settings.data_dir} ({counts}; {'updated' if summary.changed else 'unchanged'})",
+            f"  owners:       {len(settings.owner_ids)}; admin guilds: {len(settings.admin_guild_ids)}; "
+            f"dev guild: {settings.dev_guild_id or 'none'}",
+            f"  discord:      {settings.discord_api_base_url} / {settings.discord_gateway_url}",
+        ]
+    )
+
+
+async def run(settings: Settings) -> int:
+    """Run until SIGINT or SIGTERM, then close the gateway and the store cleanly."""
+    token = settings.token
+    assert token is not None
+    apply_discord_endpoints(settings)
+    bot = HyosanBot(settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, lambda s=signum: _request_shutdown(bot, s))
+    try:
+        async with bot:
+            await bot.start(token, reconnect=True)
+    except discord.LoginFailure:
+        return fail("Discord refused DISCORD_TOKEN (401). Reset the token on the Bot page and update .env.")
+    except discord.PrivilegedIntentsRequired:
+        return fail("Discord refused an intent; the bot needs no privileged intents, so this is a bug.")
+    return 0
+
+
+def _request_shutdown(bot: HyosanBot, signum: int) -> None:
+    log.info("received %s; shutting down", signal.Signals(signum).name)
+    asyncio.get_running_loop().create_task(bot.close())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="hyosan-bot")
+    parser.add_argument("command", nargs="?", choices=["run", "check"], default="run")
+    parser.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file (default .env)")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.env_file)
+    except SettingsError as exc:
+        return fail(str(exc))
+    discord.utils.setup_logging(level=getattr(logging, settings.log_level), root=True)
+    try:
+        if args.command == "check":
+            print(asyncio.run(check(settings)))
+            return 0
+        if settings.token is None:
+            print(NO_TOKEN_HELP, file=sys.stderr)
+            return EXIT_CONFIG
+        return asyncio.run(run(settings))
+    except (DataPackError, StoreError) as exc:
+        return fail(str(exc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

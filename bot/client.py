@@ -1,0 +1,171 @@
+"""The bot itself: owns the store, loads the data pack and the cogs, syncs commands."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import pkgutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+import cogs
+from bot import __version__
+from bot.datapack import DataPack, load_data_pack
+from bot.errors import BotCommandTree
+from bot.i18n import CatalogTranslator
+from bot.moderation import SettingsGroup
+from bot.packstore import sync_data_pack
+from bot.scheduler import Scheduler
+from bot.settings import Settings
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def discover_cogs() -> list[str]:
+    """Every package under cogs/ is a feature extension with a ``setup`` function."""
+    return sorted(
+        f"{cogs.__name__}.{module.name}"
+        for module in pkgutil.iter_modules(cogs.__path__)
+        if module.ispkg and not module.name.startswith("_")
+    )
+
+
+def bot_intents() -> discord.Intents:
+    """Slash commands only: the guilds intent and nothing privileged."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
+class HyosanBot(commands.Bot):
+    """A commands.Bot whose async start-up all happens in :meth:`setup_hook`."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=bot_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=BotCommandTree,
+            help_command=None,
+            owner_ids=set(settings.owner_ids),
+            max_messages=None,
+            chunk_guilds_at_startup=False,
+        )
+        self.settings = settings
+        self.clock = clock
+        self.version = __version__
+        self.settings_group = SettingsGroup()
+        self.scheduler = Scheduler(clock)
+        self._store: Store | None = None
+        self._pack: DataPack | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("the store is opened in setup_hook")
+        return self._store
+
+    @property
+    def pack(self) -> DataPack:
+        if self._pack is None:
+            raise RuntimeError("the data pack is loaded in setup_hook")
+        return self._pack
+
+    async def setup_hook(self) -> None:
+        self._store = await Store.open(self.settings.database_path)
+        self._pack = load_data_pack(self.settings.data_dir)
+        summary = await sync_data_pack(self._store, self._pack)
+        log.info("data pack loaded (%s)", "changed" if summary.changed else "unchanged")
+        await self.tree.set_translator(CatalogTranslator())
+        for extension in discover_cogs():
+            await self.load_extension(extension)
+        if self.settings_group.commands:
+            self.tree.add_command(self.settings_group)
+        await self.sync_commands()
+        self.loop.create_task(self._start_scheduler_when_ready(), name="start-scheduler")
+
+    async def _start_scheduler_when_ready(self) -> None:
+        """Jobs may look at the guild cache (permissions, channels), so wait for READY."""
+        await self.wait_until_ready()
+        self.scheduler.start()
+
+    async def sync_commands(self) -> None:
+        """Sync only when a scope's payload changed since its last successful sync.
+
+        Scopes are the global commands, each admin guild (owner-only commands) and
+        DEV_GUILD_ID (a copy of the globals, which Discord shows at once). A guild that
+        was synced before but is no longer configured gets an empty list, so stale
+        owner commands do not linger there.
+        """
+        guild_ids = set(self.settings.admin_guild_ids)
+        if self.settings.dev_guild_id:
+            self.tree.copy_global_to(guild=discord.Object(self.settings.dev_guild_id))
+            guild_ids.add(self.settings.dev_guild_id)
+        prefix = f"command_sync:{self.application_id}:"
+        async with self.store.conn.execute(
+            "SELECT key FROM bot_state WHERE key LIKE ? || '%'", (prefix,)
+        ) as cursor:
+            synced_before = {row["key"].removeprefix(prefix) for row in await cursor.fetchall()}
+        guild_ids |= {int(scope) for scope in synced_before if scope.isdigit()}
+        await self._sync_scope(None, prefix)
+        for guild_id in sorted(guild_ids):
+            await self._sync_scope(discord.Object(guild_id), prefix)
+
+    async def _sync_scope(self, guild: discord.abc.Snowflake | None, prefix: str) -> None:
+        payload = await command_payload(self.tree, guild)
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        scope = str(guild.id) if guild else "global"
+        key = prefix + scope
+        async with self.store.conn.execute("SELECT value FROM bot_state WHERE key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        if guild is not None and not payload and row is None:
+            return  # nothing to add and nothing of ours to remove there
+        if row is not None and row["value"] == digest:
+            log.info("commands unchanged for %s; not syncing", scope)
+            return
+        await self.tree.sync(guild=guild)
+        async with self.store.transaction() as conn:
+            if guild is not None and not payload:
+                await conn.execute("DELETE FROM bot_state WHERE key = ?", (key,))
+            else:
+                await conn.execute(
+                    "INSERT INTO bot_state (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, digest),
+                )
+        log.info("synced %d commands for %s", len(payload), scope)
+
+    async def close(self) -> None:
+        """Stop the gateway and background work first, then close the store."""
+        try:
+            await self.scheduler.stop()
+            await super().close()
+        finally:
+            if self._store is not None:
+                store, self._store = self._store, None
+                await store.close()
+                log.info("store closed")
+
+    async def on_ready(self) -> None:
+        log.info("ready as %s in %d guilds", self.user, len(self.guilds))
+
+
+async def command_payload(tree: app_commands.CommandTree[HyosanBot], guild: discord.abc.Snowflake | None) -> list:
+    """The exact JSON the tree would send to Discord for ``guild`` (None: global)."""
+    commands_ = tree._get_all_commands(guild=guild)
+    translator = tree.translator
+    if translator is None:
+        return [command.to_dict(tree) for command in commands_]
+    return [await command.get_translated_payload(tree, translator) for command in commands_]

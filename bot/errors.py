@@ -1,0 +1,165 @@
+"""The one error path for slash commands, autocomplete, buttons, selects and modals.
+
+A user's mistake (:class:`UserError`, a failed check, a bad option value) gets a
+specific ephemeral answer. Anything else is logged with its traceback and a short
+reference id, and the user gets an ephemeral "something went wrong" quoting that id.
+No interaction is left unanswered.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import discord
+from discord import app_commands
+
+from bot.i18n import t
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class UserError(app_commands.AppCommandError):
+    """A mistake the user can fix; ``key`` names the catalog text shown to them."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+    def render(self, locale: discord.Locale | str | None) -> str:
+        return t(self.key, locale, **self.values)
+
+
+def new_reference() -> str:
+    """A short id that appears both in the log and in the user's error message."""
+    return secrets.token_hex(4)
+
+
+def describe_user_error(error: Exception, locale: discord.Locale | str | None) -> str | None:
+    """The message for an error the user caused, or None for a bug."""
+    if isinstance(error, app_commands.CommandInvokeError) and isinstance(error.original, UserError):
+        error = error.original
+    if isinstance(error, UserError):
+        return error.render(locale)
+    if isinstance(error, app_commands.MissingPermissions | app_commands.BotMissingPermissions):
+        perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        key = "errors.missing_permissions" if isinstance(error, app_commands.MissingPermissions) else (
+            "errors.bot_missing_permissions"
+        )
+        return t(key, locale, permissions=perms)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return t("errors.guild_only", locale)
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return t("errors.cooldown", locale, seconds=f"{error.retry_after:.0f}")
+    if isinstance(error, app_commands.TransformerError):
+        return t("errors.bad_option", locale)
+    if isinstance(error, app_commands.CheckFailure):
+        return t("errors.not_allowed", locale)
+    return None
+
+
+async def send_ephemeral(interaction: discord.Interaction[Any], content: str) -> None:
+    """Answer privately, whether or not the interaction was already acknowledged."""
+    if interaction.type is discord.InteractionType.autocomplete:
+        if not interaction.response.is_done():
+            await interaction.response.autocomplete([])
+        return
+    if interaction.response.is_done():
+        await interaction.followup.send(content, ephemeral=True)
+    else:
+        await interaction.response.send_message(content, ephemeral=True)
+
+
+def log_unexpected(interaction: discord.Interaction[Any], error: Exception) -> str:
+    """Log a bug with its traceback under a fresh reference id, and return the id."""
+    original = getattr(error, "original", error)
+    reference = new_reference()
+    command = interaction.command.qualified_name if interaction.command else None
+    log.error(
+        "unexpected error [ref %s] in %s interaction (command=%s, guild=%s, user=%s)",
+        reference,
+        interaction.type.name,
+        command,
+        interaction.guild_id,
+        interaction.user.id,
+        exc_info=(type(original), original, original.__traceback__),
+    )
+    return reference
+
+
+async def report_interaction_error(interaction: discord.Interaction[Any], error: Exception) -> None:
+    """The single place where an interaction's failure becomes a reply and a log line."""
+    message = describe_user_error(error, interaction.locale)
+    if message is None:
+        message = t("errors.unexpected", interaction.locale, reference=log_unexpected(interaction, error))
+    try:
+        await send_ephemeral(interaction, message)
+    except discord.HTTPException as exc:
+        log.warning("could not tell the user about an error: %s", exc)
+
+
+class BotCommandTree(app_commands.CommandTree[Any]):
+    """Every slash command error goes through :func:`report_interaction_error`."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        await report_interaction_error(interaction, error)
+
+
+AutocompleteCallback = Callable[..., Awaitable[list[app_commands.Choice[Any]]]]
+
+
+def guarded_autocomplete(func: Callable[..., Awaitable[list[app_commands.Choice[T]]]]) -> AutocompleteCallback:
+    """discord.py drops autocomplete exceptions and leaves the interaction unanswered;
+    this logs bugs with a reference id and answers with no choices instead."""
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any) -> list[app_commands.Choice[Any]]:
+        try:
+            return await func(*args)
+        except Exception as exc:
+            if describe_user_error(exc, None) is None:
+                interaction = next(a for a in args if isinstance(a, discord.Interaction))
+                log_unexpected(interaction, exc)
+            return []
+
+    return wrapper
+
+
+class GuardedItem:
+    """Mixin for buttons and selects (also DynamicItem ones): errors take the one path.
+
+    Subclasses implement ``on_press``; discord.py would only log a DynamicItem's error.
+    """
+
+    async def on_press(self, interaction: discord.Interaction[Any]) -> None:
+        raise NotImplementedError
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            await self.on_press(interaction)
+        except Exception as exc:
+            await report_interaction_error(interaction, exc)
+
+
+class BotView(discord.ui.View):
+    """A view whose item errors go through the one error path."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        await report_interaction_error(interaction, error)
+
+
+class BotModal(discord.ui.Modal):
+    """A modal whose errors go through the one error path."""
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:
+        await report_interaction_error(interaction, error)

@@ -1,0 +1,39 @@
+"""The moderators' ``/settings`` command group that every feature hangs its settings under.
+
+Discord hides it from members without Manage Server by default, but a server can
+loosen that in its integration settings, so the permission is checked again here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.errors import UserError
+from bot.i18n import cmd
+
+
+class SettingsGroup(app_commands.Group):
+    """``/settings``: guild only, Manage Server by default and in code."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            name=cmd("settings.name"),
+            description=cmd("settings.description"),
+            default_permissions=discord.Permissions(manage_guild=True),
+            guild_only=True,
+        )
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        require_manage_guild(interaction)
+        return True
+
+
+def require_manage_guild(interaction: discord.Interaction[Any]) -> None:
+    """Refuse members without Manage Server, whatever the server's command overrides say."""
+    if interaction.guild is None:
+        raise UserError("errors.guild_only")
+    if not interaction.permissions.manage_guild:
+        raise UserError("settings.not_allowed")

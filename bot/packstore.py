@@ -1,0 +1,181 @@
+"""Writing the validated data pack into SQLite and reading its entries back.
+
+Why the pack goes into the database at all: features read facts through their
+repositories (one connection, one place to query), and a row per entry lets a feature
+fetch one character or FAQ answer without holding the whole pack. The TOML files stay
+the source of truth; ``sync_data_pack`` rewrites the rows from them at every start.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+import aiosqlite
+from pydantic import BaseModel, ValidationError
+
+from bot.datapack import Character, DataPack, FaqEntry, Release, ShowMeta, Source, Survivors
+from bot.store import Store
+
+__all__ = [
+    "FINGERPRINT_KEY",
+    "KIND_CHARACTER",
+    "KIND_FAQ",
+    "KIND_RELEASE",
+    "KIND_SHOW",
+    "KIND_SOURCE",
+    "KIND_SURVIVORS",
+    "PACK_KINDS",
+    "SINGLETON_KEY",
+    "PackStoreError",
+    "PackSyncSummary",
+    "fetch_pack_entries",
+    "fetch_pack_entry",
+    "pack_rows",
+    "sync_data_pack",
+]
+
+KIND_SOURCE = "source"
+KIND_CHARACTER = "character"
+KIND_FAQ = "faq"
+KIND_SHOW = "show"
+KIND_RELEASE = "release"
+KIND_SURVIVORS = "survivors"
+SINGLETON_KEY = "main"
+"""Key of the one row of the kinds that have a single entry (show, release, survivors)."""
+
+PACK_KINDS: Mapping[str, type[BaseModel]] = {
+    KIND_SOURCE: Source,
+    KIND_CHARACTER: Character,
+    KIND_FAQ: FaqEntry,
+    KIND_SHOW: ShowMeta,
+    KIND_RELEASE: Release,
+    KIND_SURVIVORS: Survivors,
+}
+"""Every kind the pack owns, with the model its rows hold; sync deletes stale rows of these only."""
+
+FINGERPRINT_KEY = "data_pack_fingerprint"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class PackStoreError(Exception):
+    """A stored pack row no longer fits its model (e.g. written by another bot version)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackSyncSummary:
+    """What a sync did; ``changed`` is False when the database already matched the pack."""
+
+    counts: Mapping[str, int]
+    inserted: int
+    updated: int
+    deleted: int
+    fingerprint: str
+    previous_fingerprint: str | None
+    changed: bool
+
+
+def _to_json(model: BaseModel) -> str:
+    """Canonical JSON, so an unchanged entry gives byte-identical text and no rewrite."""
+    return json.dumps(
+        model.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def pack_rows(pack: DataPack) -> dict[tuple[str, str], str]:
+    """The pack as ``{(kind, key): json}``, the exact content the table should hold."""
+    rows: dict[tuple[str, str], str] = {}
+    for source in pack.sources:
+        rows[(KIND_SOURCE, source.id)] = _to_json(source)
+    for character in pack.characters:
+        rows[(KIND_CHARACTER, character.id)] = _to_json(character)
+    for entry in pack.faq:
+        rows[(KIND_FAQ, entry.id)] = _to_json(entry)
+    rows[(KIND_SHOW, SINGLETON_KEY)] = _to_json(pack.show)
+    rows[(KIND_RELEASE, SINGLETON_KEY)] = _to_json(pack.release)
+    rows[(KIND_SURVIVORS, SINGLETON_KEY)] = _to_json(pack.survivors)
+    return rows
+
+
+async def sync_data_pack(store: Store, pack: DataPack) -> PackSyncSummary:
+    """Make ``pack_entries`` equal to the pack, in one transaction; idempotent.
+
+    Only rows that differ are written, so a restart with an unchanged pack writes
+    nothing but still verifies every row. Rows of kinds the pack does not own, and all
+    other tables, are left alone.
+    """
+    wanted = pack_rows(pack)
+    fingerprint = pack.fingerprint()
+    kinds = tuple(PACK_KINDS)
+    placeholders = ",".join("?" * len(kinds))
+    async with store.transaction() as conn:
+        async with conn.execute(
+            f"SELECT kind, key, data FROM pack_entries WHERE kind IN ({placeholders})", kinds
+        ) as cursor:
+            existing = {(row[0], row[1]): row[2] for row in await cursor.fetchall()}
+        inserts = [(k, key, data) for (k, key), data in wanted.items() if (k, key) not in existing]
+        updates = [
+            (data, k, key)
+            for (k, key), data in wanted.items()
+            if (k, key) in existing and existing[(k, key)] != data
+        ]
+        deletes = [(k, key) for (k, key) in existing if (k, key) not in wanted]
+        if inserts:
+            await conn.executemany("INSERT INTO pack_entries (kind, key, data) VALUES (?, ?, ?)", inserts)
+        if updates:
+            await conn.executemany("UPDATE pack_entries SET data = ? WHERE kind = ? AND key = ?", updates)
+        if deletes:
+            await conn.executemany("DELETE FROM pack_entries WHERE kind = ? AND key = ?", deletes)
+        async with conn.execute("SELECT value FROM bot_state WHERE key = ?", (FINGERPRINT_KEY,)) as cursor:
+            row = await cursor.fetchone()
+        previous = str(row[0]) if row is not None else None
+        if previous != fingerprint:
+            await conn.execute(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (FINGERPRINT_KEY, fingerprint),
+            )
+    counts = Counter(kind for kind, _ in wanted)
+    return PackSyncSummary(
+        counts={kind: counts.get(kind, 0) for kind in kinds},
+        inserted=len(inserts),
+        updated=len(updates),
+        deleted=len(deletes),
+        fingerprint=fingerprint,
+        previous_fingerprint=previous,
+        changed=bool(inserts or updates or deletes or previous != fingerprint),
+    )
+
+
+def _parse(kind: str, key: str, data: str, model: type[M]) -> M:
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise PackStoreError(
+            f"pack_entries {kind}/{key} does not fit {model.__name__}: {where}: {first['msg']}"
+        ) from None
+
+
+async def fetch_pack_entries(conn: aiosqlite.Connection, kind: str, model: type[M]) -> list[M]:
+    """All entries of ``kind`` as ``model``, in pack-file order (``position``), then by key."""
+    async with conn.execute(
+        "SELECT key, data FROM pack_entries WHERE kind = ? ORDER BY json_extract(data, '$.position'), key",
+        (kind,),
+    ) as cursor:
+        rows = await cursor.fetchall()
+    return [_parse(kind, row[0], row[1], model) for row in rows]
+
+
+async def fetch_pack_entry(conn: aiosqlite.Connection, kind: str, key: str, model: type[M]) -> M | None:
+    """One entry as ``model``, or None when the pack has no such entry."""
+    async with conn.execute(
+        "SELECT data FROM pack_entries WHERE kind = ? AND key = ?", (kind, key)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else _parse(kind, key, row[0], model)

@@ -1,0 +1,121 @@
+"""Settings read from the environment and from .env; built once by the entry point.
+
+Nothing here runs at import time: the entry point calls :func:`load_settings` and
+passes the result to the bot, so tests build their own ``Settings`` directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DISCORD_API_BASE_URL = "https://discord.com/api/v10"
+DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
+DEFAULT_DATABASE_PATH = Path("var/hyosan.db")
+DEFAULT_DATA_DIR = Path("data")
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+IdList = Annotated[tuple[int, ...], NoDecode]
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message is one line naming the setting."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; README and .env.example list the same names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    discord_token: SecretStr | None = None
+    database_path: Path = DEFAULT_DATABASE_PATH
+    data_dir: Path = DEFAULT_DATA_DIR
+    log_level: LogLevel = "INFO"
+    owner_ids: IdList = ()
+    dev_guild_id: int | None = Field(default=None, gt=0)
+    admin_guild_ids: IdList = ()
+    discord_api_base_url: str = DISCORD_API_BASE_URL
+    discord_gateway_url: str = DISCORD_GATEWAY_URL
+
+    @field_validator("discord_token", mode="before")
+    @classmethod
+    def _empty_token_is_missing(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("dev_guild_id", mode="before")
+    @classmethod
+    def _empty_guild_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("owner_ids", "admin_guild_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Accept "1, 2,3" as in .env; every part must be a positive Discord id."""
+        if isinstance(value, int):
+            value = str(value)
+        if not isinstance(value, str):
+            return value
+        ids: list[int] = []
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.isdigit() or int(part) <= 0:
+                raise ValueError(f"{part!r} is not a Discord id (digits only, comma-separated)")
+            ids.append(int(part))
+        return tuple(ids)
+
+    @field_validator("discord_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or len(value) <= len("https://"):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://discord.com/api/v10")
+        return value
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("ws://", "wss://")) or len(value) <= len("wss://"):
+            raise ValueError("must be a ws:// or wss:// URL, e.g. wss://gateway.discord.gg/")
+        return value
+
+    @property
+    def token(self) -> str | None:
+        return self.discord_token.get_secret_value() if self.discord_token else None
+
+
+def load_settings(env_file: Path | None = Path(".env")) -> Settings:
+    """Build settings from the environment and ``env_file``; bad values raise SettingsError."""
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per bad setting, named as the operator writes it (OWNER_IDS, not owner_ids)."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in error["loc"][:1]).upper() or "SETTINGS"
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"setting {name}: {message}")
+    return "; ".join(lines)

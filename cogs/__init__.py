@@ -1,0 +1,1 @@
+"""Feature packages: each one is a discord.py extension with a ``setup`` function."""

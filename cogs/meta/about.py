@@ -1,0 +1,46 @@
+"""The /about card as plain data: no Discord objects, so it is tested without a gateway."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bot.datapack import DataPack
+
+
+@dataclass(frozen=True, slots=True)
+class AboutCard:
+    description: str
+    version: str
+    pack_version: int
+    pack_as_of: str
+    sources: tuple[str, ...]
+    latency_ms: int | None
+    disclaimer: str
+
+
+def describe_source(title: str, publisher: str | None, date: str | None) -> str:
+    parts = [title]
+    if publisher:
+        parts.append(publisher)
+    if date:
+        parts.append(date)
+    return ", ".join(parts)
+
+
+def build_about(pack: DataPack, version: str, latency_seconds: float) -> AboutCard:
+    """Latency is unknown (inf/nan) until the first heartbeat is acknowledged."""
+    latency = None if math.isinf(latency_seconds) or math.isnan(latency_seconds) else round(latency_seconds * 1000)
+    sources = tuple(
+        describe_source(source.title, source.publisher, source.date.isoformat() if source.date else None)
+        for source in pack.sources
+    )
+    return AboutCard(
+        description=pack.show.bot.about,
+        version=version,
+        pack_version=pack.show.pack.version,
+        pack_as_of=pack.show.pack.as_of.isoformat(),
+        sources=sources,
+        latency_ms=latency,
+        disclaimer=pack.show.bot.disclaimer,
+    )

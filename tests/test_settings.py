@@ -1,0 +1,107 @@
+"""Settings: read from the environment and .env, one clear line per bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import discord.gateway
+import discord.http
+import pytest
+
+from bot.endpoints import apply_discord_endpoints
+from bot.settings import Settings, SettingsError, load_settings
+
+SETTING_NAMES = [
+    "DISCORD_TOKEN",
+    "DATABASE_PATH",
+    "DATA_DIR",
+    "LOG_LEVEL",
+    "OWNER_IDS",
+    "ADMIN_GUILD_IDS",
+    "DEV_GUILD_ID",
+    "DISCORD_API_BASE_URL",
+    "DISCORD_GATEWAY_URL",
+]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_need_no_environment(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "missing.env")
+    assert settings.token is None
+    assert settings.database_path == Path("var/hyosan.db")
+    assert settings.discord_api_base_url == "https://discord.com/api/v10"
+    assert settings.discord_gateway_url == "wss://gateway.discord.gg/"
+    assert settings.owner_ids == ()
+
+
+def test_env_file_is_read_and_ids_are_comma_separated(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("DISCORD_TOKEN=abc.def\nOWNER_IDS=123, 456,\nLOG_LEVEL=debug\nDEV_GUILD_ID=\n")
+    settings = load_settings(env)
+    assert settings.token == "abc.def"
+    assert settings.owner_ids == (123, 456)
+    assert settings.log_level == "DEBUG"
+    assert settings.dev_guild_id is None
+
+
+def test_environment_wins_over_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = tmp_path / ".env"
+    env.write_text("LOG_LEVEL=INFO\n")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    assert load_settings(env).log_level == "WARNING"
+
+
+def test_token_is_never_shown_in_repr() -> None:
+    settings = Settings(discord_token="super-secret-token")
+    assert "super-secret-token" not in repr(settings)
+    assert "super-secret-token" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("OWNER_IDS", "12, abc", "setting OWNER_IDS: 'abc' is not a Discord id"),
+        ("ADMIN_GUILD_IDS", "-5", "setting ADMIN_GUILD_IDS: '-5' is not a Discord id"),
+        ("LOG_LEVEL", "loud", "setting LOG_LEVEL:"),
+        ("DEV_GUILD_ID", "guild", "setting DEV_GUILD_ID:"),
+        ("DISCORD_API_BASE_URL", "ftp://example", "setting DISCORD_API_BASE_URL: must be an http://"),
+        ("DISCORD_GATEWAY_URL", "https://gateway", "setting DISCORD_GATEWAY_URL: must be a ws://"),
+    ],
+)
+def test_a_bad_value_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(tmp_path / "none.env")
+    message = str(raised.value)
+    assert message.startswith(expected)
+    assert "\n" not in message
+
+
+def test_endpoints_are_applied_in_one_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    )
+    settings = Settings(
+        discord_api_base_url="http://127.0.0.1:8080/api/v10/", discord_gateway_url="ws://127.0.0.1:8081/"
+    )
+    apply_discord_endpoints(settings)
+    route = discord.http.Route("POST", "/interactions/{id}/{token}/callback", id=1, token="t")
+    assert route.url == "http://127.0.0.1:8080/api/v10/interactions/1/t/callback"
+    assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == "ws://127.0.0.1:8081/"
+
+
+def test_env_example_lists_every_setting() -> None:
+    example = (Path(__file__).parents[1] / ".env.example").read_text()
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for name in SETTING_NAMES:
+        assert f"\n{name}=" in example, name
+        assert f"`{name}`" in readme, name
+    assert {name.lower() for name in SETTING_NAMES} == set(Settings.model_fields)
