@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -70,6 +71,7 @@ class HyosanBot(commands.Bot):
         self.scheduler = Scheduler(clock)
         self._store: Store | None = None
         self._pack: DataPack | None = None
+        self._scheduler_starter: asyncio.Task[None] | None = None
 
     @property
     def store(self) -> Store:
@@ -84,6 +86,14 @@ class HyosanBot(commands.Bot):
         return self._pack
 
     async def setup_hook(self) -> None:
+        await self.prepare()
+        await self.sync_commands()
+        self._scheduler_starter = asyncio.get_running_loop().create_task(
+            self._start_scheduler_when_ready(), name="start-scheduler"
+        )
+
+    async def prepare(self) -> None:
+        """Everything start-up does that needs no network: store, data pack, cogs, command tree."""
         self._store = await Store.open(self.settings.database_path)
         self._pack = load_data_pack(self.settings.data_dir)
         summary = await sync_data_pack(self._store, self._pack)
@@ -93,8 +103,6 @@ class HyosanBot(commands.Bot):
             await self.load_extension(extension)
         if self.settings_group.commands:
             self.tree.add_command(self.settings_group)
-        await self.sync_commands()
-        self.loop.create_task(self._start_scheduler_when_ready(), name="start-scheduler")
 
     async def _start_scheduler_when_ready(self) -> None:
         """Jobs may look at the guild cache (permissions, channels), so wait for READY."""

@@ -1,0 +1,72 @@
+"""The bot core without a network: cogs load, command names are unique and valid."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+from bot.client import HyosanBot, bot_intents, command_payload, discover_cogs
+from bot.settings import Settings
+
+NAME = re.compile(r"^[-_\w]{1,32}$")
+
+
+@pytest.fixture
+async def prepared_bot(tmp_path: Path) -> AsyncIterator[HyosanBot]:
+    bot = HyosanBot(Settings(database_path=tmp_path / "bot.db", admin_guild_ids=(42,)))
+    await bot.prepare()
+    yield bot
+    await bot.close()
+
+
+def walk_payload(options: list[dict[str, Any]], path: str) -> list[str]:
+    """Every command, group and option name, checked as Discord checks them."""
+    problems = []
+    for option in options:
+        name = option["name"]
+        if not NAME.match(name) or name != name.lower():
+            problems.append(f"{path} {name}: bad name")
+        if not 1 <= len(option.get("description", "x")) <= 100:
+            problems.append(f"{path} {name}: description length {len(option['description'])}")
+        children = option.get("options", [])
+        if len(children) > 25:
+            problems.append(f"{path} {name}: {len(children)} options")
+        problems += walk_payload(children, f"{path} {name}")
+    return problems
+
+
+def test_the_bot_asks_for_no_privileged_intent() -> None:
+    intents = bot_intents()
+    assert intents.guilds
+    assert not (intents.message_content or intents.members or intents.presences)
+
+
+async def test_every_cog_loads_and_no_two_commands_share_a_name(prepared_bot: HyosanBot) -> None:
+    loaded = set(prepared_bot.extensions)
+    assert loaded == set(discover_cogs())
+    assert "cogs.meta" in loaded
+    scopes = [None, *(discord.Object(g) for g in prepared_bot.settings.admin_guild_ids)]
+    global_names = {c.name for c in prepared_bot.tree.get_commands()}
+    for scope in scopes:
+        payload = await command_payload(prepared_bot.tree, scope)
+        names = [(command["name"], command.get("type", 1)) for command in payload]
+        assert len(names) == len(set(names)), f"duplicate command names in {scope}: {names}"
+        assert walk_payload(payload, "/") == []
+        if scope is not None:
+            assert not global_names & {name for name, _ in names}, "a guild command shadows a global one"
+    assert len(global_names) <= 100
+
+
+async def test_settings_group_is_for_moderators_only(prepared_bot: HyosanBot) -> None:
+    settings = prepared_bot.tree.get_command("settings")
+    if settings is None:
+        pytest.skip("no feature has settings yet")
+    payload = await command_payload(prepared_bot.tree, None)
+    entry = next(c for c in payload if c["name"] == "settings")
+    assert entry["default_member_permissions"] == str(1 << 5)  # Manage Server
+    assert entry.get("contexts") == [0] or entry.get("dm_permission") is False

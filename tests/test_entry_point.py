@@ -1,0 +1,96 @@
+"""`python -m bot` and `python -m bot check` as an operator meets them: clear words, exit 2."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[1]
+
+
+def run_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the entry point in an empty directory with only the given settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "OWNER_", "LOG_"))}
+    clean.update(env)
+    clean["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "data", tmp_path / "data")
+    return tmp_path
+
+
+def test_without_a_token_it_explains_how_to_get_one(workdir: Path) -> None:
+    result = run_bot(workdir)
+    assert result.returncode == 2
+    assert "DISCORD_TOKEN is not set" in result.stderr
+    assert ".env" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_needs_no_token_and_loads_everything(workdir: Path) -> None:
+    result = run_bot(workdir, "check")
+    assert result.returncode == 0, result.stderr
+    assert "configuration OK" in result.stdout
+    assert "character" in result.stdout
+    with sqlite3.connect(workdir / "var" / "hyosan.db") as conn:
+        assert conn.execute("SELECT count(*) FROM pack_entries WHERE kind = 'character'").fetchone()[0] > 0
+    again = run_bot(workdir, "check")
+    assert again.returncode == 0
+    assert "unchanged" in again.stdout
+
+
+def test_a_bad_setting_is_one_line_naming_it(workdir: Path) -> None:
+    result = run_bot(workdir, "check", OWNER_IDS="12,me")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: setting OWNER_IDS: 'me' is not a Discord id (digits only, comma-separated)"]
+
+
+def test_a_broken_data_pack_names_file_entry_and_field(workdir: Path) -> None:
+    characters = workdir / "data" / "characters.toml"
+    characters.write_text(characters.read_text().replace('role = "student"', 'role = "zombie"', 1))
+    result = run_bot(workdir, "check")
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert "\n" not in line
+    assert "characters.toml" in line
+    assert "role" in line
+    assert "Traceback" not in result.stderr
+
+
+def test_a_newer_database_is_refused_and_kept(workdir: Path) -> None:
+    (workdir / "var").mkdir()
+    db = workdir / "var" / "hyosan.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE votes (x)")
+        conn.execute("INSERT INTO votes VALUES (1)")
+        conn.execute("PRAGMA user_version = 500")
+    result = run_bot(workdir, "check")
+    assert result.returncode == 2
+    assert "newer than this bot knows" in result.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM votes").fetchone()[0] == 1
+
+
+def test_a_database_that_is_not_sqlite_is_refused(workdir: Path) -> None:
+    (workdir / "notes.txt").write_text("not a database\n" * 50)
+    result = run_bot(workdir, "check", DATABASE_PATH="notes.txt")
+    assert result.returncode == 2
+    assert "not a usable SQLite database" in result.stderr
+    assert (workdir / "notes.txt").read_text() == "not a database\n" * 50
