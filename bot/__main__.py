@@ -66,17 +66,29 @@ async def check(settings: Settings) -> str:
 
 
 async def run(settings: Settings) -> int:
-    """Run until SIGINT or SIGTERM, then close the gateway and the store cleanly."""
+    """Run until SIGINT or SIGTERM, then close the gateway and the store cleanly.
+
+    The close is awaited here, inside the main coroutine, so asyncio.run cannot cancel
+    it half-way when the gateway task finishes first.
+    """
     token = settings.token
     assert token is not None
     apply_discord_endpoints(settings)
     bot = HyosanBot(settings)
+    stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, lambda s=signum: _request_shutdown(bot, s))
+        loop.add_signal_handler(signum, _request_shutdown, stop_requested, signum)
     try:
         async with bot:
-            await bot.start(token, reconnect=True)
+            runner = asyncio.create_task(bot.start(token, reconnect=True), name="bot")
+            stopper = asyncio.create_task(stop_requested.wait(), name="wait-for-signal")
+            done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                await bot.close()
+            else:
+                stopper.cancel()
+            await runner
     except discord.LoginFailure:
         return fail("Discord refused DISCORD_TOKEN (401). Reset the token on the Bot page and update .env.")
     except discord.PrivilegedIntentsRequired:
@@ -84,9 +96,9 @@ async def run(settings: Settings) -> int:
     return 0
 
 
-def _request_shutdown(bot: HyosanBot, signum: int) -> None:
+def _request_shutdown(stop_requested: asyncio.Event, signum: int) -> None:
     log.info("received %s; shutting down", signal.Signals(signum).name)
-    asyncio.get_running_loop().create_task(bot.close())
+    stop_requested.set()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,7 +53,7 @@ def bot_intents() -> discord.Intents:
 class HyosanBot(commands.Bot):
     """A commands.Bot whose async start-up all happens in :meth:`setup_hook`."""
 
-    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now, guild_ready_timeout: float = 2.0) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),
@@ -63,6 +63,7 @@ class HyosanBot(commands.Bot):
             owner_ids=set(settings.owner_ids),
             max_messages=None,
             chunk_guilds_at_startup=False,
+            guild_ready_timeout=guild_ready_timeout,
         )
         self.settings = settings
         self.clock = clock

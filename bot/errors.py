@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 import discord
 from discord import app_commands
@@ -20,9 +20,6 @@ from discord import app_commands
 from bot.i18n import t
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
 
 class UserError(app_commands.AppCommandError):
     """A mistake the user can fix; ``key`` names the catalog text shown to them."""
@@ -113,17 +110,20 @@ class BotCommandTree(app_commands.CommandTree[Any]):
         await report_interaction_error(interaction, error)
 
 
-AutocompleteCallback = Callable[..., Awaitable[list[app_commands.Choice[Any]]]]
+P = ParamSpec("P")
+ChoiceT = TypeVar("ChoiceT", str, int, float)
 
 
-def guarded_autocomplete(func: Callable[..., Awaitable[list[app_commands.Choice[T]]]]) -> AutocompleteCallback:
+def guarded_autocomplete(
+    func: Callable[P, Coroutine[Any, Any, list[app_commands.Choice[ChoiceT]]]],
+) -> Callable[P, Coroutine[Any, Any, list[app_commands.Choice[ChoiceT]]]]:
     """discord.py drops autocomplete exceptions and leaves the interaction unanswered;
     this logs bugs with a reference id and answers with no choices instead."""
 
     @functools.wraps(func)
-    async def wrapper(*args: Any) -> list[app_commands.Choice[Any]]:
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> list[app_commands.Choice[ChoiceT]]:
         try:
-            return await func(*args)
+            return await func(*args, **kwargs)
         except Exception as exc:
             if describe_user_error(exc, None) is None:
                 interaction = next(a for a in args if isinstance(a, discord.Interaction))
@@ -161,5 +161,5 @@ class BotView(discord.ui.View):
 class BotModal(discord.ui.Modal):
     """A modal whose errors go through the one error path."""
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:  # type: ignore[override]
         await report_interaction_error(interaction, error)

@@ -77,7 +77,7 @@ def cmd(key: str) -> app_commands.locale_str:
     """A command name, description or choice: English from the catalog, other languages via the translator."""
     english = catalog(DEFAULT_LANGUAGE).get(key)
     if english is None:
-        raise KeyError(f"command text {key!r} is missing from bot/locales/en.toml")
+        raise KeyError(f"command text {key!r} is in no English catalog (bot/locales/en.toml, cogs/*/locales/en.toml)")
     return app_commands.locale_str(english, key=key)
 
 

@@ -68,5 +68,5 @@ async def test_settings_group_is_for_moderators_only(prepared_bot: HyosanBot) ->
         pytest.skip("no feature has settings yet")
     payload = await command_payload(prepared_bot.tree, None)
     entry = next(c for c in payload if c["name"] == "settings")
-    assert entry["default_member_permissions"] == str(1 << 5)  # Manage Server
+    assert int(entry["default_member_permissions"]) == 1 << 5  # Manage Server
     assert entry.get("contexts") == [0] or entry.get("dm_permission") is False

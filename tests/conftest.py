@@ -1,0 +1,238 @@
+"""End-to-end fixtures: the real HyosanBot against the fake Discord on 127.0.0.1.
+
+``harness`` gives a fresh fake Discord, a fresh database in tmp_path and a running,
+ready bot, pointed at the fake through DISCORD_API_BASE_URL / DISCORD_GATEWAY_URL
+exactly as an operator would point it at a proxy::
+
+    async def test_x(harness):
+        h = harness
+        h.fake, h.bot, h.guild                      # the fake, the running bot, the guild
+        h.general, h.category, h.in_category        # text channel; category and a text channel in it
+        h.voice, h.thread, h.forum, h.forum_post    # voice; thread under general; forum and a post in it
+        h.member, h.member2, h.moderator, h.owner   # plain members; Manage Server via a role; in OWNER_IDS
+        h.clock.now(); h.clock.set(dt); h.clock.advance(timedelta(hours=1))   # the bot's clock, moved by hand
+        rec = await h.slash(h.member, h.general, "settings spoilers add", channel=h.in_category)
+        choices = await h.autocomplete(h.member, h.general, "character", focused="name", value="cheong")
+        rec = await h.click(h.member, h.general, message_dict, custom_id)
+        await h.restart()            # clean close, then a NEW bot on the same database and fake
+        await h.restart(kill=True)   # no clean close: tasks cancelled, connection dropped
+        h.fake.channel_messages(channel_id)
+        await h.settle()             # let pending bot tasks run
+
+At teardown the fixture asserts that the fake recorded no limit or OpenAPI
+violations and no unhandled route, and that nothing was logged at ERROR unless
+the test called ``h.expect_errors()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.client import HyosanBot
+from bot.endpoints import apply_discord_endpoints
+from bot.settings import Settings
+from tests.fakediscord import FakeDiscord
+from tests.fakediscord.permissions import Permission
+from tests.fakediscord.server import point_discord_py_at
+from tests.fakediscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild, Member
+
+START_TIME = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+READY_TIMEOUT = 10.0
+
+
+class FakeClock:
+    """The bot's clock in tests: it only moves when the test moves it."""
+
+    def __init__(self, start: datetime = START_TIME) -> None:
+        self._now = start
+
+    def __call__(self) -> datetime:
+        return self._now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError("the clock takes aware datetimes")
+        self._now = when
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+
+
+class ErrorLog(logging.Handler):
+    """Collects ERROR records of the bot so a test fails on a silent bug."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass
+class Harness:
+    fake: FakeDiscord
+    settings: Settings
+    clock: FakeClock
+    guild: Guild
+    general: Channel
+    category: Channel
+    in_category: Channel
+    voice: Channel
+    thread: Channel
+    forum: Channel
+    forum_post: Channel
+    member: Member
+    member2: Member
+    moderator: Member
+    owner: Member
+    bot: HyosanBot = field(init=False)
+    errors: ErrorLog = field(default_factory=ErrorLog)
+    errors_expected: bool = False
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self, **overrides: Any) -> HyosanBot:
+        """Start a new bot (settings may be overridden) and wait until it is ready."""
+        if overrides:
+            self.settings = self.settings.model_copy(update=overrides)
+        apply_discord_endpoints(self.settings)
+        # discord.py waits this long after the last GUILD_CREATE before READY; the fake sends them at once.
+        self.bot = HyosanBot(self.settings, clock=self.clock, guild_ready_timeout=0.05)
+        token = self.settings.token
+        assert token is not None
+        self._task = asyncio.create_task(self.bot.start(token), name="bot-under-test")
+        ready = asyncio.create_task(self.bot.wait_until_ready())
+        done, _ = await asyncio.wait({ready, self._task}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            ready.cancel()
+            self._task.result()  # raises what stopped the bot
+            raise AssertionError("the bot stopped before it was ready")
+        if ready not in done:
+            ready.cancel()
+            raise AssertionError(f"the bot was not ready within {READY_TIMEOUT} s")
+        await self.fake.wait_ready(READY_TIMEOUT)
+        return self.bot
+
+    async def stop(self, *, kill: bool = False) -> None:
+        if self._task is None:
+            return
+        if kill:
+            # As close to a crash as one process allows: the gateway task and the
+            # scheduler are cancelled mid-flight, with no clean close handshake. Every
+            # write is committed when it happens, so closing the store afterwards loses
+            # nothing a crash would keep. (Real SIGKILL tests run the bot as a process.)
+            self._task.cancel()
+            await self.bot.scheduler.stop()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self.bot.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def restart(self, *, kill: bool = False, **overrides: Any) -> HyosanBot:
+        await self.stop(kill=kill)
+        return await self.start(**overrides)
+
+    async def slash(self, member: Member, channel: Channel, command: str, /, **options: Any) -> Any:
+        return await self.fake.slash(self.guild, channel, member, command, options or None)
+
+    async def autocomplete(
+        self, member: Member, channel: Channel, command: str, /, *, focused: str, value: str = "", **options: Any
+    ) -> list[dict[str, Any]]:
+        return await self.fake.autocomplete(
+            self.guild, channel, member, command, focused=focused, value=value, options=options or None
+        )
+
+    async def click(self, member: Member, channel: Channel, message: dict[str, Any] | int, custom_id: str) -> Any:
+        return await self.fake.click(self.guild, channel, member, message, custom_id)
+
+    async def settle(self, seconds: float = 0.05) -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        await asyncio.sleep(seconds)
+
+    def expect_errors(self) -> None:
+        """This test provokes an unexpected error on purpose."""
+        self.errors_expected = True
+
+
+def build_world(fake: FakeDiscord) -> dict[str, Any]:
+    guild = fake.add_guild("Hyosan High Fans")
+    moderators = guild.add_role("Moderators", int(Permission.MANAGE_GUILD | Permission.MANAGE_MESSAGES))
+    general = guild.add_channel("general", TEXT)
+    category = guild.add_channel("Spoiler zone", CATEGORY)
+    in_category = guild.add_channel("episode-talk", TEXT, parent_id=category.id)
+    voice = guild.add_channel("Voice", VOICE)
+    thread = guild.add_thread("a thread", general.id)
+    forum = guild.add_channel("theories", FORUM)
+    forum_post = guild.add_thread("a theory", forum.id)
+    return {
+        "guild": guild,
+        "general": general,
+        "category": category,
+        "in_category": in_category,
+        "voice": voice,
+        "thread": thread,
+        "forum": forum,
+        "forum_post": forum_post,
+        "member": guild.add_member(name="onjo-fan"),
+        "member2": guild.add_member(name="suhyeok-fan"),
+        "moderator": guild.add_member(name="moderator", roles=[moderators]),
+        "owner": guild.add_member(name="bot-owner"),
+    }
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord()
+    await fake.start()
+    restore = point_discord_py_at(fake)
+    try:
+        yield fake
+    finally:
+        restore()
+        await fake.close()
+
+
+@pytest.fixture
+async def harness(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator[Harness]:
+    world = build_world(fake_discord)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        discord_token=fake_discord.token,
+        database_path=tmp_path / "bot.db",
+        owner_ids=(world["owner"].id,),
+        admin_guild_ids=(world["guild"].id,),
+        discord_api_base_url=fake_discord.api_base_url,
+        discord_gateway_url=fake_discord.gateway_url,
+    )
+    h = Harness(fake=fake_discord, settings=settings, clock=FakeClock(), **world)
+    watched = [logging.getLogger(name) for name in ("bot", "cogs", "discord")]
+    for logger in watched:
+        logger.addHandler(h.errors)
+    try:
+        await h.start()
+        yield h
+        await h.stop()
+    finally:
+        for logger in watched:
+            logger.removeHandler(h.errors)
+        with contextlib.suppress(Exception):
+            await h.stop()
+    assert fake_discord.violations == [], "requests broke Discord's limits or schema"
+    assert fake_discord.unhandled == [], "the bot called routes the fake does not know"
+    if not h.errors_expected:
+        assert [r.getMessage() for r in h.errors.records] == [], "the bot logged errors"

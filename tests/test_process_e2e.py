@@ -1,0 +1,92 @@
+"""`python -m bot` as a real process against the fake Discord: settings from the
+environment, endpoints applied, graceful shutdown on SIGTERM, and the token kept secret."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakediscord import FakeDiscord
+
+REPO = Path(__file__).parents[1]
+TOKEN = "MTIzNDU2Nzg5.secret-part.do-not-log-me"
+
+
+def bot_environment(fake: FakeDiscord, workdir: Path, token: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "OWNER_", "LOG_"))}
+    env.update(
+        PYTHONPATH=str(REPO),
+        DISCORD_TOKEN=token,
+        DATABASE_PATH=str(workdir / "bot.db"),
+        DATA_DIR=str(REPO / "data"),
+        LOG_LEVEL="DEBUG",
+        DISCORD_API_BASE_URL=fake.api_base_url,
+        DISCORD_GATEWAY_URL=fake.gateway_url,
+    )
+    return env
+
+
+async def start_bot_process(fake: FakeDiscord, workdir: Path, token: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=workdir,
+        env=bot_environment(fake, workdir, token),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+@pytest.fixture
+async def fake() -> FakeDiscord:
+    fake = FakeDiscord(token=TOKEN)
+    await fake.start()
+    fake.add_guild("Process Test Guild")
+    yield fake
+    await fake.close()
+
+
+async def test_the_bot_process_connects_serves_and_stops_cleanly_on_sigterm(fake: FakeDiscord, tmp_path: Path) -> None:
+    guild = next(iter(fake.guilds.values()))
+    channel = guild.add_channel("general")
+    member = guild.add_member(name="fan")
+    process = await start_bot_process(fake, tmp_path, TOKEN)
+    try:
+        await fake.wait_ready(timeout=30)
+        for _ in range(300):
+            if fake.commands_for(None):
+                break
+            await asyncio.sleep(0.05)
+        record = await fake.slash(guild, channel, member, "about", timeout=10)
+        assert record.answered
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    log = output.decode()
+    assert process.returncode == 0, log
+    assert "store closed" in log
+    assert "Traceback" not in log
+    assert TOKEN not in log
+    assert "do-not-log-me" not in log
+    with sqlite3.connect(tmp_path / "bot.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("SELECT count(*) FROM pack_entries").fetchone()[0] > 0
+
+
+async def test_a_refused_token_is_explained_and_never_logged(fake: FakeDiscord, tmp_path: Path) -> None:
+    wrong = "OTk5OTk5.wrong-token.never-print-this"
+    process = await start_bot_process(fake, tmp_path, wrong)
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    log = output.decode()
+    assert process.returncode == 2, log
+    assert "Discord refused DISCORD_TOKEN" in log
+    assert "never-print-this" not in log
+    assert wrong not in log
+    assert "Traceback" not in log
