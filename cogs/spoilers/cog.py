@@ -1,0 +1,254 @@
+"""/settings spoilers (moderators list spoiler channels), /survivors, and the settings clean-up."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import HyosanBot
+from bot.errors import UserError
+from bot.i18n import cmd, t
+from bot.moderation import require_manage_guild
+from bot.spoilers import (
+    Reveal,
+    SpoilerContext,
+    register_reveal_provider,
+    spoiler_view_for,
+    unregister_reveal_provider,
+)
+from bot.spoilers.policy import MAX_SPOILER_CHANNELS, ChannelKind, refusal_for_kind
+from bot.spoilers.repo import (
+    AddResult,
+    add_spoiler_channel,
+    fetch_spoiler_channels,
+    forget_channels_except,
+    forget_guild,
+    forget_missing,
+    remove_spoiler_channel,
+)
+from cogs.spoilers.survivors import REVEAL_KIND, VERSIONS, SurvivorsPage, parse_version, survivors_page
+
+log = logging.getLogger(__name__)
+
+LIST_DESCRIPTION_LIMIT = 4096
+
+_KINDS: dict[discord.ChannelType, ChannelKind] = {
+    discord.ChannelType.text: "text",
+    discord.ChannelType.news: "news",
+    discord.ChannelType.forum: "forum",
+    discord.ChannelType.media: "media",
+    discord.ChannelType.category: "category",
+    discord.ChannelType.public_thread: "thread",
+    discord.ChannelType.private_thread: "thread",
+    discord.ChannelType.news_thread: "thread",
+    discord.ChannelType.voice: "voice",
+    discord.ChannelType.stage_voice: "stage",
+}
+
+
+def channel_kind(channel: Any) -> ChannelKind:
+    return _KINDS.get(getattr(channel, "type", None), "other")  # type: ignore[arg-type]
+
+
+def describe_channel(channel: Any) -> str:
+    """A channel as moderators recognise it: a mention, or a category's bold name."""
+    if channel_kind(channel) == "category":
+        return f"**{discord.utils.escape_markdown(channel.name)}**"
+    return f"<#{channel.id}>"
+
+
+class SpoilerChannelOption(app_commands.Transformer):
+    """A channel option whose picker offers text channels, forums and categories.
+
+    The value is passed on as resolved, whatever its type: the command explains a
+    wrong type itself instead of a generic "bad option" (Discord's picker is only a hint).
+    """
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        # Media channels (16) are accepted when sent but not offered: the Discord OpenAPI
+        # spec the tests validate against does not know that type yet.
+        return [
+            discord.ChannelType.text,
+            discord.ChannelType.news,
+            discord.ChannelType.forum,
+            discord.ChannelType.category,
+        ]
+
+    async def transform(self, interaction: discord.Interaction[Any], value: Any, /) -> Any:
+        return value
+
+
+SpoilerChannel = app_commands.Transform[Any, SpoilerChannelOption]
+
+
+class SpoilerSettingsGroup(app_commands.Group):
+    """``/settings spoilers``: add, remove and list the places where spoilers are open."""
+
+    def __init__(self, bot: HyosanBot) -> None:
+        super().__init__(name=cmd("spoilers.settings.name"), description=cmd("spoilers.settings.description"))
+        self.bot = bot
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        # discord.py runs only the nearest group's check for a nested command, so the
+        # /settings check is repeated here.
+        require_manage_guild(interaction)
+        return True
+
+    @app_commands.command(name=cmd("spoilers.settings.add_name"), description=cmd("spoilers.settings.add_description"))
+    @app_commands.rename(channel=cmd("spoilers.settings.channel_option"))
+    @app_commands.describe(channel=cmd("spoilers.settings.add_channel_description"))
+    async def add(self, interaction: discord.Interaction[Any], channel: SpoilerChannel) -> None:
+        assert interaction.guild is not None
+        refusal = refusal_for_kind(channel_kind(channel))
+        if refusal is not None:
+            raise UserError(refusal, channel=describe_channel(channel))
+        result = await add_spoiler_channel(
+            self.bot.store,
+            guild_id=interaction.guild.id,
+            channel_id=channel.id,
+            added_by=interaction.user.id,
+            now=self.bot.clock(),
+        )
+        if result is AddResult.ALREADY_LISTED:
+            raise UserError("spoilers.settings.already_listed", channel=describe_channel(channel))
+        if result is AddResult.LIST_FULL:
+            raise UserError("spoilers.settings.list_full", limit=MAX_SPOILER_CHANNELS)
+        key = "added_category" if channel_kind(channel) == "category" else "added"
+        await interaction.response.send_message(
+            t(f"spoilers.settings.{key}", interaction.locale, channel=describe_channel(channel)), ephemeral=True
+        )
+
+    @app_commands.command(
+        name=cmd("spoilers.settings.remove_name"), description=cmd("spoilers.settings.remove_description")
+    )
+    @app_commands.rename(channel=cmd("spoilers.settings.channel_option"))
+    @app_commands.describe(channel=cmd("spoilers.settings.remove_channel_description"))
+    async def remove(self, interaction: discord.Interaction[Any], channel: SpoilerChannel) -> None:
+        assert interaction.guild is not None
+        removed = await remove_spoiler_channel(self.bot.store, guild_id=interaction.guild.id, channel_id=channel.id)
+        if not removed:
+            raise UserError("spoilers.settings.not_listed", channel=describe_channel(channel))
+        await interaction.response.send_message(
+            t("spoilers.settings.removed", interaction.locale, channel=describe_channel(channel)), ephemeral=True
+        )
+
+    @app_commands.command(
+        name=cmd("spoilers.settings.list_name"), description=cmd("spoilers.settings.list_description")
+    )
+    async def list_(self, interaction: discord.Interaction[Any]) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        dropped = await forget_channels_except(self.bot.store, guild.id, existing_channel_ids(guild))
+        rows = await fetch_spoiler_channels(self.bot.store.conn, guild.id)
+        locale = interaction.locale
+        if not rows:
+            lines = [t("spoilers.settings.list_empty", locale)]
+        else:
+            lines = [t("spoilers.settings.list_intro", locale), ""]
+            for row in rows:
+                channel = guild.get_channel(row.channel_id)
+                key = "list_category_line" if channel_kind(channel) == "category" else "list_channel_line"
+                lines.append("• " + t(f"spoilers.settings.{key}", locale, channel=describe_channel(channel)))
+        if dropped:
+            lines += ["", t("spoilers.settings.list_dropped", locale, count=len(dropped))]
+        embed = discord.Embed(
+            title=t("spoilers.settings.list_title", locale), description="\n".join(lines)[:LIST_DESCRIPTION_LIMIT]
+        )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def existing_channel_ids(guild: discord.Guild) -> set[int]:
+    return {channel.id for channel in guild.channels}
+
+
+def survivors_embed(page: SurvivorsPage) -> discord.Embed:
+    """The page as an embed: spoiler-free title and headings; facts only in field values."""
+    embed = discord.Embed(title=page.title, description=page.notice)
+    for section in page.sections:
+        embed.add_field(name=section.heading, value=section.body, inline=False)
+    embed.set_footer(text=page.footer)
+    return embed
+
+
+async def reveal_survivors(bot: HyosanBot, key: str, locale: discord.Locale | str | None) -> Reveal | None:
+    """The reveal provider of /survivors: the same page, unwrapped, for the presser only."""
+    version = parse_version(key)
+    if version is None:
+        return None
+    notice = t("spoilers.survivors.revealed_notice", locale)
+    page = survivors_page(bot.pack, version, SpoilerContext.revealed(locale), notice=notice)
+    return Reveal(embeds=(survivors_embed(page),))
+
+
+class SpoilersCog(commands.Cog):
+    """The spoiler settings, /survivors, and keeping the settings in step with the guilds."""
+
+    def __init__(self, bot: HyosanBot) -> None:
+        self.bot = bot
+        self.settings_group = SpoilerSettingsGroup(bot)
+
+    async def cog_load(self) -> None:
+        self.bot.settings_group.add_command(self.settings_group)
+        register_reveal_provider(REVEAL_KIND, reveal_survivors)
+
+    async def cog_unload(self) -> None:
+        self.bot.settings_group.remove_command(self.settings_group.name)
+        unregister_reveal_provider(REVEAL_KIND)
+
+    @app_commands.command(name=cmd("spoilers.survivors.name"), description=cmd("spoilers.survivors.description"))
+    @app_commands.rename(version=cmd("spoilers.survivors.version_option"))
+    @app_commands.describe(version=cmd("spoilers.survivors.version_description"))
+    @app_commands.choices(
+        version=[
+            app_commands.Choice(name=cmd(f"spoilers.survivors.choice_{version}"), value=version) for version in VERSIONS
+        ]
+    )
+    async def survivors(
+        self, interaction: discord.Interaction[Any], version: app_commands.Choice[str] | None = None
+    ) -> None:
+        chosen = parse_version(version.value if version else None)
+        if chosen is None:
+            raise UserError("errors.bad_option")
+        spoilers = await spoiler_view_for(self.bot, interaction.channel, interaction.locale)
+        notice_key = "open_notice" if spoilers.openly else "hidden_notice"
+        notice = t(f"spoilers.survivors.{notice_key}", interaction.locale)
+        page = survivors_page(self.bot.pack, chosen, spoilers, notice=notice)
+        await interaction.response.send_message(
+            embed=survivors_embed(page), view=spoilers.reveal_view(REVEAL_KIND, chosen)
+        )
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """The bot left (or was removed from) a guild: its settings go with it."""
+        deleted = await forget_guild(self.bot.store, guild.id)
+        log.info("left guild %s; deleted %d spoiler channel settings", guild.id, deleted)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """A deleted channel or category is dropped from its guild's list."""
+        await remove_spoiler_channel(self.bot.store, guild_id=channel.guild.id, channel_id=channel.id)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Catch up on what happened while the bot was offline: guilds left, channels deleted."""
+        existing = {guild.id: existing_channel_ids(guild) for guild in self.bot.guilds if not guild.unavailable}
+        try:
+            dropped = await forget_missing(
+                self.bot.store, existing, present_guild_ids={guild.id for guild in self.bot.guilds}
+            )
+        except Exception:
+            if self.bot.is_closed():
+                log.info("shutting down; spoiler settings are checked again at the next start")
+                return
+            raise
+        for guild_id, channel_ids in dropped.items():
+            log.info("guild %s: dropped %d spoiler channels that are gone", guild_id, len(channel_ids))
