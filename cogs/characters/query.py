@@ -1,0 +1,44 @@
+"""What a typed name or topic may look like, and how it is echoed back safely.
+
+Why refuse instead of stripping: a name with a mention, spoiler bars or code in it is
+not a name anyone meant to look up, and telling the user what to type is clearer than
+silently searching for something else.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import discord
+
+__all__ = ["QUERY_LIMIT", "QueryProblem", "check_query", "echo_query"]
+
+QUERY_LIMIT = 100
+"""A query of this many characters or more is refused; every name in the pack is far shorter."""
+
+QueryProblem = Literal["empty", "too_long", "markup"]
+
+# Mentions (@everyone, <@id>, <@&id>, <#id>), spoiler bars, code, emphasis, headings,
+# quotes, masked links and URLs: none of them belongs in a name or a topic.
+_MARKUP = re.compile(r"[@<>|`*_~#\[\]\\]|://")
+
+
+def check_query(text: str) -> QueryProblem | None:
+    """Why ``text`` cannot be looked up, or None when it can."""
+    stripped = text.strip()
+    if not stripped:
+        return "empty"
+    if len(stripped) >= QUERY_LIMIT:
+        return "too_long"
+    if _MARKUP.search(stripped):
+        return "markup"
+    return None
+
+
+def echo_query(text: str, *, limit: int = 60) -> str:
+    """User text as it may be quoted back: one line, short, markdown and mentions neutralised."""
+    one_line = " ".join(text.split())
+    if len(one_line) > limit:
+        one_line = one_line[: limit - 1].rstrip() + "…"
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(one_line))

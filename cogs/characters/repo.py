@@ -1,0 +1,62 @@
+"""This feature's reads: characters, FAQ entries and sources from the stored data pack.
+
+Read-only: the rows are written by :func:`bot.packstore.sync_data_pack` at start-up.
+The fingerprint tells the cog (and old /cast buttons) whether the pack changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.datapack import Character, FaqEntry, Source
+from bot.packstore import (
+    FINGERPRINT_KEY,
+    KIND_CHARACTER,
+    KIND_FAQ,
+    KIND_SOURCE,
+    fetch_pack_entries,
+    fetch_pack_entry,
+)
+
+__all__ = ["StoredPack", "fetch_character", "fetch_faq_entry", "fetch_sources", "load_stored_pack"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPack:
+    """What /character, /cast and /faq need, in pack order, with the pack's fingerprint."""
+
+    fingerprint: str
+    characters: tuple[Character, ...]
+    faq: tuple[FaqEntry, ...]
+    sources: tuple[Source, ...]
+
+
+async def fetch_fingerprint(conn: aiosqlite.Connection) -> str:
+    """The fingerprint of the pack last synced into the store ("" before the first sync)."""
+    async with conn.execute("SELECT value FROM bot_state WHERE key = ?", (FINGERPRINT_KEY,)) as cursor:
+        row = await cursor.fetchone()
+    return str(row[0]) if row is not None else ""
+
+
+async def load_stored_pack(conn: aiosqlite.Connection) -> StoredPack:
+    """Everything at once, for building the in-memory indexes."""
+    return StoredPack(
+        fingerprint=await fetch_fingerprint(conn),
+        characters=tuple(await fetch_pack_entries(conn, KIND_CHARACTER, Character)),
+        faq=tuple(await fetch_pack_entries(conn, KIND_FAQ, FaqEntry)),
+        sources=tuple(await fetch_pack_entries(conn, KIND_SOURCE, Source)),
+    )
+
+
+async def fetch_character(conn: aiosqlite.Connection, character_id: str) -> Character | None:
+    return await fetch_pack_entry(conn, KIND_CHARACTER, character_id, Character)
+
+
+async def fetch_faq_entry(conn: aiosqlite.Connection, faq_id: str) -> FaqEntry | None:
+    return await fetch_pack_entry(conn, KIND_FAQ, faq_id, FaqEntry)
+
+
+async def fetch_sources(conn: aiosqlite.Connection) -> dict[str, Source]:
+    return {source.id: source for source in await fetch_pack_entries(conn, KIND_SOURCE, Source)}
