@@ -16,7 +16,12 @@ from bot.i18n import cmd
 
 
 class SettingsGroup(app_commands.Group):
-    """``/settings``: guild only, Manage Server by default and in code."""
+    """``/settings``: guild only, Manage Server by default (Discord) and in code.
+
+    discord.py runs only the nearest group's ``interaction_check`` for a nested
+    command, so features hang :class:`SettingsSubgroup` instances here, which carry
+    the same check; this one covers subcommands placed directly on ``/settings``.
+    """
 
     def __init__(self) -> None:
         super().__init__(
@@ -37,3 +42,11 @@ def require_manage_guild(interaction: discord.Interaction[Any]) -> None:
         raise UserError("errors.guild_only")
     if not interaction.permissions.manage_guild:
         raise UserError("settings.not_allowed")
+
+
+class SettingsSubgroup(app_commands.Group):
+    """Base of every feature's ``/settings <feature>`` group: the Manage Server check in code."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        require_manage_guild(interaction)
+        return True

@@ -43,7 +43,9 @@ def walk_payload(options: list[dict[str, Any]], path: str) -> list[str]:
 def test_the_bot_asks_for_no_privileged_intent() -> None:
     intents = bot_intents()
     assert intents.guilds
-    assert not (intents.message_content or intents.members or intents.presences)
+    assert not intents.message_content
+    assert not intents.members
+    assert not intents.presences
 
 
 async def test_every_cog_loads_and_no_two_commands_share_a_name(prepared_bot: HyosanBot) -> None:

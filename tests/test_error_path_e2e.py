@@ -80,7 +80,8 @@ async def test_a_bug_gets_a_private_reference_that_is_in_the_log(harness: Harnes
     reference = reference_in(record.callback["data"]["content"])
     logged = [r for r in harness.errors.records if reference in r.getMessage()]
     assert len(logged) == 1
-    assert logged[0].exc_info is not None and "a bug in a command" in str(logged[0].exc_info[1])
+    assert logged[0].exc_info is not None
+    assert "a bug in a command" in str(logged[0].exc_info[1])
 
 
 async def test_a_user_mistake_gets_its_specific_message_and_no_log(harness: Harness) -> None:

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.client import HyosanBot
 from bot.errors import UserError
 from bot.i18n import cmd, t
-from bot.moderation import require_manage_guild
+from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
     Reveal,
     SpoilerContext,
@@ -90,18 +90,12 @@ class SpoilerChannelOption(app_commands.Transformer):
 SpoilerChannel = app_commands.Transform[Any, SpoilerChannelOption]
 
 
-class SpoilerSettingsGroup(app_commands.Group):
+class SpoilerSettingsGroup(SettingsSubgroup):
     """``/settings spoilers``: add, remove and list the places where spoilers are open."""
 
     def __init__(self, bot: HyosanBot) -> None:
         super().__init__(name=cmd("spoilers.settings.name"), description=cmd("spoilers.settings.description"))
         self.bot = bot
-
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        # discord.py runs only the nearest group's check for a nested command, so the
-        # /settings check is repeated here.
-        require_manage_guild(interaction)
-        return True
 
     @app_commands.command(name=cmd("spoilers.settings.add_name"), description=cmd("spoilers.settings.add_description"))
     @app_commands.rename(channel=cmd("spoilers.settings.channel_option"))
