@@ -1,0 +1,464 @@
+"""/countdown for everyone, /settings countdown for moderators, /release update for owners.
+
+Parse, call, render, respond: the rules live in window.py, slots.py, record.py and
+render.py, the SQL in repo.py, the scheduled sending in posting.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import HyosanBot
+from bot.errors import UserError, guarded_autocomplete
+from bot.i18n import cmd, t
+from bot.moderation import SettingsSubgroup
+from cogs.countdown import repo
+from cogs.countdown.posting import CountdownPosts, card_embed, missing_permissions, next_slot_for
+from cogs.countdown.record import ReleaseRecord, check_owner_update, pack_replaces, split_source
+from cogs.countdown.render import instant_timestamp, render_countdown_card, render_history_card
+from cogs.countdown.slots import (
+    PostingRule,
+    SlotError,
+    load_zone,
+    local_date,
+    parse_local_time,
+    suggest_zones,
+)
+from cogs.countdown.window import ReleaseWindow, WindowError, parse_window
+
+log = logging.getLogger(__name__)
+
+POSTABLE_CHANNELS = (discord.ChannelType.text, discord.ChannelType.news)
+COUNT_ZONE_DEFAULT = "UTC"
+
+
+def window_error(exc: WindowError) -> UserError:
+    return UserError(f"countdown.window.{exc.reason}", **exc.values)
+
+
+def slot_error(exc: SlotError) -> UserError:
+    return UserError(f"countdown.settings.{exc.reason}", **exc.values)
+
+
+def pack_record(bot: HyosanBot, now: dt.datetime) -> ReleaseRecord:
+    """The data pack's release entry as a record version."""
+    release = bot.pack.release
+    window = release.window
+    source = bot.pack.source(window.source)
+    return ReleaseRecord(
+        awaited=release.awaited,
+        window=ReleaseWindow(window.precision, window.start, window.end, window.label),
+        confidence=window.confidence,
+        source_title=source.title,
+        source_url=source.url,
+        source_date=window.source_date,
+        origin="pack",
+        recorded_at=now,
+    )
+
+
+def permission_names(names: list[str], locale: discord.Locale | str | None) -> str:
+    return ", ".join(t(f"countdown.permission.{name}", locale) for name in names)
+
+
+class PostableChannelOption(app_commands.Transformer):
+    """A channel option offering text and announcement channels; the command checks the rest
+    itself so a wrong channel gets a specific answer, not a generic "bad option"."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return list(POSTABLE_CHANNELS)
+
+    async def transform(self, interaction: discord.Interaction[Any], value: Any, /) -> Any:
+        return value
+
+
+PostableChannel = app_commands.Transform[Any, PostableChannelOption]
+
+CADENCE_CHOICES = [
+    app_commands.Choice(name=cmd(f"countdown.settings.cadence_{value}"), value=value)
+    for value in ("daily", "weekly", "milestones")
+]
+MODE_CHOICES = [
+    app_commands.Choice(name=cmd(f"countdown.settings.mode_{value}"), value=value) for value in ("post", "edit")
+]
+WEEKDAY_CHOICES = [app_commands.Choice(name=cmd(f"countdown.weekdays.d{day}"), value=day) for day in range(7)]
+CONFIDENCE_CHOICES = [
+    app_commands.Choice(name=cmd(f"countdown.release.confidence_{value}"), value=value)
+    for value in ("confirmed", "estimated", "rumored")
+]
+
+
+class CountdownSettingsGroup(SettingsSubgroup):
+    """``/settings countdown``: where, when and how often the countdown is posted."""
+
+    def __init__(self, cog: CountdownCog) -> None:
+        super().__init__(name=cmd("countdown.settings.name"), description=cmd("countdown.settings.description"))
+        self.cog = cog
+        self.bot = cog.bot
+
+    @app_commands.command(
+        name=cmd("countdown.settings.set_name"), description=cmd("countdown.settings.set_description")
+    )
+    @app_commands.rename(
+        channel=cmd("countdown.settings.channel_option"),
+        time=cmd("countdown.settings.time_option"),
+        timezone=cmd("countdown.settings.timezone_option"),
+        cadence=cmd("countdown.settings.cadence_option"),
+        mode=cmd("countdown.settings.mode_option"),
+        weekday=cmd("countdown.settings.weekday_option"),
+    )
+    @app_commands.describe(
+        channel=cmd("countdown.settings.channel_description"),
+        time=cmd("countdown.settings.time_description"),
+        timezone=cmd("countdown.settings.timezone_description"),
+        cadence=cmd("countdown.settings.cadence_description"),
+        mode=cmd("countdown.settings.mode_description"),
+        weekday=cmd("countdown.settings.weekday_description"),
+    )
+    @app_commands.choices(cadence=CADENCE_CHOICES, mode=MODE_CHOICES)
+    @app_commands.choices(weekday=WEEKDAY_CHOICES)
+    async def set_(
+        self,
+        interaction: discord.Interaction[Any],
+        channel: PostableChannel,
+        time: app_commands.Range[str, 1, 10],
+        timezone: app_commands.Range[str, 1, 64],
+        cadence: str,
+        mode: str,
+        weekday: int | None = None,
+    ) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        locale = interaction.locale
+        if getattr(channel, "guild_id", guild.id) != guild.id:
+            raise UserError("countdown.settings.other_guild")
+        target = guild.get_channel(channel.id)
+        if target is None:
+            raise UserError("countdown.settings.unknown_channel")
+        if target.type not in POSTABLE_CHANNELS:
+            raise UserError("countdown.settings.not_text", channel=target.mention)
+        try:
+            at = parse_local_time(time)
+            zone = load_zone(timezone)
+        except SlotError as exc:
+            raise slot_error(exc) from None
+        missing = missing_permissions(target, guild.me)
+        if missing:
+            raise UserError(
+                "countdown.settings.bot_missing", channel=target.mention, permissions=permission_names(missing, locale)
+            )
+        now = self.bot.clock()
+        rule = PostingRule(
+            at=at,
+            zone=zone.key,
+            cadence=cadence,  # type: ignore[arg-type]
+            weekday=weekday if weekday is not None else local_date(now, zone).weekday(),
+        )
+        record = await repo.fetch_current_record(self.bot.store.conn)
+        schedule = repo.Schedule(
+            guild_id=guild.id,
+            channel_id=target.id,
+            rule=rule,
+            mode=mode,  # type: ignore[arg-type]
+            next_due_at=None,
+            next_slot_date=None,
+            message_id=None,
+            announced_change_id=0,
+            last_post_at=None,
+            last_post_message_id=None,
+            last_error=None,
+            last_error_detail=None,
+            last_error_at=None,
+            consecutive_failures=0,
+            paused=False,
+        )
+        slot = next_slot_for(schedule, record, now)
+        await repo.save_schedule(
+            self.bot.store,
+            guild_id=guild.id,
+            channel_id=target.id,
+            rule=rule,
+            mode=mode,  # type: ignore[arg-type]
+            slot=slot,
+            current_change_id=record.id if record else 0,
+            by=interaction.user.id,
+            now=now,
+        )
+        self.bot.scheduler.wake()
+        next_text = (
+            f"{instant_timestamp(slot.due_at, 'F')} ({instant_timestamp(slot.due_at, 'R')})"
+            if slot
+            else t("countdown.settings.no_next", locale)
+        )
+        await interaction.response.send_message(
+            t(
+                "countdown.settings.saved",
+                locale,
+                channel=target.mention,
+                rule=self.cog.describe_rule(rule, locale),
+                mode=t(f"countdown.settings.mode_text_{mode}", locale),
+                next=next_text,
+            ),
+            ephemeral=True,
+        )
+
+    @set_.autocomplete("timezone")
+    @guarded_autocomplete
+    async def timezone_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=name) for name in suggest_zones(current[:64])]
+
+    @app_commands.command(
+        name=cmd("countdown.settings.off_name"), description=cmd("countdown.settings.off_description")
+    )
+    async def off(self, interaction: discord.Interaction[Any]) -> None:
+        assert interaction.guild is not None
+        removed = await repo.delete_schedule(self.bot.store, interaction.guild.id)
+        self.bot.scheduler.wake()
+        key = "countdown.settings.turned_off" if removed else "countdown.settings.was_off"
+        await interaction.response.send_message(t(key, interaction.locale), ephemeral=True)
+
+    @app_commands.command(
+        name=cmd("countdown.settings.show_name"), description=cmd("countdown.settings.show_description")
+    )
+    async def show(self, interaction: discord.Interaction[Any]) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        locale = interaction.locale
+        schedule = await repo.fetch_schedule(self.bot.store.conn, guild.id)
+        if schedule is None:
+            await interaction.response.send_message(t("countdown.settings.none", locale), ephemeral=True)
+            return
+        embed = discord.Embed(title=t("countdown.settings.show_title", locale))
+        embed.add_field(name=t("countdown.settings.field_channel", locale), value=f"<#{schedule.channel_id}>")
+        embed.add_field(
+            name=t("countdown.settings.field_when", locale), value=self.cog.describe_rule(schedule.rule, locale)
+        )
+        embed.add_field(
+            name=t("countdown.settings.field_mode", locale),
+            value=t(f"countdown.settings.mode_text_{schedule.mode}", locale),
+        )
+        if schedule.paused:
+            next_text = t("countdown.settings.paused", locale, failures=schedule.consecutive_failures)
+        elif schedule.next_due_at is not None:
+            next_text = (
+                f"{instant_timestamp(schedule.next_due_at, 'F')} ({instant_timestamp(schedule.next_due_at, 'R')})"
+            )
+        else:
+            next_text = t("countdown.settings.no_next", locale)
+        embed.add_field(name=t("countdown.settings.field_next", locale), value=next_text, inline=False)
+        if schedule.last_post_at is not None:
+            link = f"https://discord.com/channels/{guild.id}/{schedule.channel_id}/{schedule.last_post_message_id}"
+            last = t(
+                "countdown.settings.last_post", locale, when=instant_timestamp(schedule.last_post_at, "f"), link=link
+            )
+        else:
+            last = t("countdown.settings.never_posted", locale)
+        embed.add_field(name=t("countdown.settings.field_last_post", locale), value=last, inline=False)
+        if schedule.last_error is not None and schedule.last_error_at is not None:
+            embed.add_field(
+                name=t("countdown.settings.field_last_error", locale),
+                value=t(
+                    "countdown.settings.last_error",
+                    locale,
+                    when=instant_timestamp(schedule.last_error_at, "f"),
+                    error=self.cog.describe_error(schedule.last_error, schedule.last_error_detail, locale),
+                ),
+                inline=False,
+            )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+class ReleaseGroup(app_commands.Group):
+    """``/release``: owners keep the release record current (registered only in admin guilds)."""
+
+    def __init__(self, cog: CountdownCog) -> None:
+        super().__init__(
+            name=cmd("countdown.release.name"), description=cmd("countdown.release.description"), guild_only=True
+        )
+        self.cog = cog
+        self.bot = cog.bot
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        if interaction.user.id not in self.bot.settings.owner_ids:
+            raise UserError("countdown.release.not_owner")
+        return True
+
+    @app_commands.command(
+        name=cmd("countdown.release.update_name"), description=cmd("countdown.release.update_description")
+    )
+    @app_commands.rename(
+        window=cmd("countdown.release.window_option"),
+        confidence=cmd("countdown.release.confidence_option"),
+        source=cmd("countdown.release.source_option"),
+        source_date=cmd("countdown.release.source_date_option"),
+    )
+    @app_commands.describe(
+        window=cmd("countdown.release.window_description"),
+        confidence=cmd("countdown.release.confidence_description"),
+        source=cmd("countdown.release.source_description"),
+        source_date=cmd("countdown.release.source_date_description"),
+    )
+    @app_commands.choices(confidence=CONFIDENCE_CHOICES)
+    async def update(
+        self,
+        interaction: discord.Interaction[Any],
+        window: app_commands.Range[str, 1, 50],
+        confidence: str,
+        source: app_commands.Range[str, 1, 300],
+        source_date: app_commands.Range[str, 1, 20] | None = None,
+    ) -> None:
+        locale = interaction.locale
+        now = self.bot.clock()
+        today = now.astimezone(dt.UTC).date()
+        try:
+            parsed = parse_window(window)
+            dated = today if source_date is None else parse_source_date(source_date)
+            check_owner_update(parsed, dated, today)
+            title, url = split_source(source)
+        except WindowError as exc:
+            raise window_error(exc) from None
+        current = await repo.fetch_current_record(self.bot.store.conn)
+        record = ReleaseRecord(
+            awaited=current.awaited if current else self.bot.pack.release.awaited,
+            window=parsed,
+            confidence=confidence,  # type: ignore[arg-type]
+            source_title=title,
+            source_url=url,
+            source_date=dated,
+            origin="owner",
+            recorded_at=now,
+            changed_by=interaction.user.id,
+        )
+        if current is not None and current.same_claim(record):
+            raise UserError("countdown.release.unchanged")
+        stored = await repo.record_change(
+            self.bot.store, record, now, lambda schedule, new, at: next_slot_for(schedule, new, at)
+        )
+        self.bot.scheduler.wake()
+        guilds = await repo.count_active_schedules(self.bot.store.conn)
+        log.info("release record changed by %s to %s (%s)", interaction.user.id, stored.window, stored.confidence)
+        await interaction.response.send_message(
+            t(
+                "countdown.release.updated",
+                locale,
+                window=parsed.label,
+                confidence=t(f"countdown.confidence.{stored.confidence}", locale, platform=self.cog.platform),
+                guilds=guilds,
+            ),
+            ephemeral=True,
+        )
+
+
+def parse_source_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise WindowError("bad_source_date", text=text.strip()) from None
+
+
+class CountdownCog(commands.Cog):
+    """The countdown: the command, its settings, the owners' updates and the scheduled posts."""
+
+    def __init__(self, bot: HyosanBot) -> None:
+        self.bot = bot
+        self.settings_group = CountdownSettingsGroup(self)
+        self.release_group = ReleaseGroup(self)
+        self.posts = CountdownPosts(bot)
+
+    @property
+    def platform(self) -> str:
+        return self.bot.pack.show.platform.name
+
+    async def cog_load(self) -> None:
+        now = self.bot.clock()
+        seeded = await repo.seed_from_pack(
+            self.bot.store,
+            pack_record(self.bot, now),
+            now,
+            lambda schedule, record, at: next_slot_for(schedule, record, at),
+            pack_replaces,
+        )
+        if seeded is not None:
+            log.info("release record taken from the data pack: %s (%s)", seeded.window, seeded.confidence)
+        self.bot.settings_group.add_command(self.settings_group)
+        admin_guilds = [discord.Object(guild_id) for guild_id in self.bot.settings.admin_guild_ids]
+        if admin_guilds:
+            self.bot.tree.add_command(self.release_group, guilds=admin_guilds)
+        self.bot.scheduler.register(self.posts)
+
+    async def cog_unload(self) -> None:
+        self.bot.scheduler.unregister(self.posts.name)
+        await self.posts.stop()
+        self.bot.settings_group.remove_command(self.settings_group.name)
+        for guild_id in self.bot.settings.admin_guild_ids:
+            self.bot.tree.remove_command(self.release_group.name, guild=discord.Object(guild_id))
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """A server that removed the bot gets no more posts; its schedule goes with it."""
+        if await repo.delete_schedule(self.bot.store, guild.id):
+            self.bot.scheduler.wake()
+
+    def describe_rule(self, rule: PostingRule, locale: discord.Locale | str | None) -> str:
+        values = {
+            "time": rule.at.strftime("%H:%M"),
+            "zone": rule.zone,
+            "weekday": t(f"countdown.weekdays.d{rule.weekday}", locale),
+        }
+        return t(f"countdown.settings.rule_{rule.cadence}", locale, **values)
+
+    def describe_error(self, error: str, detail: str | None, locale: discord.Locale | str | None) -> str:
+        if error == "missing_permissions" and detail and not detail.isdigit():
+            return t(
+                "countdown.error.missing_named_permissions",
+                locale,
+                permissions=permission_names(detail.split(","), locale),
+            )
+        return t(f"countdown.error.{error}", locale, detail=detail or "")
+
+    async def count_zone(self, guild_id: int | None) -> str:
+        """The zone the day count is made in: the server's countdown zone, else UTC."""
+        if guild_id is None:
+            return COUNT_ZONE_DEFAULT
+        schedule = await repo.fetch_schedule(self.bot.store.conn, guild_id)
+        return schedule.rule.zone if schedule else COUNT_ZONE_DEFAULT
+
+    @app_commands.command(name=cmd("countdown.command.name"), description=cmd("countdown.command.description"))
+    @app_commands.rename(history=cmd("countdown.command.history_option"))
+    @app_commands.describe(history=cmd("countdown.command.history_description"))
+    async def countdown(self, interaction: discord.Interaction[Any], history: bool = False) -> None:
+        locale = interaction.locale
+        conn = self.bot.store.conn
+        if history:
+            records = await repo.fetch_history(conn)
+            card = render_history_card(records, platform=self.platform, locale=str(locale))
+            await interaction.response.send_message(embed=card_embed(card), ephemeral=True)
+            return
+        record = await repo.fetch_current_record(conn)
+        if record is None:
+            raise UserError("countdown.command.no_record")
+        zone = await self.count_zone(interaction.guild_id)
+        pack = self.bot.pack
+        card = render_countdown_card(
+            record,
+            today=local_date(self.bot.clock(), load_zone(zone)),
+            count_zone=zone,
+            show_title=pack.show.show.title,
+            platform=self.platform,
+            context=pack.release.context,
+            locale=str(locale),
+        )
+        await interaction.response.send_message(embed=card_embed(card))

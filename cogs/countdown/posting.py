@@ -1,0 +1,452 @@
+"""Scheduled countdown posts: the DueSource, the bounded posting queue and the pacer.
+
+The one scheduler asks :class:`CountdownPosts` when something is due and calls
+``run_due``, which claims due slots in the ledger (one transaction) and hands them to
+a bounded queue; a few workers send them, paced under Discord's global limit of 50
+requests per second, so the dispatcher is never blocked by a thousand guilds due in
+the same minute. Only this module and the cog talk to Discord.
+
+Exactly once: a slot is claimed before it is sent, and every attempt sends it with
+the same message nonce (discord.py sends ``enforce_nonce: true`` with any nonce), so
+a resend after a crash or a 5xx within Discord's de-duplication window returns the
+message already created instead of posting it twice. Past that window an unconfirmed
+slot is abandoned (logged and shown), never resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import aiohttp
+import discord
+
+from cogs.countdown import repo
+from cogs.countdown.record import ReleaseRecord
+from cogs.countdown.render import Card, render_countdown_card
+from cogs.countdown.repo import Advance, Claim, PostJob, Schedule
+from cogs.countdown.slots import Slot, catch_up, load_zone, local_date, next_slot
+
+if TYPE_CHECKING:
+    from bot.client import HyosanBot
+
+log = logging.getLogger(__name__)
+
+#: Requests per second the posts may use: under Discord's global 50/s, leaving room for the rest.
+POSTS_PER_SECOND = 45.0
+#: Slots waiting in memory at most; more due slots stay in the database until there is room.
+QUEUE_SIZE = 200
+#: Concurrent sends; enough to keep POSTS_PER_SECOND with ~300 ms round trips.
+WORKERS = 16
+#: How long Discord is trusted to de-duplicate a nonce ("a few minutes"); no resend after it.
+NONCE_GRACE = dt.timedelta(minutes=2)
+#: Waits before resending after a transient error: 5 s, 15 s, 45 s (then the grace is over).
+RETRY_BASE = dt.timedelta(seconds=5)
+RETRY_FACTOR = 3
+#: Permissions the bot needs in the channel, in the order moderators are told about them.
+REQUIRED_PERMISSIONS: tuple[str, ...] = ("view_channel", "send_messages", "embed_links")
+EMBED_COLOUR = discord.Colour(0x8B0000)
+#: On shutdown, sends already under way get this long to finish and be recorded.
+STOP_GRACE_SECONDS = 5.0
+
+Clock = Callable[[], dt.datetime]
+
+
+def slot_nonce(guild_id: int, slot_key: str) -> str:
+    """The nonce of every attempt at one slot: stable, and within Discord's 25 characters."""
+    return hashlib.sha256(f"countdown:{guild_id}:{slot_key}".encode()).hexdigest()[:25]
+
+
+def change_slot_key(change_id: int) -> str:
+    return f"change:{change_id}"
+
+
+def next_slot_for(schedule: Schedule, record: ReleaseRecord | None, after: dt.datetime) -> Slot | None:
+    """A schedule's next regular slot under the current release record."""
+    return next_slot(
+        schedule.rule,
+        after,
+        release_start=record.window.start if record else None,
+        last_day=record.release_day if record else None,
+    )
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    return RETRY_BASE * (RETRY_FACTOR**attempts)
+
+
+def missing_permissions(channel: Any, me: discord.Member | None) -> list[str]:
+    """What the bot lacks to post the countdown embed in ``channel`` (from the cache)."""
+    if me is None:
+        return []
+    perms = channel.permissions_for(me)
+    return [name for name in REQUIRED_PERMISSIONS if not getattr(perms, name)]
+
+
+def card_embed(card: Card) -> discord.Embed:
+    embed = discord.Embed(title=card.title, description=card.description, colour=EMBED_COLOUR)
+    for name, value in card.fields:
+        embed.add_field(name=name, value=value, inline=False)
+    embed.set_footer(text=card.footer)
+    return embed
+
+
+class RequestPacer:
+    """Spaces request starts evenly at ``per_second`` (no bursts), across all workers.
+
+    With no burst allowance any one-second window holds at most ``per_second + 1``
+    starts, which stays under Discord's global limit. Real time, not the bot's clock:
+    the limit is Discord's.
+    """
+
+    def __init__(self, per_second: float, clock: Callable[[], float] | None = None) -> None:
+        self.interval = 1.0 / per_second
+        self._clock = clock
+        self._next_start = 0.0
+        self._lock = asyncio.Lock()
+
+    def _now(self) -> float:
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    def reserve(self) -> float:
+        """Book the next start; returns how long the caller must wait for it."""
+        now = self._now()
+        start = max(now, self._next_start)
+        self._next_start = start + self.interval
+        return start - now
+
+    async def wait_turn(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a send failed: ``permanent`` failures count towards pausing, the others are retried."""
+
+    error: str
+    detail: str | None
+    permanent: bool
+
+
+def classify_failure(exc: BaseException) -> Failure:
+    """Missing access or permissions and unknown channels are the moderators' to fix."""
+    if isinstance(exc, discord.Forbidden):
+        kind = {50001: "missing_access", 50013: "missing_permissions"}.get(exc.code, "forbidden")
+        return Failure(kind, str(exc.code), True)
+    if isinstance(exc, discord.NotFound):
+        return Failure("unknown_channel" if exc.code == 10003 else "not_found", str(exc.code), True)
+    if isinstance(exc, discord.DiscordServerError):
+        return Failure("discord_unavailable", str(exc.status), False)
+    if isinstance(exc, discord.HTTPException):
+        return Failure("rejected", str(exc.code or exc.status), True)
+    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
+        return Failure("network", type(exc).__name__, False)
+    raise exc
+
+
+class CountdownPosts:
+    """The countdown's :class:`bot.scheduler.DueSource` and its posting workers."""
+
+    name = "countdown"
+
+    def __init__(
+        self,
+        bot: HyosanBot,
+        *,
+        per_second: float = POSTS_PER_SECOND,
+        queue_size: int = QUEUE_SIZE,
+        workers: int = WORKERS,
+    ) -> None:
+        self.bot = bot
+        self.queue: asyncio.Queue[PostJob] = asyncio.Queue(maxsize=queue_size)
+        self.pacer = RequestPacer(per_second)
+        self._worker_count = workers
+        self._workers: list[asyncio.Task[None]] = []
+        self._in_flight: set[tuple[int, str]] = set()
+        self._room_wanted = False
+        self._started = False
+        self._closing = False
+        self._busy: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Slots claimed by an earlier run that never reported back are retried first."""
+        if self._started:
+            return
+        self._started = True
+        requeued = await repo.requeue_unfinished(self.bot.store, self.bot.clock())
+        if requeued:
+            log.warning("resending %d countdown posts left unconfirmed by the last run", requeued)
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"countdown-poster-{i}") for i in range(self._worker_count)
+        ]
+
+    async def stop(self) -> None:
+        """Let posts already being sent finish (so they are recorded), then stop the workers.
+
+        Queued posts that were not started stay claimed in the ledger and are sent by the
+        next run; cancelling a send midway would leave it unconfirmed for no reason.
+        """
+        self._closing = True
+        for task in self._workers:
+            if task not in self._busy:
+                task.cancel()
+        busy = [task for task in self._workers if task in self._busy]
+        if busy:
+            await asyncio.wait(busy, timeout=STOP_GRACE_SECONDS)
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers = []
+        self._started = False
+        self._closing = False
+
+    async def idle(self) -> None:
+        """Wait until every queued post has been handled (tests and the benchmark)."""
+        await self.queue.join()
+
+    # -- DueSource ---------------------------------------------------------------------------
+
+    async def next_due(self) -> dt.datetime | None:
+        if not self._started:
+            await self.start()
+        if self.queue.full():
+            self._room_wanted = True
+            return None  # a worker wakes the scheduler when there is room again
+        current = await repo.fetch_current_record(self.bot.store.conn)
+        due, news = await repo.earliest_due(self.bot.store.conn, current.id if current else 0)
+        if news:
+            return self.bot.clock()
+        return due
+
+    async def run_due(self, now: dt.datetime) -> None:
+        """Claim what is due (as much as the queue has room for) and queue it for sending."""
+        room = self.queue.maxsize - self.queue.qsize()
+        if room <= 0:
+            self._room_wanted = True
+            return
+        conn = self.bot.store.conn
+        record = await repo.fetch_current_record(conn)
+        claims: list[Claim] = []
+        advances: list[Advance] = []
+        announced: list[tuple[int, int]] = []
+        retries: list[tuple[int, str]] = []
+        abandoned: list[PostJob] = []
+
+        for job in await repo.due_retries(conn, now, room):
+            key = (job.claim.guild_id, job.claim.slot_key)
+            if key in self._in_flight:
+                continue
+            if now - job.claimed_at > NONCE_GRACE:
+                abandoned.append(job)
+            else:
+                retries.append(key)
+        room -= len(retries)
+
+        if record is not None and room > 0:
+            change_key = change_slot_key(record.id)
+            for schedule in await repo.schedules_with_news(conn, record.id, room):
+                claims.append(
+                    Claim(
+                        schedule.guild_id,
+                        change_key,
+                        schedule.channel_id,
+                        schedule.mode,
+                        "change",
+                        record.id,
+                        slot_nonce(schedule.guild_id, change_key),
+                        now,
+                    )
+                )
+                announced.append((schedule.guild_id, record.id))
+            room -= len(claims)
+
+        if room > 0:
+            release_start = record.window.start if record else None
+            last_day = record.release_day if record else None
+            for schedule in await repo.due_schedules(conn, now, room):
+                due = schedule.next_slot(release_start)
+                assert due is not None
+                catchup = catch_up(schedule.rule, due, now, release_start=release_start, last_day=last_day)
+                for missed in catchup.skipped:
+                    log.warning(
+                        "countdown slot %s of guild %s skipped: %s late when the bot could post it",
+                        missed.key,
+                        schedule.guild_id,
+                        now - missed.due_at,
+                    )
+                advances.append(Advance(schedule.guild_id, catchup.next_slot))
+                if catchup.slot is not None:
+                    slot = catchup.slot
+                    occasion: repo.Occasion = "milestone" if slot.milestone is not None else "scheduled"
+                    claims.append(
+                        Claim(
+                            schedule.guild_id,
+                            slot.key,
+                            schedule.channel_id,
+                            schedule.mode,
+                            occasion,
+                            record.id if record else 0,
+                            slot_nonce(schedule.guild_id, slot.key),
+                            slot.due_at,
+                        )
+                    )
+
+        for job in abandoned:
+            log.warning(
+                "countdown slot %s of guild %s abandoned: not confirmed sent and too old to resend safely",
+                job.claim.slot_key,
+                job.claim.guild_id,
+            )
+            await repo.mark_failed(self.bot.store, job, state="abandoned", error="unconfirmed", detail=None, now=now)
+        if not (claims or advances or announced or retries):
+            return
+        jobs = await repo.claim_slots(self.bot.store, claims, advances, announced, retries, now)
+        for job in jobs:
+            self._in_flight.add((job.claim.guild_id, job.claim.slot_key))
+            self.queue.put_nowait(job)
+
+    # -- workers -----------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while not self._closing:
+            job = await self.queue.get()
+            task = asyncio.current_task()
+            assert task is not None
+            self._busy.add(task)
+            try:
+                await self.deliver(job)
+            except Exception:
+                log.exception("countdown post %s of guild %s failed", job.claim.slot_key, job.claim.guild_id)
+            finally:
+                self._busy.discard(task)
+                self._in_flight.discard((job.claim.guild_id, job.claim.slot_key))
+                self.queue.task_done()
+                if self._room_wanted and self.queue.qsize() <= self.queue.maxsize // 2:
+                    self._room_wanted = False
+                    self.bot.scheduler.wake()
+
+    async def deliver(self, job: PostJob) -> None:
+        """Send (or edit) one claimed slot and record how it went."""
+        claim = job.claim
+        store = self.bot.store
+        schedule = await repo.fetch_schedule(store.conn, claim.guild_id)
+        if schedule is None:
+            await repo.mark_failed(
+                store, job, state="abandoned", error="schedule_off", detail=None, now=self.bot.clock()
+            )
+            return
+        guild = self.bot.get_guild(claim.guild_id)
+        channel = guild.get_channel(claim.channel_id) if guild else None
+        if guild is None or channel is None:
+            await self._record_failure(job, Failure("unknown_channel", None, True))
+            return
+        missing = missing_permissions(channel, guild.me)
+        if missing:
+            # Known from the cache: no request, so no 403 counts towards Discord's invalid-request limit.
+            await self._record_failure(job, Failure("missing_permissions", ",".join(missing), True))
+            return
+        embed = await self.build_embed(claim, schedule, guild)
+        if embed is None:
+            await repo.mark_failed(store, job, state="abandoned", error="no_record", detail=None, now=self.bot.clock())
+            return
+        target = self.bot.get_partial_messageable(claim.channel_id, guild_id=claim.guild_id)
+        try:
+            message_id = None
+            if claim.mode == "edit" and schedule.message_id and schedule.channel_id == claim.channel_id:
+                await self.pacer.wait_turn()
+                try:
+                    await target.get_partial_message(schedule.message_id).edit(embed=embed)
+                    message_id = schedule.message_id
+                except discord.NotFound as exc:
+                    if exc.code != 10008:
+                        raise
+                    log.info("countdown message of guild %s was deleted; posting a new one", claim.guild_id)
+            if message_id is None:
+                await self.pacer.wait_turn()
+                message = await target.send(embed=embed, nonce=claim.nonce)
+                message_id = message.id
+        except Exception as exc:
+            await self._record_failure(job, classify_failure(exc))
+            return
+        await repo.mark_sent(store, job, message_id=message_id, kept_message=claim.mode == "edit", now=self.bot.clock())
+
+    async def build_embed(self, claim: Claim, schedule: Schedule, guild: discord.Guild) -> discord.Embed | None:
+        conn = self.bot.store.conn
+        previous = None
+        if claim.occasion == "change":
+            record = await repo.fetch_record(conn, claim.change_id)
+            previous = await repo.fetch_previous_record(conn, claim.change_id)
+        else:
+            record = await repo.fetch_current_record(conn)
+        if record is None:
+            return None
+        zone = schedule.rule.zone
+        if claim.occasion == "change":
+            today = local_date(self.bot.clock(), load_zone(zone))
+        else:
+            today = local_date(claim.due_at, load_zone(zone))
+        pack = self.bot.pack
+        card = render_countdown_card(
+            record,
+            today=today,
+            count_zone=zone,
+            show_title=pack.show.show.title,
+            platform=pack.show.platform.name,
+            context=pack.release.context,
+            locale=str(guild.preferred_locale),
+            occasion=claim.occasion,
+            previous=previous,
+        )
+        return card_embed(card)
+
+    async def _record_failure(self, job: PostJob, failure: Failure) -> None:
+        now = self.bot.clock()
+        claim = job.claim
+        if not failure.permanent:
+            retry_at = now + retry_delay(job.attempts)
+            if retry_at - job.claimed_at <= NONCE_GRACE:
+                log.info(
+                    "countdown post %s of guild %s failed (%s %s); retrying at %s",
+                    claim.slot_key,
+                    claim.guild_id,
+                    failure.error,
+                    failure.detail,
+                    retry_at,
+                )
+                await repo.schedule_retry(
+                    self.bot.store, job, retry_at=retry_at, error=failure.error, detail=failure.detail, now=now
+                )
+                self.bot.scheduler.wake()
+                return
+            log.warning(
+                "countdown post %s of guild %s given up after %d attempts (%s)",
+                claim.slot_key,
+                claim.guild_id,
+                job.attempts + 1,
+                failure.error,
+            )
+        # A transient error past the nonce grace may hide a post that did arrive: never resend it.
+        state: Literal["failed", "abandoned"] = "failed" if failure.permanent else "abandoned"
+        paused = await repo.mark_failed(
+            self.bot.store, job, state=state, error=failure.error, detail=failure.detail, now=now
+        )
+        log.info(
+            "countdown post %s of guild %s failed: %s %s%s",
+            claim.slot_key,
+            claim.guild_id,
+            failure.error,
+            failure.detail or "",
+            " (schedule paused)" if paused else "",
+        )

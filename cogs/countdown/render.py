@@ -1,0 +1,207 @@
+"""The countdown card: a whole-day count, Discord timestamps and honest confidence text.
+
+Pure: takes the record, the pack's context facts and "today" (in the zone the count is
+made in) and returns plain strings; the cog and the poster turn a :class:`Card` into
+an embed. Dates are shown as Discord timestamps so every reader sees them in their own
+time zone and language; the day count is computed here because relative timestamps
+round ("in 3 months").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import discord.utils
+
+from bot.datapack import ContextFact
+from bot.i18n import t
+from cogs.countdown.record import ReleaseRecord
+from cogs.countdown.slots import days_until
+from cogs.countdown.window import Precision
+
+State = Literal["upcoming", "release_day", "out", "window_open", "window_passed"]
+Occasion = Literal["command", "scheduled", "milestone", "change"]
+
+#: Date-only values are shown at noon UTC, which is the same calendar day from UTC-12 to UTC+11.
+DISPLAY_HOUR_UTC = 12
+MAX_CONTEXT_LINES = 6
+MAX_HISTORY_LINES = 15
+
+
+@dataclass(frozen=True, slots=True)
+class CountdownStatus:
+    """Where the wait stands on ``today``: ``days`` counts to the day or the window's start."""
+
+    state: State
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """An embed's text, without Discord types."""
+
+    title: str
+    description: str
+    fields: tuple[tuple[str, str], ...]
+    footer: str
+
+
+def countdown_status(record: ReleaseRecord, today: dt.date) -> CountdownStatus:
+    """Only a confirmed single day can be "out"; a window (or an unconfirmed day) opens and passes."""
+    window = record.window
+    days = days_until(window.start, today)
+    if days > 0:
+        return CountdownStatus("upcoming", days)
+    if record.release_day is not None:
+        return CountdownStatus("release_day" if days == 0 else "out", days)
+    if today <= window.end:
+        return CountdownStatus("window_open", days)
+    return CountdownStatus("window_passed", days)
+
+
+def unix_at_display_hour(day: dt.date) -> int:
+    return int(dt.datetime.combine(day, dt.time(DISPLAY_HOUR_UTC), tzinfo=dt.UTC).timestamp())
+
+
+def timestamp(day: dt.date, style: Literal["D", "R"]) -> str:
+    return f"<t:{unix_at_display_hour(day)}:{style}>"
+
+
+def instant_timestamp(when: dt.datetime, style: Literal["D", "R", "f", "F", "t"]) -> str:
+    return f"<t:{int(when.timestamp())}:{style}>"
+
+
+def date_label(day: dt.date, precision: Precision | None, locale: str | None) -> str:
+    """A date as precise as it is known: a day as a Discord timestamp, else month/quarter/year."""
+    if precision in (None, "day"):
+        return timestamp(day, "D")
+    if precision == "month":
+        return t("countdown.date.month", locale, month=t(f"countdown.months.m{day.month}", locale), year=day.year)
+    if precision == "quarter":
+        return t("countdown.date.quarter", locale, quarter=(day.month - 1) // 3 + 1, year=day.year)
+    return str(day.year)
+
+
+def days_text(days: int, locale: str | None) -> str:
+    return t("countdown.days.one" if abs(days) == 1 else "countdown.days.other", locale, count=abs(days))
+
+
+def window_text(record: ReleaseRecord) -> str:
+    """The label next to its dates, e.g. "**early 2027** (1 Jan 2027 – 31 Mar 2027)"."""
+    window = record.window
+    label = discord.utils.escape_markdown(window.label)
+    if window.is_single_day:
+        return f"{timestamp(window.start, 'D')} ({timestamp(window.start, 'R')})"
+    return f"**{label}** ({timestamp(window.start, 'D')} – {timestamp(window.end, 'D')})"
+
+
+def confidence_text(record: ReleaseRecord, platform: str, locale: str | None) -> str:
+    return t(f"countdown.confidence.{record.confidence}", locale, platform=platform)
+
+
+def source_text(record: ReleaseRecord, locale: str | None) -> str:
+    """The source as a link when there is a URL, with the date of the source."""
+    title = discord.utils.escape_mentions(discord.utils.escape_markdown(record.source_title or ""))
+    if record.source_url and title:
+        shown = f"[{title}]({record.source_url})"
+    elif record.source_url:
+        shown = f"<{record.source_url}>"
+    else:
+        shown = title
+    return t("countdown.card.source_value", locale, source=shown, date=timestamp(record.source_date, "D"))
+
+
+def headline(record: ReleaseRecord, status: CountdownStatus, locale: str | None) -> str:
+    awaited = discord.utils.escape_markdown(record.awaited)
+    values = {"awaited": awaited, "window": window_text(record), "days": days_text(status.days, locale)}
+    if status.state == "upcoming":
+        key = "countdown.card.upcoming_day" if record.window.is_single_day else "countdown.card.upcoming_window"
+    else:
+        key = f"countdown.card.{status.state}"
+    values["end"] = timestamp(record.window.end, "D")
+    return t(key, locale, **values)
+
+
+def context_lines(facts: Sequence[ContextFact], locale: str | None) -> str:
+    """Dated facts from the data pack, oldest first; unconfirmed ones say so."""
+    dated = sorted((f for f in facts if f.date is not None), key=lambda f: f.date or dt.date.min)
+    lines = []
+    for fact in dated[:MAX_CONTEXT_LINES]:
+        assert fact.date is not None
+        text = discord.utils.escape_markdown(fact.text)
+        suffix = "" if fact.confidence == "confirmed" else t(f"countdown.context.{fact.confidence}", locale)
+        lines.append(f"• {date_label(fact.date, fact.precision, locale)} — {text}{suffix}")
+    return "\n".join(lines)
+
+
+def render_countdown_card(
+    record: ReleaseRecord,
+    *,
+    today: dt.date,
+    count_zone: str,
+    show_title: str,
+    platform: str,
+    context: Sequence[ContextFact],
+    locale: str | None,
+    occasion: Occasion = "command",
+    previous: ReleaseRecord | None = None,
+) -> Card:
+    """The countdown as anyone sees it with /countdown, and as scheduled posts show it."""
+    status = countdown_status(record, today)
+    parts = []
+    if occasion == "change" and previous is not None:
+        parts.append(
+            t(
+                "countdown.card.changed",
+                locale,
+                before=window_text(previous),
+                before_confidence=confidence_text(previous, platform, locale),
+            )
+        )
+    if occasion == "milestone" and status.state == "upcoming":
+        parts.append(t("countdown.card.milestone", locale, days=days_text(status.days, locale)))
+    parts.append(headline(record, status, locale))
+    fields = [
+        (t("countdown.card.confidence", locale), confidence_text(record, platform, locale)),
+        (t("countdown.card.source", locale), source_text(record, locale)),
+        (t("countdown.card.updated", locale), instant_timestamp(record.recorded_at, "R")),
+    ]
+    lines = context_lines(context, locale)
+    if lines:
+        fields.append((t("countdown.card.context", locale), lines[:1024]))
+    return Card(
+        title=t("countdown.card.title", locale, show=show_title, awaited=record.awaited),
+        description="\n\n".join(parts),
+        fields=tuple(fields),
+        footer=t("countdown.card.footer", locale, zone=count_zone),
+    )
+
+
+def render_history_card(records: Sequence[ReleaseRecord], *, platform: str, locale: str | None) -> Card:
+    """Newest change first, each with its window, confidence, source and origin."""
+    lines = []
+    for record in records[:MAX_HISTORY_LINES]:
+        lines.append(
+            t(
+                "countdown.history.line",
+                locale,
+                when=instant_timestamp(record.recorded_at, "D"),
+                window=window_text(record),
+                confidence=confidence_text(record, platform, locale),
+                source=source_text(record, locale),
+                origin=t(f"countdown.history.origin_{record.origin}", locale),
+            )
+        )
+    more = len(records) - MAX_HISTORY_LINES
+    if more > 0:
+        lines.append(t("countdown.history.more", locale, count=more))
+    description = "\n\n".join(lines) if lines else t("countdown.history.empty", locale)
+    return Card(
+        title=t("countdown.history.title", locale),
+        description=description[:4000],
+        fields=(),
+        footer=t("countdown.history.footer", locale),
+    )

@@ -1,0 +1,156 @@
+"""Release windows: a day, month, quarter, season or year, and how owners type them.
+
+A countdown to an unconfirmed date has to count to *something*; a window keeps the
+uncertainty explicit (start and end dates plus its precision) instead of pretending
+to know the day. Parsing is strict and every refusal names what was wrong, because
+the text comes straight from an owner's slash command.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Precision = Literal["day", "month", "quarter", "season", "year"]
+Confidence = Literal["confirmed", "estimated", "rumored"]
+
+PRECISIONS: tuple[Precision, ...] = ("day", "month", "quarter", "season", "year")
+CONFIDENCES: tuple[Confidence, ...] = ("confirmed", "estimated", "rumored")
+
+#: The widest "season" window; the data pack applies the same limit to its seasons.
+MAX_SEASON_DAYS = 123
+
+#: Named parts of a year (northern-hemisphere seasons, as the show's press uses them).
+#: "early" is the first quarter, as the article's "early 2027" means 2027-01-01..2027-03-31.
+SEASONS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
+    "early": ((1, 1), (3, 31)),
+    "spring": ((3, 1), (5, 31)),
+    "mid": ((5, 1), (8, 31)),
+    "summer": ((6, 1), (8, 31)),
+    "fall": ((9, 1), (11, 30)),
+    "autumn": ((9, 1), (11, 30)),
+    "late": ((10, 1), (12, 31)),
+}
+
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_QUARTER = re.compile(r"^(\d{4})-?q([1-4])$|^q([1-4])[ -]?(\d{4})$")
+_SEASON = re.compile(r"^([a-z]+)[ -](\d{4})$")
+_YEAR = re.compile(r"^(\d{4})$")
+_RANGE = re.compile(r"^(\S+)\s*(?:\.\.|/|\bto\b)\s*(\S+)$")
+
+
+class WindowError(ValueError):
+    """Owner input that is not a window; ``reason`` is a catalog key suffix, ``values`` its fields."""
+
+    def __init__(self, reason: str, **values: object) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.values = values
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseWindow:
+    """When the awaited thing should arrive, as an inclusive span of calendar days."""
+
+    precision: Precision
+    start: dt.date
+    end: dt.date
+    label: str
+
+    @property
+    def is_single_day(self) -> bool:
+        return self.start == self.end
+
+
+def _date(year: int, month: int, day: int, text: str) -> dt.date:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise WindowError("no_such_date", text=text) from None
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def quarter_window(year: int, quarter: int) -> tuple[dt.date, dt.date]:
+    first_month = 3 * (quarter - 1) + 1
+    return dt.date(year, first_month, 1), _month_end(year, first_month + 2)
+
+
+def classify_span(start: dt.date, end: dt.date) -> Precision:
+    """The narrowest precision an explicit ``start..end`` span is exactly (else a season)."""
+    if start == end:
+        return "day"
+    if start.day == 1 and end == _month_end(start.year, start.month):
+        return "month"
+    if (
+        start.day == 1
+        and start.month in (1, 4, 7, 10)
+        and (start, end) == quarter_window(start.year, (start.month - 1) // 3 + 1)
+    ):
+        return "quarter"
+    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31) and start.year == end.year:
+        return "year"
+    return "season"
+
+
+def parse_window(text: str) -> ReleaseWindow:
+    """Read "2027-03-14", "2027-03", "2027-Q1", "early 2027", "2027" or "2027-01-10..2027-02-20".
+
+    The label keeps the owner's wording in a canonical spelling; it is shown next to the
+    dates, which Discord renders in each reader's own language and time zone.
+    """
+    raw = " ".join(text.split())
+    lowered = raw.lower()
+    if not lowered:
+        raise WindowError("empty")
+    if match := _RANGE.match(lowered):
+        start = _single_date(match.group(1))
+        end = _single_date(match.group(2))
+        if end < start:
+            raise WindowError("end_before_start", start=start.isoformat(), end=end.isoformat())
+        precision = classify_span(start, end)
+        if precision == "season" and (end - start).days > MAX_SEASON_DAYS:
+            raise WindowError("too_wide", days=MAX_SEASON_DAYS)
+        return ReleaseWindow(precision, start, end, f"{start.isoformat()}..{end.isoformat()}")
+    if match := _DAY.match(lowered):
+        day = _single_date(lowered)
+        return ReleaseWindow("day", day, day, day.isoformat())
+    if match := _MONTH.match(lowered):
+        year, month = int(match.group(1)), int(match.group(2))
+        if not 1 <= month <= 12:
+            raise WindowError("no_such_date", text=raw)
+        return ReleaseWindow("month", dt.date(year, month, 1), _month_end(year, month), f"{year}-{month:02d}")
+    if match := _QUARTER.match(lowered):
+        year = int(match.group(1) or match.group(4))
+        quarter = int(match.group(2) or match.group(3))
+        start, end = quarter_window(year, quarter)
+        return ReleaseWindow("quarter", start, end, f"{year}-Q{quarter}")
+    if match := _SEASON.match(lowered):
+        name, year = match.group(1), int(match.group(2))
+        if name not in SEASONS:
+            raise WindowError("unknown_season", name=name, known=", ".join(SEASONS))
+        (m1, d1), (m2, d2) = SEASONS[name]
+        return ReleaseWindow("season", dt.date(year, m1, d1), dt.date(year, m2, d2), f"{name} {year}")
+    if match := _YEAR.match(lowered):
+        year = int(match.group(1))
+        return ReleaseWindow("year", dt.date(year, 1, 1), dt.date(year, 12, 31), str(year))
+    raise WindowError("unreadable", text=raw)
+
+
+def _single_date(text: str) -> dt.date:
+    match = _DAY.match(text)
+    if match is None:
+        raise WindowError("unreadable", text=text)
+    return _date(int(match.group(1)), int(match.group(2)), int(match.group(3)), text)
+
+
+def check_owner_window(window: ReleaseWindow, today: dt.date) -> None:
+    """An owner's update must still lie ahead (or include today); a past window is a typo."""
+    if window.end < today:
+        raise WindowError("in_the_past", end=window.end.isoformat(), today=today.isoformat())
