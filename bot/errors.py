@@ -78,13 +78,15 @@ def log_unexpected(interaction: discord.Interaction[Any], error: Exception) -> s
     original = getattr(error, "original", error)
     reference = new_reference()
     command = interaction.command.qualified_name if interaction.command else None
+    # A button press may be a vote in an anonymous poll: who pressed it is never logged.
+    user = "hidden" if interaction.type is discord.InteractionType.component else interaction.user.id
     log.error(
         "unexpected error [ref %s] in %s interaction (command=%s, guild=%s, user=%s)",
         reference,
         interaction.type.name,
         command,
         interaction.guild_id,
-        interaction.user.id,
+        user,
         exc_info=(type(original), original, original.__traceback__),
     )
     return reference

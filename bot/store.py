@@ -8,6 +8,7 @@ mid-migration leaves the database at the previous version.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sqlite3
@@ -125,14 +126,18 @@ class Store:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction; ``BEGIN IMMEDIATE`` takes the write lock up front."""
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
             try:
+                # A BEGIN whose await is cancelled still runs in aiosqlite's thread, so it
+                # sits inside the try: the ROLLBACK below is queued after it either way.
+                await self.conn.execute("BEGIN IMMEDIATE")
                 yield self.conn
+                await asyncio.shield(self.conn.execute("COMMIT"))
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                # Also after a failed COMMIT (disk full, busy). Shielded: a second
+                # cancellation must not leave the shared connection mid-transaction.
+                with contextlib.suppress(sqlite3.Error):
+                    await asyncio.shield(self.conn.execute("ROLLBACK"))
                 raise
-            else:
-                await self.conn.execute("COMMIT")
 
     async def close(self) -> None:
         await self.conn.close()

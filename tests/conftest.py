@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -135,8 +136,12 @@ class Harness:
             # nothing a crash would keep. (Real SIGKILL tests run the bot as a process.)
             self._task.cancel()
             await self.bot.scheduler.stop()
+            stray = bot_tasks()
+            for task in stray:
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+            await asyncio.gather(*stray, return_exceptions=True)
         await self.bot.close()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -167,6 +172,21 @@ class Harness:
     def expect_errors(self) -> None:
         """This test provokes an unexpected error on purpose."""
         self.errors_expected = True
+
+
+BOT_CODE = (str(Path(__file__).parents[1] / "bot"), str(Path(__file__).parents[1] / "cogs"), f"{os.sep}discord{os.sep}")
+
+
+def bot_tasks() -> list[asyncio.Task[Any]]:
+    """Tasks running the bot's or discord.py's code (not the fake's, not the test's)."""
+    found = []
+    for task in asyncio.all_tasks():
+        if task is asyncio.current_task():
+            continue
+        code = getattr(task.get_coro(), "cr_code", None)
+        if code is not None and any(part in code.co_filename for part in BOT_CODE):
+            found.append(task)
+    return found
 
 
 def build_world(fake: FakeDiscord) -> dict[str, Any]:

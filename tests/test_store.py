@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -99,3 +101,26 @@ def test_migration_files_are_numbered_uniquely() -> None:
     versions = [m.version for m in discover_migrations()]
     assert versions == sorted(set(versions))
     assert versions[0] == 1
+
+
+async def test_a_transaction_cancelled_while_waiting_leaves_the_connection_usable(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "t.db")
+
+    async def write(key: str) -> None:
+        async with store.transaction() as conn:
+            await conn.execute("INSERT INTO bot_state (key, value) VALUES (?, 'v')", (key,))
+            await asyncio.sleep(0.05)
+
+    await write("first")
+    for yields in range(8):  # cancel at many points: taking the lock, in BEGIN, in the body
+        task = asyncio.create_task(write("cancelled"))
+        for _ in range(yields):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await write("after")
+    async with store.conn.execute("SELECT key FROM bot_state WHERE key IN ('first', 'after')") as cursor:
+        assert sorted(row["key"] for row in await cursor.fetchall()) == ["after", "first"]
+    assert not store.conn.in_transaction
+    await store.close()
