@@ -1,0 +1,496 @@
+"""/poll create, close, results, list and export; /settings polls creator-role; the deadlines.
+
+The only module of the feature that talks to Discord: it parses options, calls the
+rules and the repo, renders, and responds. Votes go through the ballot box (a vote
+is committed before its click is answered); the poll message is refreshed by the
+coalescing refresher, never on the click path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import HyosanBot
+from bot.errors import UserError, guarded_autocomplete
+from bot.i18n import cmd, t
+from bot.moderation import SettingsSubgroup
+from bot.spoilers import (
+    Reveal,
+    register_reveal_provider,
+    render_open_text,
+    spoiler_view_for,
+    unregister_reveal_provider,
+)
+from cogs.polls import repo
+from cogs.polls.ballot_box import BallotBox
+from cogs.polls.export import ballots_csv, counts_csv, export_filename
+from cogs.polls.refresher import TallyRefresher
+from cogs.polls.render import close_notice, discord_time, poll_embed, results_embed, vote_answer, vote_buttons
+from cogs.polls.repo import Click, ClickStatus, CloseReason, Poll
+from cogs.polls.rules import InvalidPoll, build_poll_spec
+from cogs.polls.tally import Tally
+from cogs.polls.views import COG_NAME, PollVoteButton, poll_view
+
+log = logging.getLogger(__name__)
+
+REVEAL_KIND = "poll"
+#: Polls kept in memory for answering clicks (their options never change).
+POLL_CACHE_SIZE = 256
+LIST_LIMIT = 15
+CHOICE_NAME_LIMIT = 100
+LIST_QUESTION_LIMIT = 150
+
+Locale = discord.Locale | str | None
+
+
+def _guild_of(interaction: discord.Interaction[Any]) -> discord.Guild:
+    if interaction.guild is None:
+        raise UserError("errors.guild_only")
+    return interaction.guild
+
+
+def _parse_poll_id(value: str) -> int:
+    text = value.strip().lstrip("#")
+    if not text.isdigit() or len(text) > 18:
+        raise UserError("polls.unknown_poll", value=discord.utils.escape_markdown(value[:40]))
+    return int(text)
+
+
+class PollDeadlines:
+    """The polls' :class:`~bot.scheduler.DueSource`: deadlines, and closed polls still to announce."""
+
+    name = "polls"
+
+    def __init__(self, cog: PollsCog) -> None:
+        self._cog = cog
+
+    async def next_due(self) -> datetime | None:
+        return await repo.next_poll_job(self._cog.bot.store.conn)
+
+    async def run_due(self, now: datetime) -> None:
+        await repo.close_expired_polls(self._cog.bot.store, now)
+        failed = 0
+        for poll_id in await repo.unannounced_polls(self._cog.bot.store.conn):
+            try:
+                await self._cog.announce_closed_poll(poll_id)
+            except Exception:
+                failed += 1
+                log.exception("announcing the results of poll %d failed", poll_id)
+        if failed:
+            # Raising makes the scheduler back off instead of retrying at once.
+            raise RuntimeError(f"{failed} closed polls could not be announced yet")
+
+
+class PollSettingsGroup(SettingsSubgroup):
+    """``/settings polls``: who may create polls."""
+
+    def __init__(self, cog: PollsCog) -> None:
+        super().__init__(name=cmd("polls.settings.name"), description=cmd("polls.settings.description"))
+        self.cog = cog
+
+    @app_commands.command(
+        name=cmd("polls.settings.creator_role_name"), description=cmd("polls.settings.creator_role_description")
+    )
+    @app_commands.rename(role=cmd("polls.settings.role_option"))
+    @app_commands.describe(role=cmd("polls.settings.role_option_description"))
+    async def creator_role(self, interaction: discord.Interaction[Any], role: discord.Role | None = None) -> None:
+        guild = _guild_of(interaction)
+        if role is not None and role.is_default():
+            role = None  # @everyone may create polls anyway: the same as no restriction
+        await repo.set_creator_role(self.cog.bot.store, guild.id, role.id if role else None)
+        if role is None:
+            text = t("polls.settings.creator_role_lifted", interaction.locale)
+        else:
+            text = t("polls.settings.creator_role_set", interaction.locale, role=role.mention)
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+class PollsCog(commands.Cog, name=COG_NAME):
+    """Polls with vote buttons, deadlines, results and exports."""
+
+    poll = app_commands.Group(name=cmd("polls.group.name"), description=cmd("polls.group.description"), guild_only=True)
+
+    def __init__(self, bot: HyosanBot) -> None:
+        self.bot = bot
+        self.ballot_box = BallotBox(bot.store, bot.clock)
+        self.refresher = TallyRefresher(self.refresh_poll_message)
+        self.deadlines = PollDeadlines(self)
+        self.settings_group = PollSettingsGroup(self)
+        self._polls: OrderedDict[int, Poll] = OrderedDict()
+        self._announcing: set[int] = set()
+        self._startup_task: asyncio.Task[None] | None = None
+
+    async def cog_load(self) -> None:
+        await repo.discard_all_unposted_polls(self.bot.store)
+        self.bot.add_dynamic_items(PollVoteButton)
+        self.bot.settings_group.add_command(self.settings_group)
+        register_reveal_provider(REVEAL_KIND, self.reveal_poll)
+        self.bot.scheduler.register(self.deadlines)
+        self._startup_task = asyncio.create_task(self._refresh_stale_messages(), name="polls-refresh-stale")
+
+    async def cog_unload(self) -> None:
+        self.bot.scheduler.unregister(self.deadlines.name)
+        if self._startup_task is not None:
+            self._startup_task.cancel()
+        await self.ballot_box.close()
+        await self.refresher.close()
+        self.bot.remove_dynamic_items(PollVoteButton)
+        self.bot.settings_group.remove_command(self.settings_group.name)
+        unregister_reveal_provider(REVEAL_KIND)
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """A server that removed the bot loses its poll settings (its polls close at their deadlines)."""
+        await repo.set_creator_role(self.bot.store, guild.id, None)
+
+    async def _refresh_stale_messages(self) -> None:
+        """After a crash some messages may show an older tally than the store: refresh those."""
+        await self.bot.wait_until_ready()
+        for poll_id in await repo.stale_open_polls(self.bot.store.conn):
+            self.refresher.mark_dirty(poll_id)
+
+    # -- helpers ------------------------------------------------------------------
+
+    async def cached_poll(self, poll_id: int) -> Poll | None:
+        """A poll for answering clicks: options, spoiler flag and limits never change."""
+        poll = self._polls.get(poll_id)
+        if poll is None:
+            poll = await repo.fetch_poll(self.bot.store.conn, poll_id)
+            if poll is None or poll.message_id is None:
+                return None
+            self._polls[poll_id] = poll
+            if len(self._polls) > POLL_CACHE_SIZE:
+                self._polls.popitem(last=False)
+        else:
+            self._polls.move_to_end(poll_id)
+        return poll
+
+    def _guild_locale(self, guild_id: int) -> Locale:
+        """Public poll messages are read by everyone: the server's language."""
+        guild = self.bot.get_guild(guild_id)
+        return guild.preferred_locale if guild is not None else None
+
+    def _channel(self, poll: Poll) -> discord.PartialMessageable:
+        return self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
+
+    async def _render_poll_message(self, poll: Poll, tally: Tally) -> dict[str, Any]:
+        locale = self._guild_locale(poll.guild_id)
+        spoilers = await spoiler_view_for(self.bot, self._channel(poll), locale)
+        reveal = spoilers.reveal_button(REVEAL_KIND, str(poll.id)) if poll.spoiler else None
+        return {
+            "embed": poll_embed(poll, tally, openly=spoilers.openly, locale=locale),
+            "view": poll_view(poll.id, vote_buttons(poll, openly=spoilers.openly), reveal),
+        }
+
+    async def _fetch_guild_poll(self, interaction: discord.Interaction[Any], value: str) -> Poll:
+        guild = _guild_of(interaction)
+        poll = await repo.fetch_guild_poll(self.bot.store.conn, guild.id, _parse_poll_id(value))
+        if poll is None:
+            raise UserError("polls.unknown_poll", value=discord.utils.escape_markdown(value[:40]))
+        return poll
+
+    def _permissions_in_poll_channel(self, interaction: discord.Interaction[Any], poll: Poll) -> discord.Permissions:
+        """The member's permissions where the poll is, not where the command was typed."""
+        guild = interaction.guild
+        channel = guild.get_channel_or_thread(poll.channel_id) if guild is not None else None
+        if channel is not None and isinstance(interaction.user, discord.Member):
+            return channel.permissions_for(interaction.user)
+        return interaction.permissions
+
+    async def _require_creator_role(self, interaction: discord.Interaction[Any], guild: discord.Guild) -> None:
+        role_id = await repo.fetch_creator_role(self.bot.store.conn, guild.id)
+        if role_id is None or interaction.permissions.manage_guild:
+            return
+        roles = getattr(interaction.user, "roles", [])
+        if not any(role.id == role_id for role in roles):
+            raise UserError("polls.create.role_required", role=f"<@&{role_id}>")
+
+    # -- voting -------------------------------------------------------------------
+
+    async def answer_vote(self, interaction: discord.Interaction[Any], poll_id: int, index: int) -> None:
+        """Commit the click, then answer privately with the member's choices; the message follows later."""
+        result = await self.ballot_box.cast(Click(poll_id, interaction.user.id, index))
+        changed = result.transition is not None and result.transition.after != result.transition.before
+        try:
+            poll = await self.cached_poll(poll_id)
+            if poll is None or result.status in (ClickStatus.UNKNOWN_POLL, ClickStatus.UNKNOWN_OPTION):
+                raise UserError("polls.vote.gone")
+            if result.status is ClickStatus.CLOSED:
+                raise UserError("polls.vote.closed")
+            await interaction.response.send_message(vote_answer(poll, result, interaction.locale), ephemeral=True)
+        finally:
+            if changed:
+                self.refresher.mark_dirty(poll_id)
+
+    async def refresh_poll_message(self, poll_id: int) -> None:
+        """Show the current tally in the poll message (called by the refresher, coalesced)."""
+        poll = await repo.fetch_poll(self.bot.store.conn, poll_id)
+        if poll is None or not poll.is_open or poll.message_id is None:
+            return
+        tally, version = await repo.read_tally(self.bot.store, poll_id, len(poll.options))
+        message = self._channel(poll).get_partial_message(poll.message_id)
+        try:
+            await message.edit(**await self._render_poll_message(poll, tally))
+        except discord.NotFound:
+            await self._close_deleted(poll)
+            return
+        await repo.mark_rendered(self.bot.store, poll_id, version)
+
+    # -- closing ------------------------------------------------------------------
+
+    async def _close_deleted(self, poll: Poll) -> None:
+        """The poll's message is gone: close the poll; there is nothing to post results under."""
+        await repo.close_poll(self.bot.store, poll.id, self.bot.clock(), CloseReason.MESSAGE_DELETED)
+        await repo.mark_announced(self.bot.store, poll.id)
+        self._polls.pop(poll.id, None)
+        self.bot.scheduler.wake()
+        log.info("poll %d closed: its message was deleted", poll.id)
+
+    async def announce_closed_poll(self, poll_id: int) -> bool:
+        """Disable the buttons, show the final tally and post the results; False if the message is gone.
+
+        Safe to call twice (the scheduler and /poll close may race): the first caller does it.
+        """
+        if poll_id in self._announcing:
+            return True
+        self._announcing.add(poll_id)
+        try:
+            await self.refresher.forget(poll_id)
+            self._polls.pop(poll_id, None)
+            poll = await repo.fetch_poll(self.bot.store.conn, poll_id)
+            if poll is None or poll.is_open or poll.announced:
+                return True
+            tally, version = await repo.read_tally(self.bot.store, poll_id, len(poll.options))
+            channel = self._channel(poll)
+            message = channel.get_partial_message(poll.message_id) if poll.message_id else None
+            posted = False
+            if message is not None:
+                try:
+                    await message.edit(**await self._render_poll_message(poll, tally))
+                    posted = True
+                except (discord.NotFound, discord.Forbidden) as exc:
+                    # Deleted, or the bot lost access (even left the server): retrying cannot help.
+                    log.info("poll %d closed but its message cannot be edited (%s); no results posted", poll_id, exc)
+            if posted and message is not None:
+                await self._post_results(poll, tally, message)
+            await repo.mark_rendered(self.bot.store, poll_id, version)
+            await repo.mark_announced(self.bot.store, poll_id)
+            return posted
+        finally:
+            self._announcing.discard(poll_id)
+
+    async def _post_results(self, poll: Poll, tally: Tally, message: discord.PartialMessage) -> None:
+        locale = self._guild_locale(poll.guild_id)
+        spoilers = await spoiler_view_for(self.bot, message.channel, locale)
+        view = spoilers.reveal_view(REVEAL_KIND, str(poll.id)) if poll.spoiler else None
+        try:
+            await message.channel.send(
+                content=close_notice(poll, locale),
+                embed=results_embed(poll, tally, openly=spoilers.openly, locale=locale),
+                reference=message.to_reference(fail_if_not_exists=False),
+                view=view if view is not None and view.children else discord.utils.MISSING,
+            )
+        except (discord.Forbidden, discord.NotFound) as exc:
+            log.warning("could not post the results of poll %d: %s", poll.id, exc)
+
+    async def reveal_poll(self, bot: HyosanBot, key: str, locale: Locale) -> Reveal | None:
+        """ "Reveal privately" on a spoiler poll: its options (and results when visible) unwrapped."""
+        if not key.isdigit():
+            return None
+        poll = await repo.fetch_poll(bot.store.conn, int(key))
+        if poll is None or poll.message_id is None:
+            return None
+        tally, _ = await repo.read_tally(bot.store, poll.id, len(poll.options))
+        return Reveal(embeds=(poll_embed(poll, tally, openly=True, locale=locale),))
+
+    # -- commands -----------------------------------------------------------------
+
+    @poll.command(name=cmd("polls.create.name"), description=cmd("polls.create.description"))
+    @app_commands.rename(
+        question=cmd("polls.create.question_option"),
+        options=cmd("polls.create.options_option"),
+        duration=cmd("polls.create.duration_option"),
+        max_choices=cmd("polls.create.max_choices_option"),
+        anonymous=cmd("polls.create.anonymous_option"),
+        hide_results=cmd("polls.create.hide_results_option"),
+        spoiler=cmd("polls.create.spoiler_option"),
+    )
+    @app_commands.describe(
+        question=cmd("polls.create.question_description"),
+        options=cmd("polls.create.options_description"),
+        duration=cmd("polls.create.duration_description"),
+        max_choices=cmd("polls.create.max_choices_description"),
+        anonymous=cmd("polls.create.anonymous_description"),
+        hide_results=cmd("polls.create.hide_results_description"),
+        spoiler=cmd("polls.create.spoiler_description"),
+    )
+    async def create(
+        self,
+        interaction: discord.Interaction[Any],
+        question: app_commands.Range[str, 1, 256],
+        options: str,
+        duration: str | None = None,
+        max_choices: int = 1,
+        anonymous: bool = False,
+        hide_results: bool = False,
+        spoiler: bool = False,
+    ) -> None:
+        guild = _guild_of(interaction)
+        await self._require_creator_role(interaction, guild)
+        try:
+            spec = build_poll_spec(
+                question=question,
+                options=options,
+                duration=duration,
+                max_choices=max_choices,
+                anonymous=anonymous,
+                hide_results=hide_results,
+                spoiler=spoiler,
+            )
+        except InvalidPoll as invalid:
+            raise UserError(invalid.key, **invalid.values) from None
+        if interaction.channel_id is None:
+            raise UserError("polls.create.cannot_post")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        poll = await repo.create_poll(
+            self.bot.store,
+            guild_id=guild.id,
+            channel_id=interaction.channel_id,
+            creator_id=interaction.user.id,
+            spec=spec,
+            now=self.bot.clock(),
+        )
+        try:
+            rendered = await self._render_poll_message(poll, Tally.empty(len(poll.options)))
+            message = await self._channel(poll).send(**rendered)
+        except discord.Forbidden:
+            await repo.discard_unposted_poll(self.bot.store, poll.id)
+            raise UserError("polls.create.cannot_post") from None
+        except BaseException:
+            await asyncio.shield(repo.discard_unposted_poll(self.bot.store, poll.id))
+            raise
+        await repo.attach_message(self.bot.store, poll.id, message.id)
+        if poll.closes_at is not None:
+            self.bot.scheduler.wake()
+        await interaction.followup.send(
+            t("polls.create.done", interaction.locale, id=poll.id, link=message.jump_url), ephemeral=True
+        )
+
+    @poll.command(name=cmd("polls.close.name"), description=cmd("polls.close.description"))
+    @app_commands.rename(poll_key=cmd("polls.poll_option"))
+    @app_commands.describe(poll_key=cmd("polls.close.poll_description"))
+    async def close(self, interaction: discord.Interaction[Any], poll_key: str) -> None:
+        poll = await self._fetch_guild_poll(interaction, poll_key)
+        if not poll.is_open:
+            raise UserError("polls.close.already_closed", id=poll.id)
+        if (
+            poll.creator_id != interaction.user.id
+            and not self._permissions_in_poll_channel(interaction, poll).manage_messages
+        ):
+            raise UserError("polls.close.not_allowed")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not await repo.close_poll(self.bot.store, poll.id, self.bot.clock(), CloseReason.COMMAND):
+            raise UserError("polls.close.already_closed", id=poll.id)
+        self.bot.scheduler.wake()
+        if await self.announce_closed_poll(poll.id):
+            text = t("polls.close.done", interaction.locale, id=poll.id)
+        else:
+            text = t("polls.close.message_deleted", interaction.locale, id=poll.id)
+        await interaction.followup.send(text, ephemeral=True)
+
+    @poll.command(name=cmd("polls.results.name"), description=cmd("polls.results.description"))
+    @app_commands.rename(poll_key=cmd("polls.poll_option"))
+    @app_commands.describe(poll_key=cmd("polls.results.poll_description"))
+    async def results(self, interaction: discord.Interaction[Any], poll_key: str) -> None:
+        poll = await self._fetch_guild_poll(interaction, poll_key)
+        tally, _ = await repo.read_tally(self.bot.store, poll.id, len(poll.options))
+        spoilers = await spoiler_view_for(self.bot, interaction.channel, interaction.locale)
+        view = spoilers.reveal_view(REVEAL_KIND, str(poll.id)) if poll.spoiler else None
+        await interaction.response.send_message(
+            embed=results_embed(poll, tally, openly=spoilers.openly, locale=interaction.locale),
+            ephemeral=True,
+            view=view if view is not None and view.children else discord.utils.MISSING,
+        )
+
+    @poll.command(name=cmd("polls.list.name"), description=cmd("polls.list.description"))
+    async def list_(self, interaction: discord.Interaction[Any]) -> None:
+        guild = _guild_of(interaction)
+        locale = interaction.locale
+        polls = await repo.list_open_polls(self.bot.store.conn, guild.id, limit=LIST_LIMIT)
+        if not polls:
+            await interaction.response.send_message(t("polls.list.empty", locale), ephemeral=True)
+            return
+        total = await repo.count_open_polls(self.bot.store.conn, guild.id)
+        lines = []
+        for poll in polls:
+            closing = (
+                t("polls.list.closes", locale, when=discord_time(poll.closes_at, "R"))
+                if poll.closes_at
+                else t("polls.list.no_deadline", locale)
+            )
+            link = f"https://discord.com/channels/{poll.guild_id}/{poll.channel_id}/{poll.message_id}"
+            question = render_open_text(poll.question, limit=LIST_QUESTION_LIMIT)
+            lines.append(t("polls.list.line", locale, id=poll.id, question=question, link=link, closing=closing))
+        if total > len(polls):
+            lines.append(t("polls.list.more", locale, count=total - len(polls)))
+        embed = discord.Embed(title=t("polls.list.title", locale, count=total), description="\n".join(lines)[:4096])
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @poll.command(name=cmd("polls.export.name"), description=cmd("polls.export.description"))
+    @app_commands.rename(poll_key=cmd("polls.poll_option"))
+    @app_commands.describe(poll_key=cmd("polls.export.poll_description"))
+    async def export(self, interaction: discord.Interaction[Any], poll_key: str) -> None:
+        poll = await self._fetch_guild_poll(interaction, poll_key)
+        if not self._permissions_in_poll_channel(interaction, poll).manage_messages:
+            raise UserError("polls.export.not_allowed")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if poll.anonymous:
+            tally, _ = await repo.read_tally(self.bot.store, poll.id, len(poll.options))
+            data = counts_csv(poll, tally)
+            text = t("polls.export.done_anonymous", interaction.locale, id=poll.id)
+        else:
+            data = ballots_csv(poll, await repo.fetch_ballots(self.bot.store.conn, poll))
+            text = t("polls.export.done", interaction.locale, id=poll.id)
+        file = discord.File(io.BytesIO(data), filename=export_filename(poll))
+        await interaction.followup.send(text, file=file, ephemeral=True)
+
+    @close.autocomplete("poll_key")
+    @guarded_autocomplete
+    async def _open_poll_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._poll_choices(interaction, current, open_only=True)
+
+    @results.autocomplete("poll_key")
+    @export.autocomplete("poll_key")
+    @guarded_autocomplete
+    async def _any_poll_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._poll_choices(interaction, current, open_only=False)
+
+    async def _poll_choices(
+        self, interaction: discord.Interaction[Any], current: str, *, open_only: bool
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        found = await repo.find_guild_polls(
+            self.bot.store.conn, interaction.guild_id, str(current), open_only=open_only
+        )
+        choices = []
+        for summary in found:
+            key = "polls.choice_open" if summary.is_open else "polls.choice_closed"
+            name = t(key, interaction.locale, id=summary.id, question=" ".join(summary.question.split()))
+            if len(name) > CHOICE_NAME_LIMIT:
+                name = name[: CHOICE_NAME_LIMIT - 1] + "…"
+            choices.append(app_commands.Choice(name=name, value=str(summary.id)))
+        return choices
