@@ -16,12 +16,11 @@ from pathlib import Path
 import discord
 
 from bot import __version__
-from bot.client import HyosanBot
-from bot.datapack import DataPackError, load_data_pack
+from bot.client import HyosanBot, command_payload
+from bot.datapack import DataPackError
 from bot.endpoints import apply_discord_endpoints
-from bot.packstore import sync_data_pack
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store import Store, StoreError
+from bot.store import StoreError
 
 log = logging.getLogger("bot")
 
@@ -43,14 +42,18 @@ def fail(message: str) -> int:
 
 
 async def check(settings: Settings) -> str:
-    """Validate the data pack, migrate the database and load the pack; no network, no token."""
-    pack = load_data_pack(settings.data_dir)
-    store = await Store.open(settings.database_path)
+    """Everything start-up does without a network: migrate the database, validate and load
+    the data pack, load every cog and build the command tree. No token needed."""
+    bot = HyosanBot(settings)
     try:
-        version = await store.schema_version()
-        summary = await sync_data_pack(store, pack)
+        await bot.prepare()
+        version = await bot.store.schema_version()
+        summary = bot.pack_sync_summary
+        global_commands = len(await command_payload(bot.tree, None))
+        features = len(bot.extensions)
     finally:
-        await store.close()
+        await bot.close()
+    assert summary is not None
     counts = ", ".join(f"{count} {kind}" for kind, count in sorted(summary.counts.items()))
     return "\n".join(
         [
@@ -58,6 +61,7 @@ async def check(settings: Settings) -> str:
             f"  token:        {'set' if settings.token else 'not set (needed to run the bot)'}",
             f"  database:     {settings.database_path} (schema version {version})",
             f"  data pack:    {settings.data_dir} ({counts}; {'updated' if summary.changed else 'unchanged'})",
+            f"  features:     {features} cogs, {global_commands} global commands",
             f"  owners:       {len(settings.owner_ids)}; admin guilds: {len(settings.admin_guild_ids)}; "
             f"dev guild: {settings.dev_guild_id or 'none'}",
             f"  discord:      {settings.discord_api_base_url} / {settings.discord_gateway_url}",
@@ -110,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.env_file)
     except SettingsError as exc:
         return fail(str(exc))
-    discord.utils.setup_logging(level=getattr(logging, settings.log_level), root=True)
+    # `check` prints a summary; its log stays quiet unless LOG_LEVEL asks for DEBUG.
+    level = settings.log_level if args.command == "run" or settings.log_level == "DEBUG" else "WARNING"
+    discord.utils.setup_logging(level=getattr(logging, level), root=True)
     try:
         if args.command == "check":
             print(asyncio.run(check(settings)))

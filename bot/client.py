@@ -20,7 +20,7 @@ from bot.datapack import DataPack, load_data_pack
 from bot.errors import BotCommandTree
 from bot.i18n import CatalogTranslator
 from bot.moderation import SettingsGroup
-from bot.packstore import sync_data_pack
+from bot.packstore import PackSyncSummary, sync_data_pack
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
@@ -54,6 +54,9 @@ class HyosanBot(commands.Bot):
     """A commands.Bot whose async start-up all happens in :meth:`setup_hook`."""
 
     def __init__(self, settings: Settings, *, clock: Clock = utc_now, guild_ready_timeout: float = 2.0) -> None:
+        # The bot never joins voice: discord.py's warnings about missing voice libraries are noise.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),
@@ -73,6 +76,7 @@ class HyosanBot(commands.Bot):
         self._store: Store | None = None
         self._pack: DataPack | None = None
         self._scheduler_starter: asyncio.Task[None] | None = None
+        self.pack_sync_summary: PackSyncSummary | None = None
 
     @property
     def store(self) -> Store:
@@ -97,8 +101,8 @@ class HyosanBot(commands.Bot):
         """Everything start-up does that needs no network: store, data pack, cogs, command tree."""
         self._store = await Store.open(self.settings.database_path)
         self._pack = load_data_pack(self.settings.data_dir)
-        summary = await sync_data_pack(self._store, self._pack)
-        log.info("data pack loaded (%s)", "changed" if summary.changed else "unchanged")
+        self.pack_sync_summary = await sync_data_pack(self._store, self._pack)
+        log.info("data pack loaded (%s)", "changed" if self.pack_sync_summary.changed else "unchanged")
         await self.tree.set_translator(CatalogTranslator())
         for extension in discover_cogs():
             await self.load_extension(extension)

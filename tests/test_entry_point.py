@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.client import discover_cogs
+
 REPO = Path(__file__).parents[1]
 
 
@@ -49,6 +51,7 @@ def test_check_needs_no_token_and_loads_everything(workdir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "configuration OK" in result.stdout
     assert "character" in result.stdout
+    assert f"{len(discover_cogs())} cogs" in result.stdout
     with sqlite3.connect(workdir / "var" / "hyosan.db") as conn:
         assert conn.execute("SELECT count(*) FROM pack_entries WHERE kind = 'character'").fetchone()[0] > 0
     again = run_bot(workdir, "check")
