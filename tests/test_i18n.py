@@ -48,7 +48,7 @@ def test_a_key_defined_in_two_catalogs_is_refused(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(i18n, "COGS_DIR", tmp_path / "cogs")
     catalog.cache_clear()
     try:
-        with pytest.raises(ValueError, match="errors.unexpected"):
+        with pytest.raises(ValueError, match=r"errors\.unexpected"):
             catalog("xx")
     finally:
         catalog.cache_clear()
