@@ -175,26 +175,3 @@ def test_a_group_larger_than_a_page_is_continued(pack: DataPack) -> None:
     assert pages[2].sections[-1].group == "teachers"
     embed = roster_embed(pages[1], len(pages), 21, "en-US")
     assert embed.fields[0].name == "Students (continued)"
-
-
-def season_2_field(embed: discord.Embed) -> str:
-    return next(f.value for f in embed.fields if f.name == "Back in season 2?") or ""
-
-
-def test_a_return_that_would_answer_an_open_fate_is_hidden_too(pack: DataPack, sources: dict) -> None:
-    cheong_san = pack.character("lee-cheong-san")  # fate unclear at the end of season 1
-    assert cheong_san.series_fate is not None
-    assert cheong_san.series_fate.status == "unclear"
-    hidden = season_2_field(character_embed(cheong_san, sources, HIDDEN, "en-US"))
-    assert hidden.startswith("Spoiler, season 1 ending, through the season 2 cast: ||")
-    assert "Confirmed" not in "".join(hidden.split("||")[::2])
-    opened = season_2_field(character_embed(cheong_san, sources, OPEN, "en-US"))
-    assert "Confirmed" in opened
-    assert "||" not in opened
-
-
-def test_a_survivor_s_return_is_no_spoiler(pack: DataPack, sources: dict) -> None:
-    on_jo = pack.character("nam-on-jo")
-    shown = season_2_field(character_embed(on_jo, sources, HIDDEN, "en-US"))
-    assert shown.startswith("Confirmed")
-    assert "||" not in shown

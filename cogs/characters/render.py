@@ -141,31 +141,6 @@ def _season_2_value(character: Character, sources: Mapping[str, Source], locale:
     return join_lines_within(lines, SEASON_2_BUDGET, more="")
 
 
-def return_status_hints_at_fate(character: Character) -> bool:
-    """Whether "back in season 2" would give away a fate the series keeps hidden.
-
-    For someone who survived, returning says nothing new; for an unclear or worse
-    fate, a confirmed return answers the spoiler, so the status goes behind bars too.
-    """
-    fate = character.series_fate
-    return fate is not None and fate.status != "survived" and character.season_2.status != "unknown"
-
-
-def _season_2_spoiler(
-    character: Character, sources: Mapping[str, Source], spoilers: SpoilerContext, locale: Locale
-) -> str:
-    """The return status as a spoiler line; its text is plain, the renderer escapes it."""
-    status = t(f"characters.return_status.{character.season_2.status}", locale)
-    source = sources.get(character.season_2.source) if character.season_2.source else None
-    if source is not None:
-        dated = f"{source.title}, {source.date.isoformat()}" if source.date else source.title
-        text = t("characters.lookup.season_2_value_sourced", locale, status=status, source=dated)
-    else:
-        text = t("characters.lookup.season_2_value", locale, status=status)
-    label = t("characters.lookup.season_2_spoiler_label", locale)
-    return spoilers.text(label, text, limit=SEASON_2_BUDGET)
-
-
 def _fate_value(fate: SpoilerFact | None, spoilers: SpoilerContext, locale: Locale) -> str:
     """The fate behind bars (or openly); its source is named in the footer with the others."""
     if fate is None:
@@ -186,12 +161,11 @@ def character_embed(
     )
     embed.add_field(name=t("characters.lookup.actor", locale), value=_actor_value(character, locale))
     embed.add_field(name=t("characters.lookup.role", locale), value=t(f"characters.role.{character.role}", locale))
-    season_2 = (
-        _season_2_spoiler(character, sources, spoilers, locale)
-        if return_status_hints_at_fate(character) and not spoilers.openly
-        else _season_2_value(character, sources, locale)
+    embed.add_field(
+        name=t("characters.lookup.season_2", locale),
+        value=_season_2_value(character, sources, locale),
+        inline=False,
     )
-    embed.add_field(name=t("characters.lookup.season_2", locale), value=season_2, inline=False)
     embed.add_field(
         name=t("characters.lookup.series_fate", locale),
         value=_fate_value(character.series_fate, spoilers, locale),
