@@ -13,6 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
+import aiohttp
 import discord
 
 from bot import __version__
@@ -25,6 +26,7 @@ from bot.store import StoreError
 log = logging.getLogger("bot")
 
 EXIT_CONFIG = 2
+EXIT_UNREACHABLE = 1
 
 NO_TOKEN_HELP = """\
 DISCORD_TOKEN is not set, so the bot cannot log in.
@@ -97,6 +99,9 @@ async def run(settings: Settings) -> int:
         return fail("Discord refused DISCORD_TOKEN (401). Reset the token on the Bot page and update .env.")
     except discord.PrivilegedIntentsRequired:
         return fail("Discord refused an intent; the bot needs no privileged intents, so this is a bug.")
+    except (aiohttp.ClientConnectionError, OSError) as exc:
+        print(f"error: cannot reach Discord at {settings.discord_api_base_url}: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     return 0
 
 

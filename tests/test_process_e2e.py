@@ -90,3 +90,19 @@ async def test_a_refused_token_is_explained_and_never_logged(fake: FakeDiscord, 
     assert "never-print-this" not in log
     assert wrong not in log
     assert "Traceback" not in log
+
+
+async def test_an_unreachable_discord_is_one_clear_line(tmp_path: Path) -> None:
+    closed = FakeDiscord(token=TOKEN)
+    await closed.start()
+    api = closed.api_base_url
+    await closed.close()  # nothing listens there any more
+    env = bot_environment(closed, tmp_path, TOKEN)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 1
+    assert f"error: cannot reach Discord at {api}" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    assert TOKEN not in stderr.decode()
