@@ -18,16 +18,32 @@ import discord
 from discord import app_commands
 
 from bot.i18n import t
+from bot.usertext import quote_user_text
 
 log = logging.getLogger(__name__)
 
+class Trusted(str):
+    """Text the bot built itself (a channel or role mention, a list it formatted):
+    placed in an error message as is. Every other string value is user text."""
+
+    __slots__ = ()
+
+
 class UserError(app_commands.AppCommandError):
-    """A mistake the user can fix; ``key`` names the catalog text shown to them."""
+    """A mistake the user can fix; ``key`` names the catalog text shown to them.
+
+    String values are quoted as user text (controls dropped, markdown and mentions
+    made inert, kept short) unless wrapped in :class:`Trusted`, so no caller can
+    forget to escape what a user typed when it is echoed back.
+    """
 
     def __init__(self, key: str, **values: Any) -> None:
         super().__init__(key)
         self.key = key
-        self.values = values
+        self.values = {
+            name: quote_user_text(value) if isinstance(value, str) and not isinstance(value, Trusted) else value
+            for name, value in values.items()
+        }
 
     def render(self, locale: discord.Locale | str | None) -> str:
         return t(self.key, locale, **self.values)
@@ -105,6 +121,25 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
 
 class BotCommandTree(app_commands.CommandTree[Any]):
     """Every slash command error goes through :func:`report_interaction_error`."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Discord's client only offers an option's choices, but nothing stops a modified
+        client from sending another value, and discord.py passes it on: refuse it here."""
+        if interaction.type is not discord.InteractionType.application_command:
+            return True
+        command = interaction.command
+        if not isinstance(command, app_commands.Command):
+            return True
+        for parameter in command.parameters:
+            if not parameter.choices:
+                continue
+            value = getattr(interaction.namespace, parameter.display_name, None)
+            if value is not None and value not in {choice.value for choice in parameter.choices}:
+                names = ", ".join(choice.name for choice in parameter.choices)
+                error = UserError("errors.not_a_choice", option=Trusted(parameter.display_name), choices=Trusted(names))
+                await report_interaction_error(interaction, error)
+                return False
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.datapack import Character, DataPack, load_data_pack
-from cogs.characters.query import QUERY_LIMIT, check_query, echo_query
+from cogs.characters.query import QUERY_LIMIT, check_query
 from cogs.characters.search import (
     RESOLVE_THRESHOLD,
     CharacterIndex,
@@ -200,9 +200,3 @@ def test_any_text_gives_at_most_25_known_suggestions(index: CharacterIndex, text
 def test_bad_queries_are_named(text: str, problem: str | None) -> None:
     assert check_query(text) == problem
 
-
-def test_echoed_text_pings_nobody_and_shows_no_markdown() -> None:
-    echoed = echo_query("@everyone **hi** ||x||")
-    assert "@everyone" not in echoed
-    assert "**" not in echoed.replace("\\*", "")
-    assert len(echo_query("y" * 500)) <= 60

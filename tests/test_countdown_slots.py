@@ -183,3 +183,8 @@ def test_slots_missed_longer_are_skipped_and_only_the_recent_one_posted() -> Non
     assert [s.local_date for s in days_down.skipped] == [dt.date(2026, 11, 26), dt.date(2026, 11, 27)]
     assert days_down.slot is not None
     assert days_down.slot.local_date == dt.date(2026, 11, 28)
+
+
+def test_an_invisible_character_pasted_with_a_zone_or_time_is_ignored() -> None:
+    assert load_zone("Asia/Seoul\u200b").key == "Asia/Seoul"
+    assert parse_local_time("\u202e09:00") == dt.time(9, 0)

@@ -115,3 +115,14 @@ def test_an_owner_update_stays_until_the_pack_cites_a_newer_source() -> None:
     assert not pack_replaces(owner, record("pack", D(2025, 9, 18)))
     assert not pack_replaces(owner, record("pack", D(2026, 5, 1)))
     assert pack_replaces(owner, record("pack", D(2026, 6, 1), window="2027-04-02"))
+
+
+def test_an_invisible_character_pasted_with_a_window_is_ignored() -> None:
+    assert parse_window("2027-03-14\u200b").start == dt.date(2027, 3, 14)
+
+
+@pytest.mark.parametrize("text", ["0000", "0000-05", "early 0000", "0000-Q1"])
+def test_year_zero_is_no_date(text: str) -> None:
+    with pytest.raises(WindowError) as raised:
+        parse_window(text)
+    assert raised.value.reason == "no_such_date"

@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.datapack import Character, FaqEntry
-from bot.errors import UserError, guarded_autocomplete
+from bot.errors import Trusted, UserError, guarded_autocomplete
 from bot.i18n import cmd, t
 from bot.spoilers import (
     Reveal,
@@ -26,7 +26,7 @@ from bot.spoilers import (
 )
 
 from .catalog import Catalog
-from .query import QUERY_LIMIT, check_query, echo_query
+from .query import QUERY_LIMIT, check_query
 from .render import character_embed, choice_label, faq_choice_label, faq_embed, has_spoilers, join_alternatives
 from .repo import load_stored_pack
 from .roster import roster_embed
@@ -113,7 +113,7 @@ class CharactersCog(commands.Cog, name="Characters"):
         problem = check_query(text)
         if problem == "empty":
             examples = [discord.utils.escape_markdown(c.name) for c in list(catalog.characters.values())[:2]]
-            raise UserError("characters.lookup.empty", examples=join_alternatives(examples, locale))
+            raise UserError("characters.lookup.empty", examples=Trusted(join_alternatives(examples, locale)))
         if problem == "too_long":
             raise UserError("characters.lookup.too_long", length=len(text.strip()), limit=QUERY_LIMIT)
         if problem == "markup":
@@ -123,10 +123,10 @@ class CharactersCog(commands.Cog, name="Characters"):
             return catalog.characters[resolution.match.id]
         names = self._quoted_names(catalog, resolution.suggestions, locale)
         if resolution.ambiguous:
-            raise UserError("characters.lookup.ambiguous", query=echo_query(text), suggestions=names)
+            raise UserError("characters.lookup.ambiguous", query=text, suggestions=Trusted(names))
         if resolution.suggestions:
-            raise UserError("characters.lookup.no_match_suggestions", query=echo_query(text), suggestions=names)
-        raise UserError("characters.lookup.no_match_nothing_close", query=echo_query(text))
+            raise UserError("characters.lookup.no_match_suggestions", query=text, suggestions=Trusted(names))
+        raise UserError("characters.lookup.no_match_nothing_close", query=text)
 
     @staticmethod
     def _quoted_names(catalog: Catalog, matches: tuple[Match, ...], locale: Locale) -> str:
@@ -183,7 +183,7 @@ class CharactersCog(commands.Cog, name="Characters"):
             return chosen
         problem = check_query(text)
         if problem == "empty":
-            raise UserError("characters.faq.empty", topics=self._quoted_topics(catalog, (), locale))
+            raise UserError("characters.faq.empty", topics=Trusted(self._quoted_topics(catalog, (), locale)))
         if problem == "too_long":
             raise UserError("characters.faq.too_long", length=len(text.strip()))
         if problem == "markup":
@@ -191,7 +191,7 @@ class CharactersCog(commands.Cog, name="Characters"):
         resolution = catalog.faq_index.resolve(text)
         if resolution.match is None:
             topics = self._quoted_topics(catalog, resolution.suggestions, locale)
-            raise UserError("characters.faq.unknown", topic=echo_query(text), topics=topics)
+            raise UserError("characters.faq.unknown", topic=text, topics=Trusted(topics))
         return catalog.faq[resolution.match.id]
 
     @staticmethod

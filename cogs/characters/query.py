@@ -1,4 +1,4 @@
-"""What a typed name or topic may look like, and how it is echoed back safely.
+"""What a typed name or topic may look like (it is quoted back through bot.errors.UserError).
 
 Why refuse instead of stripping: a name with a mention, spoiler bars or code in it is
 not a name anyone meant to look up, and telling the user what to type is clearer than
@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-import discord
+from bot.usertext import clean_text, is_blank
 
-__all__ = ["QUERY_LIMIT", "QueryProblem", "check_query", "echo_query"]
+__all__ = ["QUERY_LIMIT", "QueryProblem", "check_query"]
 
 QUERY_LIMIT = 100
 """A query of this many characters or more is refused; every name in the pack is far shorter."""
@@ -25,20 +25,13 @@ _MARKUP = re.compile(r"[@<>|`*_~#\[\]\\]|://")
 
 
 def check_query(text: str) -> QueryProblem | None:
-    """Why ``text`` cannot be looked up, or None when it can."""
-    stripped = text.strip()
-    if not stripped:
+    """Why ``text`` cannot be looked up, or None when it can (zero-width characters count as nothing)."""
+    if is_blank(text):
         return "empty"
+    stripped = clean_text(text)
     if len(stripped) >= QUERY_LIMIT:
         return "too_long"
     if _MARKUP.search(stripped):
         return "markup"
     return None
 
-
-def echo_query(text: str, *, limit: int = 60) -> str:
-    """User text as it may be quoted back: one line, short, markdown and mentions neutralised."""
-    one_line = " ".join(text.split())
-    if len(one_line) > limit:
-        one_line = one_line[: limit - 1].rstrip() + "…"
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(one_line))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 
-from bot.errors import BotView, GuardedItem, UserError
+from bot.errors import BotView, GuardedItem, Trusted, UserError
 from bot.i18n import t
 
 from .roster import roster_embed
@@ -62,7 +62,7 @@ class CastPageButton(GuardedItem, discord.ui.DynamicItem[discord.ui.Button[Any]]
 
     async def on_press(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.user.id != self.owner_id:
-            raise UserError("characters.cast.not_yours", owner=f"<@{self.owner_id}>")
+            raise UserError("characters.cast.not_yours", owner=Trusted(f"<@{self.owner_id}>"))
         cog: CharactersCog | None = interaction.client.get_cog("Characters")
         if cog is None:
             raise UserError("errors.expired")

@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import HyosanBot
-from bot.errors import UserError, guarded_autocomplete
+from bot.errors import Trusted, UserError, guarded_autocomplete
 from bot.i18n import cmd, t
 from bot.moderation import SettingsSubgroup
 from cogs.countdown import repo
@@ -143,11 +143,11 @@ class CountdownSettingsGroup(SettingsSubgroup):
         locale = interaction.locale
         if getattr(channel, "guild_id", guild.id) != guild.id:
             raise UserError("countdown.settings.other_guild")
-        target = guild.get_channel(channel.id)
+        target = guild.get_channel_or_thread(channel.id)
         if target is None:
             raise UserError("countdown.settings.unknown_channel")
         if target.type not in POSTABLE_CHANNELS:
-            raise UserError("countdown.settings.not_text", channel=target.mention)
+            raise UserError("countdown.settings.not_text", channel=Trusted(target.mention))
         try:
             at = parse_local_time(time)
             zone = load_zone(timezone)
@@ -156,7 +156,9 @@ class CountdownSettingsGroup(SettingsSubgroup):
         missing = missing_permissions(target, guild.me)
         if missing:
             raise UserError(
-                "countdown.settings.bot_missing", channel=target.mention, permissions=permission_names(missing, locale)
+                "countdown.settings.bot_missing",
+                channel=Trusted(target.mention),
+                permissions=Trusted(permission_names(missing, locale)),
             )
         now = self.bot.clock()
         rule = PostingRule(

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.usertext import clean_text, is_blank
 from cogs.countdown.window import Confidence, ReleaseWindow, WindowError, check_owner_window
 
 Origin = Literal["pack", "owner"]
@@ -77,8 +78,8 @@ def pack_replaces(current: ReleaseRecord | None, candidate: ReleaseRecord) -> bo
 
 def split_source(text: str) -> tuple[str | None, str | None]:
     """An owner's source is a URL or a short text: ``(title, url)`` with one of them set."""
-    cleaned = " ".join(text.split())
-    if not cleaned:
+    cleaned = " ".join(clean_text(text).split())
+    if is_blank(cleaned):
         raise WindowError("source_missing")
     if len(cleaned) > MAX_SOURCE_LENGTH:
         raise WindowError("source_too_long", limit=MAX_SOURCE_LENGTH)

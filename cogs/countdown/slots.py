@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
+from bot.usertext import clean_text
+
 Cadence = Literal["daily", "weekly", "milestones"]
 CADENCES: tuple[Cadence, ...] = ("daily", "weekly", "milestones")
 
@@ -66,9 +68,9 @@ class Slot:
 
 def parse_local_time(text: str) -> dt.time:
     """24-hour "HH:MM" (or "H:MM"); "25:99", "7pm" and "7.30" are refused."""
-    match = _LOCAL_TIME.match(text.strip())
+    match = _LOCAL_TIME.match(clean_text(text))
     if match is None:
-        raise SlotError("bad_time", text=text.strip())
+        raise SlotError("bad_time", text=text)
     return dt.time(int(match.group(1)), int(match.group(2)))
 
 
@@ -78,10 +80,15 @@ def known_zones() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
+@cache
+def _known_zone_names() -> frozenset[str]:
+    return frozenset(known_zones())
+
+
 def load_zone(name: str) -> zoneinfo.ZoneInfo:
     """The zone for an IANA name; only names tzdata lists (no file paths, no abbreviations)."""
-    cleaned = name.strip()
-    if cleaned not in set(known_zones()):
+    cleaned = clean_text(name)
+    if cleaned not in _known_zone_names():
         raise SlotError("unknown_zone", name=cleaned)
     return zoneinfo.ZoneInfo(cleaned)
 

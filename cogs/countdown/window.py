@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.usertext import clean_text
+
 Precision = Literal["day", "month", "quarter", "season", "year"]
 Confidence = Literal["confirmed", "estimated", "rumored"]
 
@@ -105,7 +107,16 @@ def parse_window(text: str) -> ReleaseWindow:
     The label keeps the owner's wording in a canonical spelling; it is shown next to the
     dates, which Discord renders in each reader's own language and time zone.
     """
-    raw = " ".join(text.split())
+    raw = " ".join(clean_text(text).split())
+    try:
+        return _parse_window(raw)
+    except WindowError:
+        raise
+    except ValueError:  # a date the calendar does not have, such as year 0
+        raise WindowError("no_such_date", text=raw) from None
+
+
+def _parse_window(raw: str) -> ReleaseWindow:
     lowered = raw.lower()
     if not lowered:
         raise WindowError("empty")

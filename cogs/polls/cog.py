@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import HyosanBot
-from bot.errors import UserError, guarded_autocomplete
+from bot.errors import Trusted, UserError, guarded_autocomplete
 from bot.i18n import cmd, t
 from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
@@ -60,8 +60,8 @@ def _guild_of(interaction: discord.Interaction[Any]) -> discord.Guild:
 
 def _parse_poll_id(value: str) -> int:
     text = value.strip().lstrip("#")
-    if not text.isdigit() or len(text) > 18:
-        raise UserError("polls.unknown_poll", value=discord.utils.escape_markdown(value[:40]))
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # "²" is a digit to str.isdigit
+        raise UserError("polls.unknown_poll", value=value)
     return int(text)
 
 
@@ -195,7 +195,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
         guild = _guild_of(interaction)
         poll = await repo.fetch_guild_poll(self.bot.store.conn, guild.id, _parse_poll_id(value))
         if poll is None:
-            raise UserError("polls.unknown_poll", value=discord.utils.escape_markdown(value[:40]))
+            raise UserError("polls.unknown_poll", value=value)
         return poll
 
     def _permissions_in_poll_channel(self, interaction: discord.Interaction[Any], poll: Poll) -> discord.Permissions:
@@ -212,7 +212,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
             return
         roles = getattr(interaction.user, "roles", [])
         if not any(role.id == role_id for role in roles):
-            raise UserError("polls.create.role_required", role=f"<@&{role_id}>")
+            raise UserError("polls.create.role_required", role=Trusted(f"<@&{role_id}>"))
 
     # -- voting -------------------------------------------------------------------
 
@@ -304,7 +304,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
 
     async def reveal_poll(self, bot: HyosanBot, key: str, locale: Locale) -> Reveal | None:
         """ "Reveal privately" on a spoiler poll: its options (and results when visible) unwrapped."""
-        if not key.isdigit():
+        if not (key.isascii() and key.isdigit()):
             return None
         poll = await repo.fetch_poll(bot.store.conn, int(key))
         if poll is None or poll.message_id is None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from bot.usertext import clean_text, fold_key, is_blank
+
 QUESTION_MAX = 256
 OPTIONS_MIN = 2
 OPTIONS_MAX = 20
@@ -67,8 +69,8 @@ class PollSpec:
 
 def parse_question(text: str) -> str:
     """Trimmed, 1-256 characters, no mass mention, no spoiler bars (the poll renders its own)."""
-    question = text.strip()
-    if not question:
+    question = clean_text(text)
+    if is_blank(question):
         raise InvalidPoll("polls.invalid.question_empty")
     if len(question) > QUESTION_MAX:
         raise InvalidPoll("polls.invalid.question_too_long", limit=QUESTION_MAX, length=len(question))
@@ -80,24 +82,24 @@ def parse_question(text: str) -> str:
 
 
 def parse_options(text: str) -> tuple[str, ...]:
-    """ "A | B | C" into trimmed options: 2-20, each 1-80 characters, unique ignoring case.
+    """ "A | B | C" into trimmed options: 2-20, each 1-80 characters, unique as seen on screen.
 
     Runs of whitespace (newlines too) become one space, so an option is always one line.
     """
-    options = tuple(" ".join(part.split()) for part in text.split(OPTION_SEPARATOR))
+    options = tuple(" ".join(clean_text(part).split()) for part in text.split(OPTION_SEPARATOR))
     if len(options) < OPTIONS_MIN:
         raise InvalidPoll("polls.invalid.too_few_options", minimum=OPTIONS_MIN)
     if len(options) > OPTIONS_MAX:
         raise InvalidPoll("polls.invalid.too_many_options", maximum=OPTIONS_MAX, count=len(options))
     seen: dict[str, int] = {}
     for number, option in enumerate(options, start=1):
-        if not option:
+        if is_blank(option):
             raise InvalidPoll("polls.invalid.option_empty", number=number)
         if len(option) > OPTION_MAX:
             raise InvalidPoll("polls.invalid.option_too_long", number=number, limit=OPTION_MAX, length=len(option))
         if _MASS_MENTION.search(option):
             raise InvalidPoll("polls.invalid.option_mention", number=number)
-        folded = option.casefold()
+        folded = fold_key(option)  # "Yes", "yes" and "Ye\u200bs" look the same on screen
         if folded in seen:
             raise InvalidPoll("polls.invalid.option_duplicate", number=number, first=seen[folded], option=option)
         seen[folded] = number

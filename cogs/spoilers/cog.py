@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import HyosanBot
-from bot.errors import UserError
+from bot.errors import Trusted, UserError
 from bot.i18n import cmd, t
 from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
@@ -54,11 +54,11 @@ def channel_kind(channel: Any) -> ChannelKind:
     return _KINDS.get(getattr(channel, "type", None), "other")  # type: ignore[arg-type]
 
 
-def describe_channel(channel: Any) -> str:
+def describe_channel(channel: Any) -> Trusted:
     """A channel as moderators recognise it: a mention, or a category's bold name."""
     if channel_kind(channel) == "category":
-        return f"**{discord.utils.escape_markdown(channel.name)}**"
-    return f"<#{channel.id}>"
+        return Trusted(f"**{discord.utils.escape_markdown(channel.name)}**")
+    return Trusted(f"<#{channel.id}>")
 
 
 class SpoilerChannelOption(app_commands.Transformer):
