@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+import sqlite3
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
@@ -18,6 +19,7 @@ import discord
 from discord import app_commands
 
 from bot.i18n import t
+from bot.store import is_full_error, is_lock_error
 from bot.usertext import quote_user_text
 
 log = logging.getLogger(__name__)
@@ -55,11 +57,16 @@ def new_reference() -> str:
 
 
 def describe_user_error(error: Exception, locale: discord.Locale | str | None) -> str | None:
-    """The message for an error the user caused, or None for a bug."""
-    if isinstance(error, app_commands.CommandInvokeError) and isinstance(error.original, UserError):
+    """The message for an error the user caused or can wait out, or None for a bug."""
+    if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, UserError):
         return error.render(locale)
+    if isinstance(error, sqlite3.OperationalError):
+        if is_lock_error(error):
+            return t("errors.store_busy", locale)
+        if is_full_error(error):
+            return t("errors.store_full", locale)
     if isinstance(error, app_commands.MissingPermissions | app_commands.BotMissingPermissions):
         perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
         key = "errors.missing_permissions" if isinstance(error, app_commands.MissingPermissions) else (
@@ -113,6 +120,10 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
     message = describe_user_error(error, interaction.locale)
     if message is None:
         message = t("errors.unexpected", interaction.locale, reference=log_unexpected(interaction, error))
+    elif isinstance(original := getattr(error, "original", error), sqlite3.Error):
+        # Not a bug, so no traceback; but a full disk does not fix itself: the operator must hear of it.
+        level = logging.ERROR if is_full_error(original) else logging.WARNING
+        log.log(level, "could not save for a %s interaction: %s", interaction.type.name, original)
     try:
         await send_ephemeral(interaction, message)
     except discord.HTTPException as exc:

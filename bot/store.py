@@ -23,7 +23,11 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-BUSY_TIMEOUT_MS = 5000
+#: How long a write waits for another process's lock: under Discord's 3 s answer window,
+#: so a command blocked by a lock still answers (with "try again") in time.
+BUSY_TIMEOUT_MS = 2000
+#: Between two tries of BEGIN when SQLite refused at once (see Store.transaction).
+BEGIN_RETRY_SECONDS = 0.02
 
 
 class StoreError(Exception):
@@ -59,6 +63,7 @@ class Store:
         self.path = path
         # One connection is shared by every coroutine: transactions must not interleave.
         self._write_lock = asyncio.Lock()
+        self.busy_timeout_ms = BUSY_TIMEOUT_MS
 
     @classmethod
     async def open(cls, path: str | Path, *, migrations: list[Migration] | None = None) -> Store:
@@ -84,7 +89,7 @@ class Store:
         try:
             # Reading the schema is the first thing that fails on a file that is not SQLite.
             for pragma in (
-                f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+                f"PRAGMA busy_timeout = {self.busy_timeout_ms}",
                 "SELECT count(*) FROM sqlite_master",
                 "PRAGMA journal_mode = WAL",
                 "PRAGMA foreign_keys = ON",
@@ -129,7 +134,7 @@ class Store:
             try:
                 # A BEGIN whose await is cancelled still runs in aiosqlite's thread, so it
                 # sits inside the try: the ROLLBACK below is queued after it either way.
-                await self.conn.execute("BEGIN IMMEDIATE")
+                await self._begin_immediate()
                 yield self.conn
                 await asyncio.shield(self.conn.execute("COMMIT"))
             except BaseException:
@@ -139,8 +144,43 @@ class Store:
                     await asyncio.shield(self.conn.execute("ROLLBACK"))
                 raise
 
+    async def _begin_immediate(self) -> None:
+        """BEGIN IMMEDIATE, waiting up to the busy timeout for another process's lock.
+
+        SQLite waits by itself, except when this connection is in the middle of a read
+        (another coroutine between execute and fetch on the shared connection): then it
+        refuses at once, to avoid a deadlock. Those refusals are retried here until the
+        same deadline.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.busy_timeout_ms / 1000
+        while True:
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_lock_error(exc) or loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(BEGIN_RETRY_SECONDS)
+
+    async def set_busy_timeout(self, milliseconds: int) -> None:
+        """Change how long writes wait for another process's lock (tests, operators)."""
+        self.busy_timeout_ms = milliseconds
+        await self.conn.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+
     async def close(self) -> None:
         await self.conn.close()
+
+
+def is_lock_error(exc: sqlite3.Error) -> bool:
+    """Another writer holds the database (SQLITE_BUSY / SQLITE_LOCKED)."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def is_full_error(exc: sqlite3.Error) -> bool:
+    """The disk or the database's page limit is full (SQLITE_FULL)."""
+    return "full" in str(exc).lower()
 
 
 def split_sql(script: str) -> list[str]:

@@ -176,14 +176,6 @@ async def test_a_403_on_a_scheduled_post_is_shown_to_moderators_and_the_next_slo
     assert "Last error" not in fields, "a successful post clears the error"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a 503 on the edit that shows the new tally is logged (cogs/polls/refresher.TallyRefresher."
-        "_refresh_while_dirty catches it) but the poll is not marked dirty again, so the message shows the "
-        "old tally until somebody votes again or the bot restarts"
-    ),
-)
 async def test_a_503_on_a_tally_edit_is_caught_up_without_another_vote(h: Harness) -> None:
     _, message = await create(h)
     h.expect_errors()  # the failed edit is logged; what matters here is the message catching up

@@ -40,9 +40,8 @@ BIG_OPTIONS = " | ".join(f"Option {n} " + "z" * 70 for n in range(20))
 async def writer_holding_the_lock(h: Harness, seconds: float) -> AsyncIterator[asyncio.Future[None]]:
     """Another process's writer: BEGIN EXCLUSIVE on its own connection for ``seconds``.
 
-    Waits first until the bot's start-up reads are done: a write of the bot while one of
-    its own reads is open does not wait for the lock at all (see the xfail test below).
-    Yields once the lock is held; the yielded future resolves when it was released.
+    Waits first until the bot's start-up work is done, so the lock meets the command under
+    test. Yields once the lock is held; the yielded future resolves when it was released.
     """
     await h.settle(0.3)
     path = h.settings.database_path
@@ -67,7 +66,7 @@ async def writer_holding_the_lock(h: Harness, seconds: float) -> AsyncIterator[a
 
 
 async def set_busy_timeout(h: Harness, milliseconds: int) -> None:
-    await h.bot.store.conn.execute(f"PRAGMA busy_timeout = {milliseconds}")
+    await h.bot.store.set_busy_timeout(milliseconds)
 
 
 async def integrity(h: Harness) -> str:
@@ -108,15 +107,6 @@ async def test_a_writer_holding_the_lock_for_a_moment_is_waited_for(harness: Har
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a lock held longer than Discord's 3 s answer window but shorter than busy_timeout (5 s): the command "
-        "waits, writes, and then cannot answer (404 Unknown interaction), so the moderator sees 'The application "
-        "did not respond' although the setting was saved; commands that write answer without deferring "
-        "(e.g. cogs/spoilers/cog.SpoilerSettingsGroup.add), and bot/store.BUSY_TIMEOUT_MS exceeds the window"
-    ),
-)
 async def test_a_lock_longer_than_discord_waits_for_an_answer_still_gets_one(harness: Harness) -> None:
     h = harness
     h.expect_errors()  # the late answer is refused by Discord; what matters is that the user got one
@@ -192,16 +182,6 @@ async def test_a_scheduled_post_blocked_by_a_lock_is_posted_once_when_it_is_rele
     assert ledger == [("day:2026-11-25", "sent", int(countdown_posts(h, h.general)[0]["id"]))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the bot's one connection is shared by every coroutine and many reads keep a cursor open across an await "
-        "(async with conn.execute(...) as cursor: await cursor.fetchone()); a write that starts meanwhile runs "
-        "BEGIN IMMEDIATE inside that read transaction, and SQLite does not call the busy handler for a "
-        "connection that already reads (sqlite3BtreeBeginTrans), so it fails at once with 'database is locked' "
-        "instead of waiting busy_timeout: bot/store.Store.transaction"
-    ),
-)
 async def test_a_write_waits_for_the_lock_even_while_another_read_is_open(harness: Harness) -> None:
     h = harness
     h.expect_errors()
@@ -316,15 +296,6 @@ async def test_a_full_disk_refuses_the_write_cleanly_and_recovers_when_space_is_
 
 
 @pytest.mark.parametrize("cause", ["locked", "full"])
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a store failure (sqlite3.OperationalError: database is locked / database or disk is full) is answered "
-        "with the generic bug message 'Something went wrong on our side ... quote reference' and logged as an "
-        "unexpected error with a traceback; bot/errors.describe_user_error could map these to a specific "
-        "'the bot cannot save right now, try again in a moment' answer and a one-line log"
-    ),
-)
 async def test_a_store_failure_gets_a_specific_answer_not_the_bug_message(harness: Harness, cause: str) -> None:
     h = harness
     h.expect_errors()

@@ -14,10 +14,15 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+import discord
+
 log = logging.getLogger(__name__)
 
 #: Seconds between two edits of one poll's message (Discord allows about 5 edits per 5 s per channel).
 REFRESH_INTERVAL = 5.0
+
+#: How many failed edits in a row are retried before the refresher waits for the next vote.
+MAX_RETRIES = 5
 
 RefreshPoll = Callable[[int], Awaitable[None]]
 
@@ -32,6 +37,7 @@ class TallyRefresher:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._last_edit: dict[int, float] = {}
         self._refreshing: set[int] = set()
+        self._failures: dict[int, int] = {}
 
     def mark_dirty(self, poll_id: int) -> None:
         """A vote changed: make sure an edit will follow (cheap; called on the click path)."""
@@ -40,6 +46,17 @@ class TallyRefresher:
             self._tasks[poll_id] = asyncio.create_task(
                 self._refresh_while_dirty(poll_id), name=f"poll-refresh-{poll_id}"
             )
+
+    def _retry_later(self, poll_id: int) -> None:
+        """A failed edit (Discord 5xx, a network error) is tried again after the interval,
+        a few times, so the message catches up without waiting for another vote."""
+        failures = self._failures.get(poll_id, 0) + 1
+        if failures > MAX_RETRIES:
+            self._failures.pop(poll_id, None)
+            log.warning("giving up refreshing poll %d after %d failed edits", poll_id, MAX_RETRIES)
+            return
+        self._failures[poll_id] = failures
+        self._dirty.add(poll_id)
 
     def pending(self, poll_id: int) -> bool:
         return poll_id in self._tasks
@@ -55,8 +72,15 @@ class TallyRefresher:
                 self._refreshing.add(poll_id)
                 try:
                     await self._refresh(poll_id)
+                except (discord.NotFound, discord.Forbidden) as exc:
+                    # The message is gone or out of reach: another try cannot help.
+                    log.info("the message of poll %d cannot be edited: %s", poll_id, exc)
+                    self._failures.pop(poll_id, None)
                 except Exception:
                     log.exception("refreshing the message of poll %d failed", poll_id)
+                    self._retry_later(poll_id)
+                else:
+                    self._failures.pop(poll_id, None)
                 finally:
                     self._refreshing.discard(poll_id)
                 self._last_edit[poll_id] = loop.time()
@@ -80,6 +104,7 @@ class TallyRefresher:
         if task is not None:
             await self._stop(task, poll_id)
         self._last_edit.pop(poll_id, None)
+        self._failures.pop(poll_id, None)
 
     async def close(self) -> None:
         self._dirty.clear()
