@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Requests per second the posts may use: under Discord's global 50/s, leaving room for the rest.
-POSTS_PER_SECOND = 45.0
+POSTS_PER_SECOND = 47.0
 #: Slots waiting in memory at most; more due slots stay in the database until there is room.
 QUEUE_SIZE = 200
 #: Concurrent sends; enough to keep POSTS_PER_SECOND with ~300 ms round trips.

@@ -72,11 +72,10 @@ def _record(row: aiosqlite.Row) -> ReleaseRecord:
 
 
 async def fetch_current_record(conn: aiosqlite.Connection) -> ReleaseRecord | None:
-    async with conn.execute(
-        f"SELECT {_RECORD_COLUMNS} FROM countdown_release_history ORDER BY id DESC LIMIT 1"
-    ) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else _record(row)
+    rows = list(
+        await conn.execute_fetchall(f"SELECT {_RECORD_COLUMNS} FROM countdown_release_history ORDER BY id DESC LIMIT 1")
+    )
+    return _record(rows[0]) if rows else None
 
 
 async def fetch_record(conn: aiosqlite.Connection, record_id: int) -> ReleaseRecord | None:
@@ -243,10 +242,10 @@ def _schedule(row: aiosqlite.Row) -> Schedule:
 async def _fetch_schedules(
     conn: aiosqlite.Connection, where: str, params: Sequence[object], limit: int = -1
 ) -> list[Schedule]:
-    async with conn.execute(
+    rows = await conn.execute_fetchall(
         f"SELECT {_SCHEDULE_COLUMNS} FROM countdown_schedules WHERE {where} LIMIT ?", (*params, limit)
-    ) as cursor:
-        return [_schedule(row) for row in await cursor.fetchall()]
+    )
+    return [_schedule(row) for row in rows]
 
 
 async def fetch_schedule(conn: aiosqlite.Connection, guild_id: int) -> Schedule | None:
