@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -96,11 +97,8 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=20, help="passes over the query set (default 20)")
-    args = parser.parse_args()
-
+def measure(rounds: int) -> dict[str, Any]:
+    """Time ``suggest()``, ``suggest()`` with choice labels and the baseline over the query set."""
     pack = load_data_pack(ROOT / "data")
     build_start = time.perf_counter_ns()
     index = CharacterIndex.build(pack.characters)
@@ -118,11 +116,11 @@ def main() -> int:
         # What the autocomplete callback does before answering: rank, then label each choice.
         return [(choice_label(by_id[m.id], "en-US"), m.id) for m in index.suggest(query, limit=25)]
 
-    ours = summary(time_calls(lambda q: index.suggest(q, limit=25), queries, args.rounds))
-    labelled = summary(time_calls(with_labels, queries, args.rounds))
-    base = summary(time_calls(baseline, queries, args.rounds))
+    ours = summary(time_calls(lambda q: index.suggest(q, limit=25), queries, rounds))
+    labelled = summary(time_calls(with_labels, queries, rounds))
+    base = summary(time_calls(baseline, queries, rounds))
     ratio = {key: round(ours[key] / base[key], 2) if base[key] else None for key in ("p50_ms", "p99_ms")}
-    result = {
+    return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "rapidfuzz": rapidfuzz.__version__,
@@ -130,7 +128,7 @@ def main() -> int:
         "characters": len(pack.characters),
         "indexed_names": len(names),
         "distinct_queries": len(set(queries)),
-        "rounds": args.rounds,
+        "rounds": rounds,
         "index_build_ms": round(build_ms, 3),
         "suggest": ours,
         "suggest_with_labels": labelled,
@@ -138,16 +136,26 @@ def main() -> int:
         "ratio_to_baseline": ratio,
         "budget_p99_ms": BUDGET_P99_MS,
         "within_budget": labelled["p99_ms"] < BUDGET_P99_MS,
+        "queries": len(queries),
     }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20, help="passes over the query set (default 20)")
+    args = parser.parse_args()
+
+    result = measure(args.rounds)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
-    print(f"index: {len(pack.characters)} characters, built in {build_ms:.2f} ms")
-    print(f"queries: {len(queries)} x {args.rounds} rounds")
+    ratio = result["ratio_to_baseline"]
+    print(f"index: {result['characters']} characters, built in {result['index_build_ms']:.2f} ms")
+    print(f"queries: {result['queries']} x {args.rounds} rounds")
     for label, stats in (
-        ("suggest()", ours),
-        ("suggest() + choice labels", labelled),
-        ("baseline process.extract", base),
+        ("suggest()", result["suggest"]),
+        ("suggest() + choice labels", result["suggest_with_labels"]),
+        ("baseline process.extract", result["baseline_process_extract"]),
     ):
         print(f"{label:>26}: p50 {stats['p50_ms']:.3f} ms  p99 {stats['p99_ms']:.3f} ms  max {stats['max_ms']:.3f} ms")
     print(f"ratio to baseline: p50 x{ratio['p50_ms']}  p99 x{ratio['p99_ms']}")

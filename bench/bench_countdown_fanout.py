@@ -28,42 +28,22 @@ import json
 import logging
 import os
 import platform
-import sqlite3
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._fanout import GLOBAL_LIMIT, ZONES, count_posts, read_ledger  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.conftest import FakeClock, Harness, build_world  # noqa: E402
 from tests.fakediscord import TEXT, FakeDiscord, point_discord_py_at, wait_until  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "countdown_fanout.json"
-GLOBAL_LIMIT = 50
 DUE = dt.datetime(2026, 11, 25, 13, 0, tzinfo=dt.UTC)
-ZONES = (
-    ("UTC", "13:00"),
-    ("Europe/London", "13:00"),
-    ("Asia/Seoul", "22:00"),
-    ("America/New_York", "08:00"),
-    ("Asia/Kolkata", "18:30"),
-)
-
-
-def busiest_second(times: list[float]) -> int:
-    """The most requests that started within any one-second window."""
-    ordered = sorted(times)
-    best, first = 0, 0
-    for last, stamp in enumerate(ordered):
-        while stamp - ordered[first] >= 1.0:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
 
 
 async def run(guild_count: int, wait_seconds: float) -> dict[str, Any]:
@@ -124,40 +104,19 @@ async def run(guild_count: int, wait_seconds: float) -> dict[str, Any]:
         finished = await wait_until(lambda: posted() == guild_count, timeout=wait_seconds)
         await cog.posts.idle()
         await asyncio.sleep(0.5)  # anything extra (a duplicate) would show up now
-        sends = [r for r in fake.requests[requests_before:] if r.method == "POST" and r.path.endswith("/messages")]
-        ok_sends = [r for r in sends if r.status < 300]
-        last_post = max(r.time for r in ok_sends) - started if ok_sends else float("nan")
-        per_channel = Counter(len(fake.channel_messages(c.id)) for c in channels)
-        all_times = [r.time for r in fake.requests[requests_before:]]
+        posts = count_posts(fake, channels, requests_before, started)
         await h.stop()
 
-        with sqlite3.connect(settings.database_path) as conn:
-            ledger = conn.execute("SELECT state, count(*) FROM countdown_posts GROUP BY state").fetchall()
-            claimed_twice = conn.execute(
-                "SELECT count(*) FROM (SELECT guild_id, slot_key FROM countdown_posts "
-                "GROUP BY guild_id, slot_key HAVING count(*) > 1)"
-            ).fetchone()[0]
-        floor = guild_count / GLOBAL_LIMIT
         return {
             "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-            "guilds": guild_count,
-            "global_limit_per_second": GLOBAL_LIMIT,
             "pacer_per_second": posting.POSTS_PER_SECOND,
             "workers": posting.WORKERS,
             "queue_size": posting.QUEUE_SIZE,
             "all_posted": finished,
-            "seconds_to_last_post": round(last_post, 3),
-            "floor_seconds": floor,
-            "ratio_to_floor": round(last_post / floor, 3),
-            "busiest_second_requests": busiest_second(all_times),
+            **posts,
             "rate_limit_hits": fake.rate_limit_hits - hits_before,
-            "post_requests": len(sends),
-            "channels_with_one_post": per_channel.get(1, 0),
-            "duplicates": sum(count * (n - 1) for n, count in per_channel.items() if n > 1),
-            "missed": per_channel.get(0, 0),
-            "ledger": dict(ledger),
-            "slots_claimed_twice": claimed_twice,
+            **read_ledger(settings.database_path),
             "violations": len(fake.violations),
         }
     finally:
