@@ -29,7 +29,7 @@ async def tick(h: Any, advance: dt.timedelta | None = None) -> None:
         h.clock.advance(advance)
     h.bot.scheduler.wake()
     await h.settle(0.1)
-    await posts(h).idle()
+    await asyncio.wait_for(posts(h).idle(), timeout=15)  # fail, never hang, if a post is stuck
     await h.settle(0.05)
 
 
