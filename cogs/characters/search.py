@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from rapidfuzz import fuzz
@@ -174,25 +175,41 @@ def _score(query: _Query, entry: _Entry) -> float:
     return best
 
 
+#: Distinct queries remembered per index (a few hundred kB at most).
+QUERY_CACHE_SIZE = 4096
+
+
 class _FuzzyIndex:
     """Names grouped by owner; a query scores every name and each owner keeps its best."""
 
     def __init__(self, entries: Sequence[_Entry], order: Sequence[str]) -> None:
         self._entries = tuple(entries)
         self._order = {owner: position for position, owner in enumerate(order)}
+        # The index never changes (a new pack builds a new one), so answers are memoised:
+        # many members type the same names and prefixes, and each miss scores every name.
+        self._ranked = lru_cache(maxsize=QUERY_CACHE_SIZE)(self._rank)
 
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(self._order)
 
+    def forget_queries(self) -> None:
+        """Empty the memo (benchmarks time the scoring itself, not a lookup)."""
+        self._ranked.cache_clear()
+
     def suggest(self, query: str, limit: int = 25) -> list[Match]:
         """At most ``limit`` owners, best first; an empty query lists everyone in pack order."""
+        return list(self._ranked(query)[:limit])
+
+    def _rank(self, query: str) -> tuple[Match, ...]:
+        """Every owner scoring above the floor, best first (memoised per query)."""
+        limit = len(self._order)
         parsed = _Query.of(query)
         if not parsed.key:
             firsts: dict[str, _Entry] = {}
             for entry in self._entries:
                 firsts.setdefault(entry.owner, entry)
-            return [Match(e.owner, 0.0, e.text, e.kind) for e in firsts.values()][:limit]
+            return tuple(Match(e.owner, 0.0, e.text, e.kind) for e in firsts.values())[:limit]
         best: dict[str, tuple[float, int, _Entry]] = {}
         for entry in self._entries:
             score = _score(parsed, entry)
@@ -203,7 +220,7 @@ class _FuzzyIndex:
             if current is None or (score, -rank) > (current[0], -current[1]):
                 best[entry.owner] = (score, rank, entry)
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[1][1], self._order[item[0]]))
-        return [Match(owner, round(score, 2), entry.text, entry.kind) for owner, (score, _, entry) in ranked][:limit]
+        return tuple(Match(owner, round(score, 2), entry.text, entry.kind) for owner, (score, _, entry) in ranked)[:limit]
 
     def resolve(self, query: str) -> Resolution:
         """Free text to one owner, or up to three suggestions when nothing (or too much) fits."""

@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError
-from bot.i18n import cmd, t
+from bot.i18n import cmd, language_of, t
 from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
     Reveal,
@@ -31,7 +31,7 @@ from bot.spoilers.repo import (
     forget_missing,
     remove_spoiler_channel,
 )
-from cogs.spoilers.survivors import REVEAL_KIND, VERSIONS, SurvivorsPage, parse_version, survivors_page
+from cogs.spoilers.survivors import REVEAL_KIND, VERSIONS, SurvivorsPage, Version, parse_version, survivors_page
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,9 @@ class SpoilersCog(commands.Cog):
     def __init__(self, bot: HyosanBot) -> None:
         self.bot = bot
         self.settings_group = SpoilerSettingsGroup(bot)
+        # Rendered /survivors pages: a pure function of the pack, version, openness and language.
+        self._pages: dict[tuple[str, bool, str], SurvivorsPage] = {}
+        self._pages_of: object | None = None
 
     async def cog_load(self) -> None:
         self.bot.settings_group.add_command(self.settings_group)
@@ -238,12 +241,25 @@ class SpoilersCog(commands.Cog):
         if chosen is None:
             raise UserError("errors.bad_option")
         spoilers = await spoiler_view_for(self.bot, interaction.channel, interaction.locale)
-        notice_key = "open_notice" if spoilers.openly else "hidden_notice"
-        notice = t(f"spoilers.survivors.{notice_key}", interaction.locale)
-        page = survivors_page(self.bot.pack, chosen, spoilers, notice=notice)
+        page = self.survivors_page_for(chosen, spoilers, interaction.locale)
         await interaction.response.send_message(
             embed=survivors_embed(page), view=spoilers.reveal_view(REVEAL_KIND, chosen)
         )
+
+    def survivors_page_for(
+        self, version: Version, spoilers: SpoilerContext, locale: discord.Locale | str | None
+    ) -> SurvivorsPage:
+        """The page rendered once per pack, version, openness and language (rendering and
+        escaping every fate was the largest cost of answering /survivors)."""
+        if self._pages_of is not self.bot.pack:
+            self._pages.clear()
+            self._pages_of = self.bot.pack
+        key = (version, spoilers.openly, language_of(locale))
+        page = self._pages.get(key)
+        if page is None:
+            notice = t(f"spoilers.survivors.{'open_notice' if spoilers.openly else 'hidden_notice'}", locale)
+            page = self._pages[key] = survivors_page(self.bot.pack, version, spoilers, notice=notice)
+        return page
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
