@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.datapack import Character, FaqEntry
 from bot.errors import Trusted, UserError, guarded_autocomplete
-from bot.i18n import cmd, t
+from bot.i18n import cmd, language_of, t
 from bot.spoilers import (
     Reveal,
     SpoilerContext,
@@ -52,6 +52,8 @@ class CharactersCog(commands.Cog, name="Characters"):
         self.bot = bot
         self._catalog: Catalog | None = None
         self._built_from: object | None = None
+        # Character cards per (id, spoilers open, language): built once per catalog, sent as is.
+        self._embeds: dict[tuple[str, bool, str], discord.Embed] = {}
 
     async def cog_load(self) -> None:
         await self.current_catalog()
@@ -71,6 +73,7 @@ class CharactersCog(commands.Cog, name="Characters"):
             stored = await load_stored_pack(self.bot.store.conn)
             self._catalog = Catalog.build(stored)
             self._built_from = pack
+            self._embeds.clear()
             log.info(
                 "character index built: %d characters, %d FAQ entries",
                 len(stored.characters),
@@ -87,7 +90,10 @@ class CharactersCog(commands.Cog, name="Characters"):
         catalog = await self.current_catalog()
         character = self._resolve_character(catalog, name, interaction.locale)
         spoilers = await spoiler_view_for(self.bot, interaction.channel, interaction.locale)
-        embed = character_embed(character, catalog.sources, spoilers, interaction.locale)
+        key = (character.id, spoilers.openly, language_of(interaction.locale))
+        embed = self._embeds.get(key)
+        if embed is None:
+            embed = self._embeds[key] = character_embed(character, catalog.sources, spoilers, interaction.locale)
         view = spoilers.reveal_view(REVEAL_CHARACTER, character.id) if has_spoilers(character) else None
         await _send(interaction, embed, view)
 
