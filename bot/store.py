@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
@@ -170,6 +171,18 @@ class Store:
 
     async def close(self) -> None:
         await self.conn.close()
+
+
+def to_db_time(moment: datetime) -> str:
+    """An aware time as fixed-width UTC text, so SQL compares stored times as times."""
+    if moment.tzinfo is None:
+        raise ValueError("only timezone-aware times are stored")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_db_time(text: str | None) -> datetime | None:
+    """A stored time back as an aware UTC datetime (None stays None)."""
+    return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
 
 
 def is_lock_error(exc: sqlite3.Error) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store
+from bot.store import Store, to_db_time
 from cogs.polls import repo
 from cogs.polls.ballot_box import BallotBox
 from cogs.polls.refresher import TallyRefresher
@@ -50,7 +50,7 @@ async def raw_insert(store: Store, poll_id: int, user_id: int, option: int) -> N
     async with store.transaction() as conn:
         await conn.execute(
             "INSERT INTO poll_votes (poll_id, user_id, option_index, voted_at) VALUES (?, ?, ?, ?)",
-            (poll_id, user_id, option, repo.to_db_time(NOW)),
+            (poll_id, user_id, option, to_db_time(NOW)),
         )
 
 

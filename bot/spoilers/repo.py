@@ -14,7 +14,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.spoilers.policy import MAX_SPOILER_CHANNELS
-from bot.store import Store
+from bot.store import Store, to_db_time
 
 
 class AddResult(enum.Enum):
@@ -76,7 +76,7 @@ async def add_spoiler_channel(
             return AddResult.LIST_FULL
         await conn.execute(
             "INSERT INTO spoiler_channels (guild_id, channel_id, added_by, added_at) VALUES (?, ?, ?, ?)",
-            (guild_id, channel_id, added_by, now.isoformat()),
+            (guild_id, channel_id, added_by, to_db_time(now)),
         )
     return AddResult.ADDED
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 import aiosqlite
 
-from bot.store import Store
+from bot.store import Store, from_db_time, to_db_time
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.slots import Cadence, PostingRule, Slot, milestone_on, parse_local_time
 from cogs.countdown.window import ReleaseWindow
@@ -30,11 +30,7 @@ PAUSE_AFTER_FAILURES = 3
 
 
 def _iso(when: dt.datetime | None) -> str | None:
-    return None if when is None else when.astimezone(dt.UTC).isoformat()
-
-
-def _when(text: str | None) -> dt.datetime | None:
-    return None if text is None else dt.datetime.fromisoformat(text)
+    return None if when is None else to_db_time(when)
 
 
 def _day(text: str | None) -> dt.date | None:
@@ -225,15 +221,15 @@ def _schedule(row: aiosqlite.Row) -> Schedule:
             weekday=int(row["weekday"]),
         ),
         mode=row["mode"],
-        next_due_at=_when(row["next_due_at"]),
+        next_due_at=from_db_time(row["next_due_at"]),
         next_slot_date=_day(row["next_slot_date"]),
         message_id=row["message_id"],
         announced_change_id=int(row["announced_change_id"]),
-        last_post_at=_when(row["last_post_at"]),
+        last_post_at=from_db_time(row["last_post_at"]),
         last_post_message_id=row["last_post_message_id"],
         last_error=row["last_error"],
         last_error_detail=row["last_error_detail"],
-        last_error_at=_when(row["last_error_at"]),
+        last_error_at=from_db_time(row["last_error_at"]),
         consecutive_failures=int(row["consecutive_failures"]),
         paused=bool(row["paused"]),
     )

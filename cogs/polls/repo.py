@@ -11,27 +11,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import aiosqlite
 
-from bot.store import Store
+from bot.store import Store, from_db_time, to_db_time
 from cogs.polls.rules import PollSpec, VoteTransition, decide_vote
 from cogs.polls.tally import Tally
 
 #: How many polls an autocomplete shows (Discord's limit for choices).
 CHOICES_LIMIT = 25
-
-
-def to_db_time(moment: datetime) -> str:
-    """Fixed-width UTC text, so ``closes_at <= ?`` compares times."""
-    if moment.tzinfo is None:
-        raise ValueError("times stored by the polls feature must be timezone-aware")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def from_db_time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
 
 
 class CloseReason(enum.Enum):
