@@ -23,6 +23,7 @@ from bot.moderation import SettingsGroup
 from bot.packstore import PackSyncSummary, sync_data_pack
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.state import delete_state, read_state, state_keys, write_state
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -127,10 +128,7 @@ class HyosanBot(commands.Bot):
             self.tree.copy_global_to(guild=discord.Object(self.settings.dev_guild_id))
             guild_ids.add(self.settings.dev_guild_id)
         prefix = f"command_sync:{self.application_id}:"
-        async with self.store.conn.execute(
-            "SELECT key FROM bot_state WHERE key LIKE ? || '%'", (prefix,)
-        ) as cursor:
-            synced_before = {row["key"].removeprefix(prefix) for row in await cursor.fetchall()}
+        synced_before = {key.removeprefix(prefix) for key in await state_keys(self.store.conn, prefix)}
         guild_ids |= {int(scope) for scope in synced_before if scope.isdigit()}
         await self._sync_scope(None, prefix)
         for guild_id in sorted(guild_ids):
@@ -141,23 +139,18 @@ class HyosanBot(commands.Bot):
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         scope = str(guild.id) if guild else "global"
         key = prefix + scope
-        async with self.store.conn.execute("SELECT value FROM bot_state WHERE key = ?", (key,)) as cursor:
-            row = await cursor.fetchone()
-        if guild is not None and not payload and row is None:
+        synced = await read_state(self.store.conn, key)
+        if guild is not None and not payload and synced is None:
             return  # nothing to add and nothing of ours to remove there
-        if row is not None and row["value"] == digest:
+        if synced == digest:
             log.info("commands unchanged for %s; not syncing", scope)
             return
         await self.tree.sync(guild=guild)
         async with self.store.transaction() as conn:
             if guild is not None and not payload:
-                await conn.execute("DELETE FROM bot_state WHERE key = ?", (key,))
+                await delete_state(conn, key)
             else:
-                await conn.execute(
-                    "INSERT INTO bot_state (key, value) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (key, digest),
-                )
+                await write_state(conn, key, digest)
         log.info("synced %d commands for %s", len(payload), scope)
 
     async def close(self) -> None:

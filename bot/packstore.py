@@ -18,6 +18,7 @@ import aiosqlite
 from pydantic import BaseModel, ValidationError
 
 from bot.datapack import Character, DataPack, FaqEntry, Release, ShowMeta, Source, Survivors
+from bot.state import read_state, write_state
 from bot.store import Store
 
 __all__ = [
@@ -130,15 +131,9 @@ async def sync_data_pack(store: Store, pack: DataPack) -> PackSyncSummary:
             await conn.executemany("UPDATE pack_entries SET data = ? WHERE kind = ? AND key = ?", updates)
         if deletes:
             await conn.executemany("DELETE FROM pack_entries WHERE kind = ? AND key = ?", deletes)
-        async with conn.execute("SELECT value FROM bot_state WHERE key = ?", (FINGERPRINT_KEY,)) as cursor:
-            row = await cursor.fetchone()
-        previous = str(row[0]) if row is not None else None
+        previous = await read_state(conn, FINGERPRINT_KEY)
         if previous != fingerprint:
-            await conn.execute(
-                "INSERT INTO bot_state (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (FINGERPRINT_KEY, fingerprint),
-            )
+            await write_state(conn, FINGERPRINT_KEY, fingerprint)
     counts = Counter(kind for kind, _ in wanted)
     return PackSyncSummary(
         counts={kind: counts.get(kind, 0) for kind in kinds},

@@ -19,6 +19,7 @@ from bot.packstore import (
     fetch_pack_entries,
     fetch_pack_entry,
 )
+from bot.state import read_state
 
 __all__ = ["StoredPack", "fetch_character", "fetch_faq_entry", "fetch_sources", "load_stored_pack"]
 
@@ -35,9 +36,7 @@ class StoredPack:
 
 async def fetch_fingerprint(conn: aiosqlite.Connection) -> str:
     """The fingerprint of the pack last synced into the store ("" before the first sync)."""
-    async with conn.execute("SELECT value FROM bot_state WHERE key = ?", (FINGERPRINT_KEY,)) as cursor:
-        row = await cursor.fetchone()
-    return str(row[0]) if row is not None else ""
+    return await read_state(conn, FINGERPRINT_KEY) or ""
 
 
 async def load_stored_pack(conn: aiosqlite.Connection) -> StoredPack:
