@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,7 @@ from tests.fakediscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild
 
 START_TIME = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 READY_TIMEOUT = 10.0
+STOP_TIMEOUT = 20.0
 
 
 class FakeClock:
@@ -129,6 +131,21 @@ class Harness:
     async def stop(self, *, kill: bool = False) -> None:
         if self._task is None:
             return
+        try:
+            await asyncio.wait_for(self._stop(kill=kill), STOP_TIMEOUT)
+        except TimeoutError:
+            # Seen once in many runs (cause not found yet): never let it stall the suite.
+            warnings.warn(f"the bot did not stop within {STOP_TIMEOUT} s; its tasks were cancelled", stacklevel=2)
+            for task in [*bot_tasks(), self._task]:
+                task.cancel()
+            store = self.bot._store
+            if store is not None:
+                self.bot._store = None
+                await store.conn.close()
+        self._task = None
+
+    async def _stop(self, *, kill: bool) -> None:
+        assert self._task is not None
         if kill:
             # As close to a crash as one process allows: the gateway task and the
             # scheduler are cancelled mid-flight, with no clean close handshake. Every
@@ -145,7 +162,6 @@ class Harness:
         await self.bot.close()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        self._task = None
 
     async def restart(self, *, kill: bool = False, **overrides: Any) -> HyosanBot:
         await self.stop(kill=kill)
@@ -224,7 +240,10 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
         yield fake
     finally:
         restore()
-        await fake.close()
+        try:
+            await asyncio.wait_for(fake.close(), STOP_TIMEOUT)
+        except TimeoutError:
+            warnings.warn(f"the fake Discord did not close within {STOP_TIMEOUT} s", stacklevel=2)
 
 
 @pytest.fixture
