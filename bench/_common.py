@@ -68,6 +68,13 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
 
 
+def print_rows(rows: Sequence[tuple[str, str]]) -> None:
+    """A two-column "figure  value" table on stdout, names aligned."""
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
 def median(values: Iterable[float | None]) -> float | None:
     present = [v for v in values if v is not None and v == v]
     return statistics.median(present) if present else None

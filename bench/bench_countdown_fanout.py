@@ -37,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import print_rows  # noqa: E402
 from bench._fanout import GLOBAL_LIMIT, ZONES, count_posts, read_ledger  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.conftest import FakeClock, Harness, build_world  # noqa: E402
@@ -143,9 +144,7 @@ def print_table(result: dict[str, Any]) -> None:
         ),
         ("ledger", f"{result['ledger']} (slots claimed twice: {result['slots_claimed_twice']})"),
     ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
 
 
 def main() -> None:

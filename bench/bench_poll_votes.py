@@ -40,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import percentile, print_rows  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from cogs.polls.rules import decide_vote  # noqa: E402
 from tests.conftest import FakeClock, Harness, build_world  # noqa: E402
@@ -49,11 +50,6 @@ from tests.fakediscord.bare_bot import run_bare_bot, stop_bare_bot  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "poll_votes.json"
 OPTIONS = ("On-jo", "Su-hyeok", "Nam-ra", "Cheong-san")
 _DESCRIPTION_COUNT = re.compile(r"\*\*(\d+)\*\* \(")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def click_plan(rng: random.Random, members: int, clicks: int) -> list[tuple[int, int]]:
@@ -261,9 +257,7 @@ def print_table(result: dict[str, Any]) -> None:
                 f" (polls at {result['ratio_to_bare_bot']}×)",
             )
         )
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
 
 
 def main() -> None:
