@@ -35,14 +35,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakediscord import TEXT, FakeDiscord, InteractionRecord  # noqa: E402
-from tests.fakediscord.interactions import (  # noqa: E402
+from bot.localdiscord import TEXT, FakeDiscord, InteractionRecord  # noqa: E402
+from bot.localdiscord.interactions import (  # noqa: E402
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
     EPHEMERAL,
     MESSAGE_COMPONENT,
 )
-from tests.fakediscord.state import Channel, Guild, Member  # noqa: E402
+from bot.localdiscord.state import Channel, Guild, Member  # noqa: E402
 
 Kind = Literal["bot", "baseline"]
 Json = dict[str, Any]

@@ -14,8 +14,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from tests.fakediscord import FakeDiscord
-from tests.fakediscord.state import Channel
+from bot.localdiscord import FakeDiscord
+from bot.localdiscord.state import Channel
 
 #: Discord's global limit for a bot token, enforced by the fake during the fan-out.
 GLOBAL_LIMIT = 50

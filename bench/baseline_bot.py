@@ -1,6 +1,6 @@
 """The benchmarks' baseline as a process: the test harness's bare discord.py bot.
 
-``tests/fakediscord/bare_bot.py``'s :class:`BareBot` (intents: guilds only, like the
+``bot/localdiscord/bare_bot.py``'s :class:`BareBot` (intents: guilds only, like the
 bot; ``/ping`` answers a fixed embed with a persistent button, the button acknowledges
 with a deferred update), run the way ``python -m bot`` runs: token and endpoints from
 ``DISCORD_TOKEN``, ``DISCORD_API_BASE_URL`` and ``DISCORD_GATEWAY_URL``, discord.py's
@@ -31,26 +31,15 @@ import discord.gateway
 import discord.http
 import yarl
 
-FAKE_DIR = Path(__file__).resolve().parents[1] / "tests" / "fakediscord"
+BARE_BOT = Path(__file__).resolve().parents[1] / "tests" / "bare_bot.py"
 GUILD_READY_TIMEOUT = 2.0
 
 log = logging.getLogger("baseline")
 
 
 def load_bare_bot() -> types.ModuleType:
-    """Import ``tests/fakediscord/bare_bot.py`` without executing the fake's package or server."""
-    package = types.ModuleType("_bare_fakediscord")
-    package.__path__ = [str(FAKE_DIR)]
-    server = types.ModuleType("_bare_fakediscord.server")
-
-    def not_here(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("the baseline process has no fake server")
-
-    server.FakeDiscord = object  # type: ignore[attr-defined]
-    server.point_discord_py_at = not_here  # type: ignore[attr-defined]
-    sys.modules[package.__name__] = package
-    sys.modules[server.__name__] = server
-    spec = importlib.util.spec_from_file_location(f"{package.__name__}.bare_bot", FAKE_DIR / "bare_bot.py")
+    """Import ``tests/bare_bot.py`` by path: the baseline needs neither the fake nor the tests package."""
+    spec = importlib.util.spec_from_file_location("_bare_bot", BARE_BOT)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -41,11 +41,11 @@ import pytest
 
 from bot.client import HyosanBot
 from bot.endpoints import apply_discord_endpoints
+from bot.localdiscord import FakeDiscord
+from bot.localdiscord.permissions import Permission
+from bot.localdiscord.server import point_discord_py_at
+from bot.localdiscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild, Member
 from bot.settings import Settings
-from tests.fakediscord import FakeDiscord
-from tests.fakediscord.permissions import Permission
-from tests.fakediscord.server import point_discord_py_at
-from tests.fakediscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild, Member
 
 START_TIME = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 READY_TIMEOUT = 10.0

@@ -27,10 +27,10 @@ from typing import Any
 
 import pytest
 
+from bot.localdiscord import InteractionRecord, Permission, wait_until
+from bot.localdiscord.state import TEXT, Channel, Member
 from bot.spoilers.repo import add_spoiler_channel
 from tests.conftest import Harness
-from tests.fakediscord import InteractionRecord, Permission, wait_until
-from tests.fakediscord.state import TEXT, Channel, Member
 
 APPLICATION_COMMAND = 2
 CHANNEL_MESSAGE = 4

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from bot.localdiscord import Permission, wait_until
 from cogs.countdown import repo
 from cogs.countdown.posting import CountdownPosts, slot_nonce
-from tests.fakediscord import Permission, wait_until
 
 
 def posts(h: Any) -> CountdownPosts:

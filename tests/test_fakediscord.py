@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from discord import app_commands
 
-from tests.fakediscord import (
+from bot.localdiscord import (
     DEFAULT_OPENAPI_PATH,
     CommandNotPermitted,
     FakeDiscord,
@@ -37,8 +37,8 @@ from tests.fakediscord import (
     skip_identify_delay,
     wait_until,
 )
-from tests.fakediscord.bare_bot import PING_EMBED, BareBot, run_bare_bot, stop_bare_bot
-from tests.fakediscord.state import Channel, Member
+from bot.localdiscord.state import Channel, Member
+from tests.bare_bot import PING_EMBED, BareBot, run_bare_bot, stop_bare_bot
 
 SPEC_PRESENT = DEFAULT_OPENAPI_PATH.is_file()
 needs_spec = pytest.mark.skipif(not SPEC_PRESENT, reason="shared/discord-openapi.json is absent")

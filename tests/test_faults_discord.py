@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from bot.localdiscord import skip_identify_delay, wait_until
 from cogs.countdown import repo as countdown_repo
 from cogs.polls.cog import PollsCog
 from tests.conftest import Harness
-from tests.fakediscord import skip_identify_delay, wait_until
 from tests.test_countdown_e2e import messages as countdown_posts
 from tests.test_countdown_e2e import set_daily, text_of, tick
 from tests.test_polls_e2e import create, current, embed_text, poll_messages, stored_votes, vote, vote_ids

@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
+from bot.localdiscord import InteractionRecord, wait_until
 from cogs.countdown import repo as countdown_repo
 from tests.conftest import Harness
-from tests.fakediscord import InteractionRecord, wait_until
 from tests.test_countdown_e2e import messages as countdown_posts
 from tests.test_countdown_e2e import set_daily, tick
 from tests.test_polls_e2e import create, current, poll_messages, stored_votes, vote_ids

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from bot.localdiscord import wait_until
+from bot.localdiscord.state import Channel, Member
 from cogs.polls import repo
 from cogs.polls.cog import PollsCog
 from tests.conftest import Harness
-from tests.fakediscord import wait_until
-from tests.fakediscord.state import Channel, Member
 
 QUESTION = "Who returns in season 2?"
 OPTIONS = "On-jo | Su-hyeok | Nam-ra"
@@ -518,7 +518,7 @@ async def test_bad_input_is_explained_privately_and_creates_nothing(
 
 
 async def test_a_poll_that_cannot_be_posted_leaves_nothing_behind(h: Harness) -> None:
-    from tests.fakediscord import Permission
+    from bot.localdiscord import Permission
 
     h.guild.set_bot_overwrite(h.general, allow=0, deny=int(Permission.SEND_MESSAGES))
     record = await h.slash(h.member, h.general, "poll create", question=QUESTION, options=OPTIONS)

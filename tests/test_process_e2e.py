@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakediscord import FakeDiscord
+from bot.localdiscord import FakeDiscord
 
 REPO = Path(__file__).parents[1]
 TOKEN = "MTIzNDU2Nzg5.secret-part.do-not-log-me"

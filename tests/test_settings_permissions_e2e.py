@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from bot.localdiscord import CommandNotPermitted
 from tests.conftest import Harness
-from tests.fakediscord import CommandNotPermitted
 
 SUBCOMMAND, GROUP = 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER = 3, 4, 5, 6, 7, 8, 9, 10

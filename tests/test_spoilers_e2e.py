@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from bot.localdiscord import CommandNotPermitted, InvalidOptions
+from bot.localdiscord.state import Channel
 from bot.spoilers import register_reveal_provider, unregister_reveal_provider
 from cogs.spoilers.cog import reveal_survivors
 from tests.conftest import Harness
-from tests.fakediscord import CommandNotPermitted, InvalidOptions
-from tests.fakediscord.state import Channel
 from tests.test_spoilers_render import discord_display
 
 SERIES_FATES = (

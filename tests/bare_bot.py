@@ -15,12 +15,14 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
-from .server import FakeDiscord, point_discord_py_at
+if TYPE_CHECKING:
+    from bot.localdiscord.server import FakeDiscord
+
 
 PING_EMBED = {"title": "Pong", "description": "The bare bot is alive.", "color": 0x5865F2}
 
@@ -94,6 +96,8 @@ async def run_bare_bot(
     fake: FakeDiscord, token: str | None = None, *, timeout: float = 10.0, **kwargs: Any
 ) -> tuple[BareBot, asyncio.Task[None]]:
     """Point discord.py at ``fake``, start a :class:`BareBot` and wait until it is ready."""
+    from bot.localdiscord.server import point_discord_py_at  # only here: the baseline process has no fake
+
     point_discord_py_at(fake)
     bot = BareBot(**kwargs)
     task = asyncio.create_task(bot.start(token or fake.token), name="bare-bot")
