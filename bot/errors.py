@@ -18,11 +18,12 @@ from typing import Any, ParamSpec, TypeVar
 import discord
 from discord import app_commands
 
-from bot.i18n import t
+from bot.i18n import Counted, t
 from bot.store import is_full_error, is_lock_error
 from bot.usertext import quote_user_text
 
 log = logging.getLogger(__name__)
+
 
 class Trusted(str):
     """Text the bot built itself (a channel or role mention, a list it formatted):
@@ -69,14 +70,16 @@ def describe_user_error(error: Exception, locale: discord.Locale | str | None) -
             return t("errors.store_full", locale)
     if isinstance(error, app_commands.MissingPermissions | app_commands.BotMissingPermissions):
         perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
-        key = "errors.missing_permissions" if isinstance(error, app_commands.MissingPermissions) else (
-            "errors.bot_missing_permissions"
+        key = (
+            "errors.missing_permissions"
+            if isinstance(error, app_commands.MissingPermissions)
+            else ("errors.bot_missing_permissions")
         )
         return t(key, locale, permissions=perms)
     if isinstance(error, app_commands.NoPrivateMessage):
         return t("errors.guild_only", locale)
     if isinstance(error, app_commands.CommandOnCooldown):
-        return t("errors.cooldown", locale, seconds=f"{error.retry_after:.0f}")
+        return t("errors.cooldown", locale, seconds=Counted("units.seconds", max(round(error.retry_after), 1)))
     if isinstance(error, app_commands.TransformerError):
         return t("errors.bad_option", locale)
     if isinstance(error, app_commands.CheckFailure):
@@ -152,9 +155,7 @@ class BotCommandTree(app_commands.CommandTree[Any]):
                 return False
         return True
 
-    async def on_error(
-        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
-    ) -> None:
+    async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
         await report_interaction_error(interaction, error)
 
 

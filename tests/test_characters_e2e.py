@@ -141,7 +141,7 @@ async def test_a_chosen_character_shows_everything_with_fates_hidden_and_a_priva
     assert fields["Actor"] == "Yoon Chan Young (윤찬영)"
     assert fields["Role"] == "Student"
     assert fields["Back in season 2?"].startswith("Confirmed, according to")
-    assert "2025-09-18" in fields["Back in season 2?"]
+    assert "September 18, 2025" in fields["Back in season 2?"]
     assert fields["Fate in the series"].startswith("Spoiler, season 1 ending: ||")
     assert fields["Fate in the webtoon"].startswith("Spoiler, webtoon ending: ||")
     shown = outside_bars(embed_text(embed))
@@ -329,7 +329,7 @@ async def test_faq_where_to_watch_cites_its_source_and_date(harness: Harness) ->
     assert "Netflix" in embed["description"]
     assert "hour" in embed["description"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert "2025-09-18" in fields["Source"]
+    assert "September 18, 2025" in fields["Source"]
     assert record.components == []
     assert_within_discord_limits(record.data)
 
@@ -340,7 +340,7 @@ async def test_a_spoiler_faq_is_hidden_in_an_ordinary_channel_and_revealed_priva
     embed = record.embeds[0]
     assert embed["description"].startswith("Spoiler, season 1 ending: ||")
     assert "Nam On Jo" not in outside_bars(embed_text(embed))
-    assert "2025-09-18" in {f["name"]: f["value"] for f in embed["fields"]}["Source"]
+    assert "September 18, 2025" in {f["name"]: f["value"] for f in embed["fields"]}["Source"]
     assert custom_ids(record.data) == ["spoiler:reveal:faq:survivors"]
 
     reveal = await h.click(h.member2, h.general, record.original, "spoiler:reveal:faq:survivors")

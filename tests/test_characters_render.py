@@ -74,7 +74,7 @@ def test_the_same_embed_shows_fates_openly_in_a_spoiler_channel(pack: DataPack, 
     assert fields["Actor"] == "Yoon Chan Young (윤찬영)"
     assert fields["Role"] == "Student"
     assert fields["Back in season 2?"].startswith("Confirmed, according to")
-    assert "2025-09-18" in fields["Back in season 2?"]
+    assert "September 18, 2025" in fields["Back in season 2?"]
     assert embed.title == "Lee Cheong San · 이청산"
 
 
@@ -127,7 +127,7 @@ def test_spoiler_faq_answer_is_hidden_and_cites_source_and_date(pack: DataPack, 
     assert hidden.description is not None
     assert hidden.description.startswith("Spoiler, season 1 ending: ||")
     fields = {f.name: f.value for f in hidden.fields}
-    assert "2025-09-18" in fields["Source"]
+    assert "September 18, 2025" in fields["Source"]
     opened = faq_embed(entry, sources, OPEN, "en-US")
     assert "||" not in (opened.description or "")
     assert "Nam On Jo" in (opened.description or "")

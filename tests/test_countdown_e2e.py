@@ -285,7 +285,7 @@ async def test_an_owner_confirms_a_date_and_every_scheduled_server_hears_it(harn
     )
     assert rec.ephemeral
     assert "Release information updated" in rec.content
-    assert "1 servers" in rec.content
+    assert "1 server with" in rec.content
     await tick(h)
     assert await wait_until(lambda: len(messages(h, h.general)) == 1)
     announced = text_of(messages(h, h.general)[0])

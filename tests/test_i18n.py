@@ -10,7 +10,7 @@ import pytest
 from discord import app_commands
 
 from bot import i18n
-from bot.i18n import CatalogTranslator, catalog, cmd, language_of, t
+from bot.i18n import CatalogTranslator, Counted, catalog, cmd, language_of, t
 
 ROOT = Path(__file__).parents[1]
 LITERAL_KEY = re.compile(r"""\b(?:t|cmd|UserError)\(\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']""")
@@ -27,8 +27,44 @@ def test_every_literal_catalog_key_in_the_code_exists_in_english() -> None:
 
 
 def test_text_falls_back_to_english_and_fills_placeholders() -> None:
-    assert t("errors.cooldown", discord.Locale.korean, seconds=3) == "Slow down a little: try again in 3 seconds."
-    assert t("errors.cooldown", "pt-BR", seconds=5).endswith("5 seconds.")
+    seconds = Counted("units.seconds", 5)
+    assert t("errors.cooldown", "pt-BR", seconds=seconds) == "Slow down a little: try again in 5 seconds."
+
+
+@pytest.mark.parametrize(
+    ("count", "english"),
+    [(0, "0 days"), (1, "1 day"), (2, "2 days"), (21, "21 days"), (1234, "1,234 days")],
+)
+def test_english_plural_forms_follow_cldr(count: int, english: str) -> None:
+    assert t("units.days", "en-US", count=count) == english
+
+
+@pytest.mark.parametrize(
+    ("count", "english"),
+    [
+        (0, "…and 0 older changes."),
+        (1, "…and 1 older change."),
+        (2, "…and 2 older changes."),
+        (21, "…and 21 older changes."),
+    ],
+)
+def test_a_whole_sentence_can_have_plural_forms(count: int, english: str) -> None:
+    assert t("countdown.history.more", "en-GB", count=count) == english
+
+
+def test_counted_nouns_fill_any_placeholder() -> None:
+    text = t(
+        "polls.invalid.question_too_long",
+        "en-US",
+        length=Counted("units.characters", 1),
+        limit=Counted("units.characters", 256),
+    )
+    assert text == "The question is 1 character long; the most is 256 characters."
+
+
+def test_a_plural_entry_without_a_count_is_a_bug() -> None:
+    with pytest.raises(TypeError, match=r"units\.days"):
+        t("units.days", "en-US")
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.i18n import Counted
 from cogs.polls.rules import (
     InvalidPoll,
     VoteChange,
@@ -58,11 +59,19 @@ def test_options_are_split_on_bars_and_trimmed_and_inner_whitespace_collapsed() 
 @pytest.mark.parametrize(
     ("options", "key", "values"),
     [
-        ("Only one", "polls.invalid.too_few_options", {"minimum": 2}),
-        (" | ".join(str(n) for n in range(21)), "polls.invalid.too_many_options", {"maximum": 20, "count": 21}),
+        ("Only one", "polls.invalid.too_few_options", {"minimum": Counted("units.options", 2)}),
+        (
+            " | ".join(str(n) for n in range(21)),
+            "polls.invalid.too_many_options",
+            {"maximum": 20, "count": Counted("units.options", 21)},
+        ),
         ("Yes | | No", "polls.invalid.option_empty", {"number": 2}),
         ("Yes | No |", "polls.invalid.option_empty", {"number": 3}),
-        ("Yes | " + "n" * 81, "polls.invalid.option_too_long", {"number": 2, "limit": 80, "length": 81}),
+        (
+            "Yes | " + "n" * 81,
+            "polls.invalid.option_too_long",
+            {"number": 2, "limit": Counted("units.characters", 80), "length": Counted("units.characters", 81)},
+        ),
         ("Yes | No | YES", "polls.invalid.option_duplicate", {"number": 3, "first": 1, "option": "YES"}),
         ("Straße | STRASSE", "polls.invalid.option_duplicate", {"number": 2, "first": 1, "option": "STRASSE"}),
         ("Yes | @everyone", "polls.invalid.option_mention", {"number": 2}),
@@ -123,7 +132,7 @@ def test_max_choices_must_fit_the_options() -> None:
     assert refusal(build_poll_spec, question="Q", options="a | b", max_choices=0).key == "polls.invalid.max_choices_low"
     error = refusal(build_poll_spec, question="Q", options="a | b", max_choices=3)
     assert error.key == "polls.invalid.max_choices_high"
-    assert error.values == {"value": 3, "count": 2}
+    assert error.values == {"value": "3", "count": Counted("units.options", 2)}
     spec = build_poll_spec(question="Q", options="a | b", max_choices=2, anonymous=True)
     assert spec.max_choices == 2
     assert spec.anonymous

@@ -178,6 +178,6 @@ def test_a_field_value_stays_within_discords_limit() -> None:
 
 def test_lines_are_dropped_whole_never_cut() -> None:
     lines = ["Spoiler, a: ||one||", "Spoiler, b: ||two||", "Spoiler, c: ||three||"]
-    joined = join_lines_within(lines, 45, more="…and {count} more.")
+    joined = join_lines_within(lines, 45, more=lambda count: f"…and {count} more.")
     assert joined == "Spoiler, a: ||one||\n…and 2 more."
-    assert join_lines_within(lines, 1000, more="…and {count} more.") == "\n".join(lines)
+    assert join_lines_within(lines, 1000, more=lambda count: f"…and {count} more.") == "\n".join(lines)

@@ -40,7 +40,7 @@ def test_the_series_lists_the_survivors_the_unclear_fate_and_the_adults(pack: Da
     adults = sections["Adults who shaped the outbreak"]
     assert "science teacher" in adults
     assert "detective" in adults
-    assert "2025-09-18" in page.footer
+    assert "September 18, 2025" in page.footer
 
 
 def test_the_webtoon_has_only_its_three_survivors(pack: DataPack) -> None:

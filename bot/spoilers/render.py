@@ -11,6 +11,7 @@ early, open a new one, or show the text somewhere bars cannot hide it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -183,15 +184,16 @@ def spoiler_field(label: str, text: str, *, openly: bool, locale: discord.Locale
     return EmbedField(name=name[:FIELD_NAME_LIMIT], value=value)
 
 
-def join_lines_within(lines: list[str], limit: int, *, more: str) -> str:
+def join_lines_within(lines: list[str], limit: int, *, more: Callable[[int], str] | None) -> str:
     """Join as many whole lines as fit in ``limit``; the rest become one ``more`` line.
 
-    Cutting between lines, never inside one, keeps every line's bars balanced, so
-    render each line with a ``limit`` no larger than this one. ``more`` may use ``{count}``.
+        Cutting between lines, never inside one, keeps every line's bars balanced, so
+        render each line with a ``limit`` no larger than this one. ``more(count)`` says how
+    many were dropped (None: drop them silently).
     """
     for count in range(len(lines), -1, -1):
         dropped = len(lines) - count
-        joined = "\n".join([*lines[:count], *([more.format(count=dropped)] if dropped else [])])
+        joined = "\n".join([*lines[:count], *([more(dropped)] if dropped and more else [])])
         if len(joined) <= limit:
             return joined
     return ""

@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.datapack import Character, FaqEntry
 from bot.errors import Trusted, UserError, guarded_autocomplete
-from bot.i18n import cmd, language_of, t
+from bot.i18n import Counted, cmd, language_of, t
 from bot.spoilers import (
     Reveal,
     SpoilerContext,
@@ -121,7 +121,11 @@ class CharactersCog(commands.Cog, name="Characters"):
             examples = [discord.utils.escape_markdown(c.name) for c in list(catalog.characters.values())[:2]]
             raise UserError("characters.lookup.empty", examples=Trusted(join_alternatives(examples, locale)))
         if problem == "too_long":
-            raise UserError("characters.lookup.too_long", length=len(text.strip()), limit=QUERY_LIMIT)
+            raise UserError(
+                "characters.lookup.too_long",
+                length=Counted("units.characters", len(text.strip())),
+                limit=Counted("units.characters", QUERY_LIMIT),
+            )
         if problem == "markup":
             raise UserError("characters.lookup.markup")
         resolution = catalog.character_index.resolve(text)
@@ -191,7 +195,7 @@ class CharactersCog(commands.Cog, name="Characters"):
         if problem == "empty":
             raise UserError("characters.faq.empty", topics=Trusted(self._quoted_topics(catalog, (), locale)))
         if problem == "too_long":
-            raise UserError("characters.faq.too_long", length=len(text.strip()))
+            raise UserError("characters.faq.too_long", length=Counted("units.characters", len(text.strip())))
         if problem == "markup":
             raise UserError("characters.faq.markup")
         resolution = catalog.faq_index.resolve(text)

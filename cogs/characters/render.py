@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import discord
 
 from bot.datapack import Character, FaqEntry, Source, SpoilerFact
-from bot.i18n import t
+from bot.i18n import format_day, t
 from bot.spoilers import FIELD_VALUE_LIMIT, SpoilerContext, join_lines_within
 
 __all__ = [
@@ -71,7 +71,7 @@ def join_alternatives(items: Sequence[str], locale: Locale) -> str:
 def cite(source: Source, locale: Locale) -> str:
     """A source as the bot names it everywhere: title, linked when it has an address, and its date."""
     title = plain(source.title, 200)
-    date = source.date.isoformat() if source.date else None
+    date = format_day(source.date, locale) if source.date else None
     if source.url:
         key = "characters.source_linked_dated" if date else "characters.source_linked_undated"
         return t(key, locale, title=title, url=source.url, date=date)
@@ -84,7 +84,7 @@ def _sources_footer(source_ids: Sequence[str], sources: Mapping[str, Source], lo
     unique = [sources[i] for i in dict.fromkeys(source_ids) if i in sources]
     parts = []
     for source in unique:
-        date = source.date.isoformat() if source.date else None
+        date = format_day(source.date, locale) if source.date else None
         key = "characters.source_dated" if date else "characters.source_undated"
         parts.append(t(key, locale, title=" ".join(source.title.split()), date=date))
     return _truncate(t("characters.sources_footer", locale, sources="; ".join(parts)), FOOTER_BUDGET)
@@ -138,7 +138,7 @@ def _season_2_value(character: Character, sources: Mapping[str, Source], locale:
     lines = [first]
     if character.season_2.note:
         lines.append(t("characters.lookup.season_2_note", locale, text=plain(character.season_2.note, 500)))
-    return join_lines_within(lines, SEASON_2_BUDGET, more="")
+    return join_lines_within(lines, SEASON_2_BUDGET, more=None)
 
 
 def _fate_value(fate: SpoilerFact | None, spoilers: SpoilerContext, locale: Locale) -> str:
@@ -180,7 +180,9 @@ def character_embed(
         lines = [spoilers.fact(fact, limit=MORE_SPOILERS_BUDGET) for fact in character.spoilers]
         embed.add_field(
             name=t("characters.lookup.more_spoilers", locale),
-            value=join_lines_within(lines, MORE_SPOILERS_BUDGET, more=t("characters.lookup.more_lines", locale)),
+            value=join_lines_within(
+                lines, MORE_SPOILERS_BUDGET, more=lambda count: t("characters.lookup.more_lines", locale, count=count)
+            ),
             inline=False,
         )
     cited = [
@@ -225,9 +227,9 @@ def faq_embed(
     if further:
         embed.add_field(
             name=t("characters.faq.see_also", locale),
-            value=join_lines_within(further, FIELD_VALUE_LIMIT, more=""),
+            value=join_lines_within(further, FIELD_VALUE_LIMIT, more=None),
             inline=False,
         )
     if main is not None and main.date is not None:
-        embed.set_footer(text=t("characters.as_of_footer", locale, date=main.date.isoformat()))
+        embed.set_footer(text=t("characters.as_of_footer", locale, date=format_day(main.date, locale)))
     return embed

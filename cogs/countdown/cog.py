@@ -253,7 +253,7 @@ class CountdownSettingsGroup(SettingsSubgroup):
             value=t(f"countdown.settings.mode_text_{schedule.mode}", locale),
         )
         if schedule.paused:
-            next_text = t("countdown.settings.paused", locale, failures=schedule.consecutive_failures)
+            next_text = t("countdown.settings.paused", locale, count=schedule.consecutive_failures)
         elif schedule.next_due_at is not None:
             next_text = (
                 f"{instant_timestamp(schedule.next_due_at, 'F')} ({instant_timestamp(schedule.next_due_at, 'R')})"
@@ -358,7 +358,7 @@ class ReleaseGroup(app_commands.Group):
                 locale,
                 window=parsed.label,
                 confidence=t(f"countdown.confidence.{stored.confidence}", locale, platform=self.cog.platform),
-                guilds=guilds,
+                count=guilds,
             ),
             ephemeral=True,
         )

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.i18n import Counted
 from bot.usertext import clean_text, is_blank
 from cogs.countdown.window import Confidence, ReleaseWindow, WindowError, check_owner_window
 
@@ -82,7 +83,7 @@ def split_source(text: str) -> tuple[str | None, str | None]:
     if is_blank(cleaned):
         raise WindowError("source_missing")
     if len(cleaned) > MAX_SOURCE_LENGTH:
-        raise WindowError("source_too_long", limit=MAX_SOURCE_LENGTH)
+        raise WindowError("source_too_long", limit=Counted("units.characters", MAX_SOURCE_LENGTH))
     if cleaned.lower().startswith(("http://", "https://")):
         if _URL.match(cleaned) is None:
             raise WindowError("source_bad_url", text=cleaned)

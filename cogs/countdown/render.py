@@ -17,7 +17,7 @@ from typing import Literal
 import discord.utils
 
 from bot.datapack import ContextFact
-from bot.i18n import t
+from bot.i18n import format_month, format_quarter, format_year, t
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.slots import days_until
 from cogs.countdown.window import Precision
@@ -79,14 +79,14 @@ def date_label(day: dt.date, precision: Precision | None, locale: str | None) ->
     if precision in (None, "day"):
         return timestamp(day, "D")
     if precision == "month":
-        return t("countdown.date.month", locale, month=t(f"countdown.months.m{day.month}", locale), year=day.year)
+        return format_month(day, locale)
     if precision == "quarter":
-        return t("countdown.date.quarter", locale, quarter=(day.month - 1) // 3 + 1, year=day.year)
-    return str(day.year)
+        return format_quarter(day, locale)
+    return format_year(day, locale)
 
 
 def days_text(days: int, locale: str | None) -> str:
-    return t("countdown.days.one" if abs(days) == 1 else "countdown.days.other", locale, count=abs(days))
+    return t("units.days", locale, count=abs(days))
 
 
 def window_text(record: ReleaseRecord) -> str:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.i18n import Counted
 from bot.usertext import clean_text
 
 Precision = Literal["day", "month", "quarter", "season", "year"]
@@ -127,7 +128,7 @@ def _parse_window(raw: str) -> ReleaseWindow:
             raise WindowError("end_before_start", start=start.isoformat(), end=end.isoformat())
         precision = classify_span(start, end)
         if precision == "season" and (end - start).days > MAX_SEASON_DAYS:
-            raise WindowError("too_wide", days=MAX_SEASON_DAYS)
+            raise WindowError("too_wide", days=Counted("units.days", MAX_SEASON_DAYS))
         return ReleaseWindow(precision, start, end, f"{start.isoformat()}..{end.isoformat()}")
     if match := _DAY.match(lowered):
         day = _single_date(lowered)

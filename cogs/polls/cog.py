@@ -382,7 +382,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
         if poll.closes_at is not None:
             self.bot.scheduler.wake()
         await interaction.followup.send(
-            t("polls.create.done", interaction.locale, id=poll.id, link=message.jump_url), ephemeral=True
+            t("polls.create.done", interaction.locale, id=str(poll.id), link=message.jump_url), ephemeral=True
         )
 
     @poll.command(name=cmd("polls.close.name"), description=cmd("polls.close.description"))
@@ -391,7 +391,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
     async def close(self, interaction: discord.Interaction[Any], poll_key: str) -> None:
         poll = await self._fetch_guild_poll(interaction, poll_key)
         if not poll.is_open:
-            raise UserError("polls.close.already_closed", id=poll.id)
+            raise UserError("polls.close.already_closed", id=str(poll.id))
         if (
             poll.creator_id != interaction.user.id
             and not self._permissions_in_poll_channel(interaction, poll).manage_messages
@@ -399,12 +399,12 @@ class PollsCog(commands.Cog, name=COG_NAME):
             raise UserError("polls.close.not_allowed")
         await interaction.response.defer(ephemeral=True, thinking=True)
         if not await repo.close_poll(self.bot.store, poll.id, self.bot.clock(), CloseReason.COMMAND):
-            raise UserError("polls.close.already_closed", id=poll.id)
+            raise UserError("polls.close.already_closed", id=str(poll.id))
         self.bot.scheduler.wake()
         if await self.announce_closed_poll(poll.id):
-            text = t("polls.close.done", interaction.locale, id=poll.id)
+            text = t("polls.close.done", interaction.locale, id=str(poll.id))
         else:
-            text = t("polls.close.message_deleted", interaction.locale, id=poll.id)
+            text = t("polls.close.message_deleted", interaction.locale, id=str(poll.id))
         await interaction.followup.send(text, ephemeral=True)
 
     @poll.command(name=cmd("polls.results.name"), description=cmd("polls.results.description"))
@@ -439,7 +439,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
             )
             link = f"https://discord.com/channels/{poll.guild_id}/{poll.channel_id}/{poll.message_id}"
             question = render_open_text(poll.question, limit=LIST_QUESTION_LIMIT)
-            lines.append(t("polls.list.line", locale, id=poll.id, question=question, link=link, closing=closing))
+            lines.append(t("polls.list.line", locale, id=str(poll.id), question=question, link=link, closing=closing))
         if total > len(polls):
             lines.append(t("polls.list.more", locale, count=total - len(polls)))
         embed = discord.Embed(title=t("polls.list.title", locale, count=total), description="\n".join(lines)[:4096])
@@ -456,10 +456,10 @@ class PollsCog(commands.Cog, name=COG_NAME):
         if poll.anonymous:
             tally, _ = await repo.read_tally(self.bot.store, poll.id, len(poll.options))
             data = counts_csv(poll, tally)
-            text = t("polls.export.done_anonymous", interaction.locale, id=poll.id)
+            text = t("polls.export.done_anonymous", interaction.locale, id=str(poll.id))
         else:
             data = ballots_csv(poll, await repo.fetch_ballots(self.bot.store.conn, poll))
-            text = t("polls.export.done", interaction.locale, id=poll.id)
+            text = t("polls.export.done", interaction.locale, id=str(poll.id))
         file = discord.File(io.BytesIO(data), filename=export_filename(poll))
         await interaction.followup.send(text, file=file, ephemeral=True)
 
@@ -489,7 +489,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
         choices = []
         for summary in found:
             key = "polls.choice_open" if summary.is_open else "polls.choice_closed"
-            name = t(key, interaction.locale, id=summary.id, question=" ".join(summary.question.split()))
+            name = t(key, interaction.locale, id=str(summary.id), question=" ".join(summary.question.split()))
             if len(name) > CHOICE_NAME_LIMIT:
                 name = name[: CHOICE_NAME_LIMIT - 1] + "…"
             choices.append(app_commands.Choice(name=name, value=str(summary.id)))

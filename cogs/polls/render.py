@@ -15,7 +15,7 @@ from datetime import datetime
 
 import discord
 
-from bot.i18n import t
+from bot.i18n import Counted, format_percent, t
 from bot.spoilers import EMBED_DESCRIPTION_LIMIT, join_lines_within, render_open_text, wrap_spoiler
 from cogs.polls.repo import ClickResult, ClickStatus, CloseReason, Poll
 from cogs.polls.rules import VoteChange
@@ -89,7 +89,7 @@ def _result_block(poll: Poll, result: OptionResult, *, openly: bool, locale: Loc
         mark=mark,
         option=numbered_option(poll, result.index, openly=openly),
         count=result.count,
-        percent=result.percent,
+        percent=format_percent(result.percent / 100, locale),
     )
     return f"{line}\n`{result.bar}`"
 
@@ -102,13 +102,20 @@ def option_lines(poll: Poll, tally: Tally | None, *, openly: bool, locale: Local
         blocks = [
             _result_block(poll, result, openly=openly, locale=locale) for result in option_results(poll.options, tally)
         ]
-    return join_lines_within(blocks, EMBED_DESCRIPTION_LIMIT, more=t("polls.message.more_options", locale))
+    return join_lines_within(
+        blocks, EMBED_DESCRIPTION_LIMIT, more=lambda count: t("polls.message.more_options", locale, count=count)
+    )
 
 
 def _voters_line(poll: Poll, tally: Tally, locale: Locale) -> str:
     if poll.max_choices > 1 and poll.results_visible:
-        return t("polls.message.voters_and_votes", locale, voters=tally.voters, votes=tally.votes)
-    return t("polls.message.voters", locale, voters=tally.voters)
+        return t(
+            "polls.message.voters_and_votes",
+            locale,
+            voters=t("polls.message.voters", locale, count=tally.voters),
+            votes=Counted("units.votes", tally.votes),
+        )
+    return t("polls.message.voters", locale, count=tally.voters)
 
 
 def _closing_line(poll: Poll, locale: Locale) -> str:
@@ -129,7 +136,7 @@ def _closing_name(poll: Poll, locale: Locale) -> str:
 
 
 def _footer(poll: Poll, locale: Locale) -> str:
-    parts = [t("polls.message.footer_id", locale, id=poll.id)]
+    parts = [t("polls.message.footer_id", locale, id=str(poll.id))]
     if poll.anonymous:
         parts.append(t("polls.message.footer_anonymous", locale))
     if poll.hide_results:
@@ -188,7 +195,7 @@ def _winner_line(poll: Poll, winners: Sequence[OptionResult], openly: bool, loca
 def close_notice(poll: Poll, locale: Locale) -> str:
     """The line above the posted results: why the poll closed."""
     reason = poll.close_reason or CloseReason.COMMAND
-    return t(f"polls.results.closed_by_{reason.value}", locale, id=poll.id)
+    return t(f"polls.results.closed_by_{reason.value}", locale, id=str(poll.id))
 
 
 def choices_text(poll: Poll, choices: Sequence[int], locale: Locale) -> str:
@@ -214,7 +221,7 @@ def vote_answer(poll: Poll, result: ClickResult, locale: Locale) -> str:
     transition = result.transition
     clicked = _answer_option(poll, transition.clicked)
     if transition.change is VoteChange.REFUSED_LIMIT:
-        head = t("polls.vote.refused_limit", locale, count=poll.max_choices, option=clicked)
+        head = t("polls.vote.refused_limit", locale, count=Counted("units.options", poll.max_choices), option=clicked)
     elif transition.change is VoteChange.MOVED:
         previous = _answer_option(poll, transition.before[0])
         head = t("polls.vote.moved", locale, previous=previous, option=clicked)

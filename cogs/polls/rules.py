@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from bot.i18n import Counted
 from bot.usertext import clean_text, fold_key, is_blank
 
 QUESTION_MAX = 256
@@ -73,7 +74,11 @@ def parse_question(text: str) -> str:
     if is_blank(question):
         raise InvalidPoll("polls.invalid.question_empty")
     if len(question) > QUESTION_MAX:
-        raise InvalidPoll("polls.invalid.question_too_long", limit=QUESTION_MAX, length=len(question))
+        raise InvalidPoll(
+            "polls.invalid.question_too_long",
+            limit=Counted("units.characters", QUESTION_MAX),
+            length=Counted("units.characters", len(question)),
+        )
     if _MASS_MENTION.search(question):
         raise InvalidPoll("polls.invalid.question_mention")
     if _SPOILER_BARS in question:
@@ -88,15 +93,22 @@ def parse_options(text: str) -> tuple[str, ...]:
     """
     options = tuple(" ".join(clean_text(part).split()) for part in text.split(OPTION_SEPARATOR))
     if len(options) < OPTIONS_MIN:
-        raise InvalidPoll("polls.invalid.too_few_options", minimum=OPTIONS_MIN)
+        raise InvalidPoll("polls.invalid.too_few_options", minimum=Counted("units.options", OPTIONS_MIN))
     if len(options) > OPTIONS_MAX:
-        raise InvalidPoll("polls.invalid.too_many_options", maximum=OPTIONS_MAX, count=len(options))
+        raise InvalidPoll(
+            "polls.invalid.too_many_options", maximum=OPTIONS_MAX, count=Counted("units.options", len(options))
+        )
     seen: dict[str, int] = {}
     for number, option in enumerate(options, start=1):
         if is_blank(option):
             raise InvalidPoll("polls.invalid.option_empty", number=number)
         if len(option) > OPTION_MAX:
-            raise InvalidPoll("polls.invalid.option_too_long", number=number, limit=OPTION_MAX, length=len(option))
+            raise InvalidPoll(
+                "polls.invalid.option_too_long",
+                number=number,
+                limit=Counted("units.characters", OPTION_MAX),
+                length=Counted("units.characters", len(option)),
+            )
         if _MASS_MENTION.search(option):
             raise InvalidPoll("polls.invalid.option_mention", number=number)
         folded = fold_key(option)  # "Yes", "yes" and "Ye\u200bs" look the same on screen
@@ -122,7 +134,7 @@ def parse_duration(text: str | None) -> timedelta | None:
     if total <= timedelta():
         raise InvalidPoll("polls.invalid.duration_zero")
     if total > DURATION_MAX:
-        raise InvalidPoll("polls.invalid.duration_too_long", days=DURATION_MAX.days)
+        raise InvalidPoll("polls.invalid.duration_too_long", days=Counted("units.days", DURATION_MAX.days))
     return total
 
 
@@ -131,7 +143,9 @@ def check_max_choices(max_choices: int, option_count: int) -> int:
     if max_choices < 1:
         raise InvalidPoll("polls.invalid.max_choices_low")
     if max_choices > option_count:
-        raise InvalidPoll("polls.invalid.max_choices_high", value=max_choices, count=option_count)
+        raise InvalidPoll(
+            "polls.invalid.max_choices_high", value=str(max_choices), count=Counted("units.options", option_count)
+        )
     return max_choices
 
 

@@ -116,7 +116,7 @@ class SpoilerSettingsGroup(SettingsSubgroup):
         if result is AddResult.ALREADY_LISTED:
             raise UserError("spoilers.settings.already_listed", channel=describe_channel(channel))
         if result is AddResult.LIST_FULL:
-            raise UserError("spoilers.settings.list_full", limit=MAX_SPOILER_CHANNELS)
+            raise UserError("spoilers.settings.list_full", count=MAX_SPOILER_CHANNELS)
         key = "added_category" if channel_kind(channel) == "category" else "added"
         await interaction.response.send_message(
             t(f"spoilers.settings.{key}", interaction.locale, channel=describe_channel(channel)), ephemeral=True

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from bot.datapack import CharacterSpoiler, DataPack
-from bot.i18n import t
+from bot.i18n import format_day, t
 from bot.spoilers import FIELD_VALUE_LIMIT, SpoilerContext, join_lines_within
 
 Version = Literal["series", "webtoon", "compare"]
@@ -90,11 +90,12 @@ def survivors_page(pack: DataPack, version: Version, spoilers: SpoilerContext, *
             differences.append(t("spoilers.survivors.difference", locale, topic=topic, spoiler=hidden))
         raw_sections.append(("section_differences", differences))
 
-    more = t("spoilers.more_lines", locale)
     sections = tuple(
         Section(
             heading=t(f"spoilers.survivors.{key}", locale),
-            body=join_lines_within(lines, FIELD_VALUE_LIMIT, more=more),
+            body=join_lines_within(
+                lines, FIELD_VALUE_LIMIT, more=lambda count: t("spoilers.more_lines", locale, count=count)
+            ),
         )
         for key, lines in raw_sections
         if lines
@@ -107,7 +108,7 @@ def survivors_page(pack: DataPack, version: Version, spoilers: SpoilerContext, *
             "spoilers.survivors.footer",
             locale,
             sources="; ".join(source_titles(pack, sources)),
-            as_of=pack.show.pack.as_of.isoformat(),
+            as_of=format_day(pack.show.pack.as_of, locale),
         ),
     )
 
