@@ -18,7 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 import discord
 from discord import app_commands
 
-from bot.i18n import Counted, t
+from bot.i18n import Counted, permission_names, t
 from bot.store import is_full_error, is_lock_error
 from bot.usertext import quote_user_text
 
@@ -69,7 +69,7 @@ def describe_user_error(error: Exception, locale: discord.Locale | str | None) -
         if is_full_error(error):
             return t("errors.store_full", locale)
     if isinstance(error, app_commands.MissingPermissions | app_commands.BotMissingPermissions):
-        perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        perms = permission_names(error.missing_permissions, locale)
         key = (
             "errors.missing_permissions"
             if isinstance(error, app_commands.MissingPermissions)

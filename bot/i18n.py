@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -65,6 +65,15 @@ def languages() -> list[str]:
     """Every language that has a core catalog, English first."""
     found = sorted(path.stem for path in LOCALES_DIR.glob("*.toml"))
     return sorted(found, key=lambda language: language != DEFAULT_LANGUAGE)
+
+
+def language_name(locale: Locale) -> str:
+    """A language by its own name ("English", "한국어"), from its catalog; one without a catalog shows as English."""
+    language = language_of(locale)
+    if language not in languages():
+        language = DEFAULT_LANGUAGE
+    name = catalog(language).get("language.name")
+    return name if isinstance(name, str) else language
 
 
 @cache
@@ -175,6 +184,17 @@ def t(key: str, locale: Locale = None, /, **values: Any) -> str:
     if not values:
         return template
     return template.format(**{name: _shown(value, language) for name, value in values.items()})
+
+
+def permission_names(flags: Iterable[str], locale: Locale) -> str:
+    """Discord permissions (discord.py flag names) as Discord's client names them in the reader's language."""
+    names = []
+    for flag in flags:
+        entry = catalog(language_of(locale)).get(f"permissions.{flag}") or catalog(DEFAULT_LANGUAGE).get(
+            f"permissions.{flag}"
+        )
+        names.append(entry if isinstance(entry, str) else flag.replace("_", " ").title())
+    return t("permissions.separator", locale).join(names)
 
 
 def cmd(key: str) -> app_commands.locale_str:

@@ -16,7 +16,8 @@ from discord.ext import commands
 
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError, guarded_autocomplete
-from bot.i18n import cmd, t
+from bot.i18n import cmd, permission_names, t
+from bot.language import describe_public_language
 from bot.moderation import SettingsSubgroup
 from cogs.countdown import repo
 from cogs.countdown.posting import CountdownPosts, card_embed, missing_permissions, next_slot_for
@@ -61,10 +62,6 @@ def pack_record(bot: HyosanBot, now: dt.datetime) -> ReleaseRecord:
         origin="pack",
         recorded_at=now,
     )
-
-
-def permission_names(names: list[str], locale: discord.Locale | str | None) -> str:
-    return ", ".join(t(f"countdown.permission.{name}", locale) for name in names)
 
 
 class PostableChannelOption(app_commands.Transformer):
@@ -280,6 +277,11 @@ class CountdownSettingsGroup(SettingsSubgroup):
                 ),
                 inline=False,
             )
+        embed.add_field(
+            name=t("countdown.settings.field_language", locale),
+            value=await describe_public_language(self.bot, guild.id, locale),
+            inline=False,
+        )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 

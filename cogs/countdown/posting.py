@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import aiohttp
 import discord
 
+from bot.language import public_locale
 from cogs.countdown import repo
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.render import Card, render_countdown_card
@@ -405,7 +406,7 @@ class CountdownPosts:
             show_title=pack.show.show.title,
             platform=pack.show.platform.name,
             context=pack.release.context,
-            locale=str(guild.preferred_locale),
+            locale=await public_locale(self.bot, guild.id),
             occasion=claim.occasion,
             previous=previous,
         )

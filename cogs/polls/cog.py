@@ -22,6 +22,7 @@ from discord.ext import commands
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError, guarded_autocomplete
 from bot.i18n import cmd, t
+from bot.language import public_locale
 from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
     Reveal,
@@ -174,16 +175,11 @@ class PollsCog(commands.Cog, name=COG_NAME):
             self._polls.move_to_end(poll_id)
         return poll
 
-    def _guild_locale(self, guild_id: int) -> Locale:
-        """Public poll messages are read by everyone: the server's language."""
-        guild = self.bot.get_guild(guild_id)
-        return guild.preferred_locale if guild is not None else None
-
     def _channel(self, poll: Poll) -> discord.PartialMessageable:
         return self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
 
     async def _render_poll_message(self, poll: Poll, tally: Tally) -> dict[str, Any]:
-        locale = self._guild_locale(poll.guild_id)
+        locale = await public_locale(self.bot, poll.guild_id)
         spoilers = await spoiler_view_for(self.bot, self._channel(poll), locale)
         reveal = spoilers.reveal_button(REVEAL_KIND, str(poll.id)) if poll.spoiler else None
         return {
@@ -289,7 +285,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
             self._announcing.discard(poll_id)
 
     async def _post_results(self, poll: Poll, tally: Tally, message: discord.PartialMessage) -> None:
-        locale = self._guild_locale(poll.guild_id)
+        locale = await public_locale(self.bot, poll.guild_id)
         spoilers = await spoiler_view_for(self.bot, message.channel, locale)
         view = spoilers.reveal_view(REVEAL_KIND, str(poll.id)) if poll.spoiler else None
         try:

@@ -1,0 +1,58 @@
+"""Who reads which language: answers follow the member, the bot's own posts the server.
+
+An interaction's answer is written in the member's ``locale``. What the bot posts on
+its own (scheduled countdowns, release news, poll messages and their results) is read
+by everyone there, so it uses the server's language: a moderator's choice from
+``/settings language`` (table guild_languages), else the server's ``guild_locale``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiosqlite
+
+from bot.i18n import Locale, language_name, languages, t
+
+if TYPE_CHECKING:
+    from bot.client import HyosanBot
+
+
+async def read_guild_language(conn: aiosqlite.Connection, guild_id: int) -> str | None:
+    rows = list(await conn.execute_fetchall("SELECT language FROM guild_languages WHERE guild_id = ?", (guild_id,)))
+    return str(rows[0][0]) if rows else None
+
+
+async def write_guild_language(conn: aiosqlite.Connection, guild_id: int, language: str | None) -> None:
+    """None: follow the server's language in Discord again. Runs inside the caller's transaction."""
+    if language is None:
+        await conn.execute("DELETE FROM guild_languages WHERE guild_id = ?", (guild_id,))
+        return
+    await conn.execute(
+        "INSERT INTO guild_languages (guild_id, language) VALUES (?, ?) "
+        "ON CONFLICT (guild_id) DO UPDATE SET language = excluded.language",
+        (guild_id, language),
+    )
+
+
+def server_locale(bot: HyosanBot, guild_id: int) -> str | None:
+    """The server's language as Discord reports it (guild_locale), if the server is cached."""
+    guild = bot.get_guild(guild_id)
+    return str(guild.preferred_locale) if guild is not None else None
+
+
+async def public_locale(bot: HyosanBot, guild_id: int) -> str | None:
+    """The language of the bot's own posts in a server; a choice of a language since removed is ignored."""
+    chosen = await read_guild_language(bot.store.conn, guild_id)
+    if chosen is not None and chosen in languages():
+        return chosen
+    return server_locale(bot, guild_id)
+
+
+async def describe_public_language(bot: HyosanBot, guild_id: int, locale: Locale) -> str:
+    """One line for settings pages: the posts' language and whether a moderator chose it."""
+    chosen = await read_guild_language(bot.store.conn, guild_id)
+    shown = language_name(await public_locale(bot, guild_id))
+    if chosen is not None and chosen in languages():
+        return t("language.public_chosen", locale, language=shown)
+    return t("language.public_server", locale, language=shown)
