@@ -167,18 +167,32 @@ class Harness:
         await self.stop(kill=kill)
         return await self.start(**overrides)
 
-    async def slash(self, member: Member, channel: Channel, command: str, /, **options: Any) -> Any:
-        return await self.fake.slash(self.guild, channel, member, command, options or None)
+    async def slash(
+        self, member: Member, channel: Channel, command: str, /, *, locale: str = "en-US", **options: Any
+    ) -> Any:
+        """``locale`` is the member's Discord language (the interaction's ``locale``)."""
+        return await self.fake.slash(self.guild, channel, member, command, options or None, locale=locale)
 
     async def autocomplete(
-        self, member: Member, channel: Channel, command: str, /, *, focused: str, value: str = "", **options: Any
+        self,
+        member: Member,
+        channel: Channel,
+        command: str,
+        /,
+        *,
+        focused: str,
+        value: str = "",
+        locale: str = "en-US",
+        **options: Any,
     ) -> list[dict[str, Any]]:
         return await self.fake.autocomplete(
-            self.guild, channel, member, command, focused=focused, value=value, options=options or None
+            self.guild, channel, member, command, focused=focused, value=value, options=options or None, locale=locale
         )
 
-    async def click(self, member: Member, channel: Channel, message: dict[str, Any] | int, custom_id: str) -> Any:
-        return await self.fake.click(self.guild, channel, member, message, custom_id)
+    async def click(
+        self, member: Member, channel: Channel, message: dict[str, Any] | int, custom_id: str, *, locale: str = "en-US"
+    ) -> Any:
+        return await self.fake.click(self.guild, channel, member, message, custom_id, locale=locale)
 
     async def settle(self, seconds: float = 0.05) -> None:
         for _ in range(5):

@@ -250,6 +250,8 @@ def _choices_into(c: _Checker, choices: Any, path: Path) -> None:
     c.max_items(path, choices, 25)
     for i, choice in enumerate(choices):
         c.length_between((*path, i, "name"), choice.get("name"), 1, 100)
+        for locale, text in (choice.get("name_localizations") or {}).items():
+            c.length_between((*path, i, "name_localizations", locale), text, 1, 100)
         value = choice.get("value")
         if isinstance(value, str):
             c.max_len((*path, i, "value"), value, 100)
@@ -283,7 +285,30 @@ def check_commands(commands: Sequence[dict[str, Any]] | None, *, global_: bool) 
             )
         seen.add(key)
         _command_into(c, cmd, (i,), depth=0)
+    _unique_localized_names(c, commands, ())
     return c.found
+
+
+def _unique_localized_names(c: _Checker, siblings: Sequence[dict[str, Any]], path: Path) -> None:
+    """In each language, the names a client shows side by side must differ, as Discord requires."""
+    shown: dict[tuple[str, int, str], int] = {}
+    locales = {locale for item in siblings for locale in (item.get("name_localizations") or {})}
+    for i, item in enumerate(siblings):
+        for locale in locales:
+            name = str((item.get("name_localizations") or {}).get(locale) or item.get("name"))
+            key = (locale, int(item.get("type", 1)) if not path else 0, name)
+            if key in shown:
+                c.fail(
+                    (*path, i, "name_localizations", locale),
+                    "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS"
+                    if path
+                    else "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                    f"{name!r} is used twice in {locale}.",
+                )
+            shown[key] = i
+        options = item.get("options") or []
+        if options:
+            _unique_localized_names(c, options, (*path, i, "options"))
 
 
 def check_command(command: dict[str, Any] | None) -> list[Violation]:
@@ -344,6 +369,10 @@ def _command_into(c: _Checker, cmd: dict[str, Any], path: Path, *, depth: int) -
             continue
         _name_into(c, name, (*opt_path, "name"), chat_input=True)
         c.length_between((*opt_path, "description"), opt.get("description"), 1, 100)
+        for locale, text in (opt.get("name_localizations") or {}).items():
+            _name_into(c, text, (*opt_path, "name_localizations", locale), chat_input=True)
+        for locale, text in (opt.get("description_localizations") or {}).items():
+            c.length_between((*opt_path, "description_localizations", locale), text, 1, 100)
         if opt.get("required"):
             if required_done:
                 c.fail(
