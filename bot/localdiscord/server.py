@@ -314,6 +314,11 @@ class FakeDiscord:
         self.gateway.dispatch_soon("GUILD_CREATE", guild.to_gateway_payload(all_members=all_members))
         return guild
 
+    def set_guild_locale(self, guild: Guild, locale: str) -> None:
+        """A server changes its language in Server Settings: GUILD_UPDATE; later interactions carry it as guild_locale."""
+        guild.preferred_locale = locale
+        self.gateway.dispatch_soon("GUILD_UPDATE", guild.to_partial_payload())
+
     def remove_guild(self, guild: Guild) -> None:
         """The bot was removed from a guild: GUILD_DELETE without ``unavailable``."""
         self.guilds.pop(guild.id, None)
