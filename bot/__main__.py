@@ -20,6 +20,7 @@ from bot import __version__
 from bot.client import HyosanBot, command_payload
 from bot.datapack import DataPackError
 from bot.endpoints import apply_discord_endpoints
+from bot.i18n import languages
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 
@@ -53,10 +54,12 @@ async def check(settings: Settings) -> str:
         summary = bot.pack_sync_summary
         global_commands = len(await command_payload(bot.tree, None))
         features = len(bot.extensions)
+        missing = bot.missing_translations
     finally:
         await bot.close()
     assert summary is not None
-    counts = ", ".join(f"{count} {kind}" for kind, count in sorted(summary.counts.items()))
+    counts = ", ".join(f"{kind}: {count}" for kind, count in sorted(summary.counts.items()))
+    translated = "complete" if not missing else f"missing translations: {len(missing)} (listed below)"
     return "\n".join(
         [
             f"hyosan-bot {__version__}: configuration OK",
@@ -67,6 +70,8 @@ async def check(settings: Settings) -> str:
             f"  owners:       {len(settings.owner_ids)}; admin guilds: {len(settings.admin_guild_ids)}; "
             f"dev guild: {settings.dev_guild_id or 'none'}",
             f"  discord:      {settings.discord_api_base_url} / {settings.discord_gateway_url}",
+            f"  languages:    {', '.join(languages())}; data pack translations {translated}",
+            *(f"  warning: {line}" for line in missing),
         ]
     )
 

@@ -16,7 +16,7 @@ from discord.ext import commands
 
 import cogs
 from bot import __version__
-from bot.datapack import DataPack, load_data_pack
+from bot.datapack import DataPack, load_data_pack, missing_translations
 from bot.errors import BotCommandTree
 from bot.i18n import CatalogTranslator
 from bot.moderation import SettingsGroup
@@ -78,6 +78,7 @@ class HyosanBot(commands.Bot):
         self._pack: DataPack | None = None
         self._scheduler_starter: asyncio.Task[None] | None = None
         self.pack_sync_summary: PackSyncSummary | None = None
+        self.missing_translations: list[str] = []
 
     @property
     def store(self) -> Store:
@@ -102,6 +103,9 @@ class HyosanBot(commands.Bot):
         """Everything start-up does that needs no network: store, data pack, cogs, command tree."""
         self._store = await Store.open(self.settings.database_path)
         self._pack = load_data_pack(self.settings.data_dir)
+        self.missing_translations = missing_translations(self._pack, self.settings.data_dir)
+        for line in self.missing_translations:
+            log.warning("%s", line)
         self.pack_sync_summary = await sync_data_pack(self._store, self._pack)
         log.info("data pack loaded (%s)", "changed" if self.pack_sync_summary.changed else "unchanged")
         await self.tree.set_translator(CatalogTranslator())

@@ -9,6 +9,11 @@ never show a fate by accident.
 The loader is pure (no database, no Discord): it validates everything up front and
 fails with ONE line naming the file, the entry and the field, because the people who
 edit the pack are fans editing TOML, not developers reading tracebacks.
+
+Translations sit beside the English they translate, with the same source and date:
+``text_ko`` next to ``text``, for every language that has a catalog (``bot/locales``).
+A missing translation is not an error: :func:`missing_translations` lists each one as a
+line naming file, entry and field, and readers get the English of that field only.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import tomllib
 import unicodedata
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -28,11 +33,14 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+
+from bot.i18n import DEFAULT_LANGUAGE, Locale, language_name, language_of, languages
 
 __all__ = [
     "PACK_FILES",
@@ -58,10 +66,14 @@ __all__ = [
     "Source",
     "SpoilerFact",
     "Survivors",
+    "Translated",
+    "Translation",
     "iter_spoiler_facts",
     "load_data_pack",
+    "missing_translations",
     "name_key",
     "referenced_sources",
+    "translation_languages",
 ]
 
 
@@ -128,6 +140,77 @@ class PackModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def translation_languages() -> tuple[str, ...]:
+    """The languages the pack may be translated into: every catalog language but English."""
+    return tuple(language for language in languages() if language != DEFAULT_LANGUAGE)
+
+
+class Translation(PackModel):
+    """One field of an entry in one more language (``text_ko`` is field "text", language "ko")."""
+
+    language: str
+    field: str
+    text: str | tuple[str, ...]
+
+
+class Translated(PackModel):
+    """An entry whose user-facing texts (``TRANSLATED``) may carry translations beside the English.
+
+    In TOML a translation is the field's name plus ``_<language>``; it is checked like
+    the English field (non-blank, same length limits) and kept in ``translations``.
+    """
+
+    TRANSLATED: ClassVar[tuple[str, ...]] = ()
+
+    translations: tuple[Translation, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_translations(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not cls.TRANSLATED:
+            return data
+        data = dict(data)
+        found = list(data.pop("translations", ()) or ())
+        for field in cls.TRANSLATED:
+            for language in translation_languages():
+                key = f"{field}_{language}"
+                if key not in data:
+                    continue
+                value = data.pop(key)
+                try:
+                    checked = _field_adapter(cls, field).validate_python(value)
+                except ValidationError as exc:
+                    message = _one_line(str(exc.errors(include_url=False)[0]["msg"]))
+                    raise ValueError(f"{key}: {message}") from None
+                if checked is None:
+                    raise ValueError(f"{key}: give a text, or leave the translation out")
+                found.append({"language": language, "field": field, "text": checked})
+        if found:
+            data["translations"] = found
+        return data
+
+    def tr(self, field: str, locale: Locale) -> Any:
+        """``field`` in the reader's language when the pack has it, else the English."""
+        language = language_of(locale)
+        for item in self.translations:
+            if item.language == language and item.field == field:
+                return item.text
+        return getattr(self, field)
+
+
+_ADAPTERS: dict[tuple[type, str], TypeAdapter[Any]] = {}
+
+
+def _field_adapter(model: type[BaseModel], field: str) -> TypeAdapter[Any]:
+    """A validator for a translation: the English field's own type and constraints."""
+    key = (model, field)
+    if key not in _ADAPTERS:
+        info = model.model_fields[field]
+        annotation: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        _ADAPTERS[key] = TypeAdapter(annotation)
+    return _ADAPTERS[key]
+
+
 class IdentifiedModel(PackModel):
     """An entry of a ``[[table]]`` file: its ``id`` is unique in the file and is its database key."""
 
@@ -151,8 +234,10 @@ class Source(IdentifiedModel):
     note: Text | None = None
 
 
-class SpoilerFact(PackModel):
+class SpoilerFact(Translated):
     """A fact that spoils something: ``label`` is shown openly, ``text`` stays hidden."""
+
+    TRANSLATED: ClassVar[tuple[str, ...]] = ("label", "text")
 
     label: ShortLabel
     text: Text
@@ -165,8 +250,10 @@ class Fate(SpoilerFact):
     status: FateStatus
 
 
-class ReturnStatus(PackModel):
+class ReturnStatus(Translated):
     """Whether a character is back in season 2, and who says so."""
+
+    TRANSLATED = ("note",)
 
     status: ReturnState
     source: SourceRef | None = None
@@ -184,8 +271,14 @@ class ReturnStatus(PackModel):
 # ---------------------------------------------------------------------------
 
 
-class Character(IdentifiedModel):
+#: The language of the pack's ``hangul`` and ``actor_hangul`` fields.
+HANGUL_LANGUAGE = "ko"
+
+
+class Character(IdentifiedModel, Translated):
     """One character for lookup and the roster; fates are spoiler facts, never plain text."""
+
+    TRANSLATED = ("description",)
 
     position: int = Field(default=0, ge=0, description="Order in the file; set by the loader.")
     name: Text
@@ -217,6 +310,15 @@ class Character(IdentifiedModel):
             raise ValueError(f'role "{self.role}" does not fit group "{self.group}"')
         return self
 
+    def tr(self, field: str, locale: Locale) -> Any:
+        """As :meth:`Translated.tr`; the pack's Hangul fields are the Korean ``name`` and ``actor``."""
+        if language_of(locale) == HANGUL_LANGUAGE:
+            if field == "name" and self.hangul:
+                return self.hangul
+            if field == "actor" and self.actor_hangul:
+                return self.actor_hangul
+        return super().tr(field, locale)
+
     def names(self) -> tuple[str, ...]:
         """Every name the character can be looked up by (name, Hangul, aliases)."""
         return (self.name, *((self.hangul,) if self.hangul else ()), *self.aliases)
@@ -233,8 +335,10 @@ class Character(IdentifiedModel):
 # ---------------------------------------------------------------------------
 
 
-class FaqEntry(IdentifiedModel):
+class FaqEntry(IdentifiedModel, Translated):
     """One question; for a spoiler entry only ``answer`` is hidden, so title/question stay clean."""
+
+    TRANSLATED = ("title", "question", "keywords", "answer", "spoiler_label")
 
     position: int = Field(default=0, ge=0, description="Order in the file; set by the loader.")
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -267,8 +371,10 @@ class CharacterSpoiler(SpoilerFact):
     character: CharacterRef
 
 
-class AdultNote(PackModel):
+class AdultNote(Translated):
     """What an adult did in the outbreak; a spoiler only when it reveals plot."""
+
+    TRANSLATED = ("text", "spoiler_label")
 
     character: CharacterRef
     text: Text
@@ -278,6 +384,8 @@ class AdultNote(PackModel):
 
 class Difference(SpoilerFact):
     """One way the webtoon and the series differ; ``topic`` is a spoiler-free heading."""
+
+    TRANSLATED = ("topic", "label", "text")
 
     topic: ShortLabel
 
@@ -367,8 +475,10 @@ def _check_aligned(precision: Precision, start: dt.date, end: dt.date) -> None:
         raise ValueError(f"{start}..{end} is not a single {precision}")
 
 
-class ReleaseWindow(PackModel):
+class ReleaseWindow(Translated):
     """When the awaited thing should arrive; a countdown needs both the span and how sure it is."""
+
+    TRANSLATED = ("label",)
 
     precision: Precision
     start: dt.date
@@ -395,8 +505,10 @@ class ReleaseWindow(PackModel):
         return self
 
 
-class ContextFact(PackModel):
+class ContextFact(Translated):
     """A dated milestone around the release (premiere, renewal, filming)."""
+
+    TRANSLATED = ("text",)
 
     id: Slug
     text: Text
@@ -414,8 +526,10 @@ class ContextFact(PackModel):
         return self
 
 
-class DelayReason(PackModel):
+class DelayReason(Translated):
     """One reason the article gives for the wait (kept spoiler-free)."""
+
+    TRANSLATED = ("title", "text")
 
     id: Slug
     title: ShortLabel
@@ -423,8 +537,10 @@ class DelayReason(PackModel):
     source: SourceRef
 
 
-class Release(PackModel):
+class Release(Translated):
     """What fans are waiting for, the expected window and the facts around it."""
+
+    TRANSLATED = ("awaited", "note")
 
     awaited: Text
     note: Text | None = None
@@ -456,16 +572,20 @@ class Release(PackModel):
 # ---------------------------------------------------------------------------
 
 
-class PackInfo(PackModel):
+class PackInfo(Translated):
     """Version of the pack and the date its facts are current as of."""
+
+    TRANSLATED = ("note",)
 
     version: int = Field(ge=1)
     as_of: dt.date
     note: Text | None = None
 
 
-class ShowInfo(PackModel):
+class ShowInfo(Translated):
     """The show itself: titles, creators, setting."""
+
+    TRANSLATED = ("title", "creators", "setting", "genre")
 
     title: Text
     title_hangul: Text | None = None
@@ -477,8 +597,10 @@ class ShowInfo(PackModel):
     source: SourceRef
 
 
-class Platform(PackModel):
+class Platform(Translated):
     """Where to watch; the bot only repeats these facts, it never guesses availability."""
+
+    TRANSLATED = ("name", "episode_length")
 
     name: Text
     exclusive: bool
@@ -489,8 +611,10 @@ class Platform(PackModel):
     source: SourceRef
 
 
-class BotText(PackModel):
+class BotText(Translated):
     """User-facing bot texts that mention the show, kept out of the Python code."""
+
+    TRANSLATED = ("description", "about", "spoiler_notice", "disclaimer")
 
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=400)]
     about: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -721,6 +845,58 @@ def load_data_pack(directory: Path) -> DataPack:
     survivors = _validate_single(directory / "survivors.toml", docs["survivors.toml"], "survivors", Survivors, context)
     release = _validate_single(directory / "release.toml", docs["release.toml"], "release", Release, context)
     return DataPack(show=show, sources=sources, characters=characters, faq=faq, survivors=survivors, release=release)
+
+
+def _untranslated(model: BaseModel, where: str, *, children: bool = True) -> Iterator[tuple[str, str]]:
+    """(dotted field path, language) for every translatable text without its translation."""
+    if isinstance(model, Translated):
+        have = {(item.language, item.field) for item in model.translations}
+        for field in model.TRANSLATED:
+            if getattr(model, field) in (None, (), ""):
+                continue
+            for language in translation_languages():
+                if (language, field) not in have:
+                    yield f"{where}{field}_{language}", language
+    if not children:
+        return
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            yield from _untranslated(value, f"{where}{name}.")
+        elif isinstance(value, tuple):
+            for index, item in enumerate(value):
+                if isinstance(item, BaseModel) and not isinstance(item, Translation):
+                    yield from _untranslated(item, f"{where}{name}[{index}].")
+
+
+def missing_translations(pack: DataPack, directory: Path) -> list[str]:
+    """One line per text that has no translation: ``file: entry: field_<language>: ...``.
+
+    Entries are named as load errors name them, so the line says where to add the text.
+    """
+    directory = Path(directory)
+    found: list[tuple[str, str, Iterator[tuple[str, str]]]] = []
+    found += [("characters.toml", f'character "{c.id}"', _untranslated(c, "")) for c in pack.characters]
+    found += [("faq.toml", f'faq "{entry.id}"', _untranslated(entry, "")) for entry in pack.faq]
+    found.append(("show.toml", "show", _untranslated(pack.show, "")))
+    for file, entry, whole in (
+        ("survivors.toml", "survivors", pack.survivors),
+        ("release.toml", "release", pack.release),
+    ):
+        found.append((file, entry, _untranslated(whole, "", children=False)))
+        for name in type(whole).model_fields:
+            value = getattr(whole, name)
+            if isinstance(value, BaseModel):
+                found.append((file, entry, _untranslated(value, f"{name}.")))
+            elif isinstance(value, tuple):
+                for item in value:
+                    ident = getattr(item, "id", None) or getattr(item, "character", None)
+                    found.append((file, f'{entry} {name} "{ident}"', _untranslated(item, "")))
+    return [
+        f"{directory / file}: {entry}: {field}: no {language_name(language)} translation; readers get the English"
+        for file, entry, missing in found
+        for field, language in missing
+    ]
 
 
 def iter_spoiler_facts(pack: DataPack) -> Iterator[tuple[str, SpoilerFact]]:

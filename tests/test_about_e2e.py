@@ -16,8 +16,8 @@ async def test_about_tells_what_the_bot_is_and_where_its_facts_come_from(harness
     assert embed["title"] == "About this bot"
     assert "All of Us Are Dead" in embed["description"]
     assert fields["Version"] == harness.bot.version
-    assert "2025-09-18" in fields["Data pack"]
-    assert "2025-09-18" in fields["Sources"]
+    assert "September 18, 2025" in fields["Data pack"]
+    assert "September 18, 2025" in fields["Sources"]
     assert fields["Gateway latency"].endswith("ms") or fields["Gateway latency"] == "measuring…"
     assert not record.ephemeral
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import discord
 
@@ -49,6 +49,9 @@ class LabelledText(Protocol):
 
     @property
     def text(self) -> str: ...
+
+    def tr(self, field: str, locale: discord.Locale | str | None, /) -> Any:
+        """``label`` or ``text`` in the reader's language (see bot.datapack.Translated)."""
 
 
 def escape_markdown_strict(text: str) -> str:
@@ -157,8 +160,8 @@ def fit_label(label: str, *, openly: bool, locale: discord.Locale | str | None, 
 def render_fact(
     fact: LabelledText, *, openly: bool, locale: discord.Locale | str | None, limit: int = MESSAGE_LIMIT
 ) -> str:
-    """:func:`render_spoiler` for a data-pack spoiler fact."""
-    return render_spoiler(fact.label, fact.text, openly=openly, locale=locale, limit=limit)
+    """:func:`render_spoiler` for a data-pack spoiler fact, in the reader's language when the pack has it."""
+    return render_spoiler(fact.tr("label", locale), fact.tr("text", locale), openly=openly, locale=locale, limit=limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,7 +118,9 @@ class CharactersCog(commands.Cog, name="Characters"):
             return chosen
         problem = check_query(text)
         if problem == "empty":
-            examples = [discord.utils.escape_markdown(c.name) for c in list(catalog.characters.values())[:2]]
+            examples = [
+                discord.utils.escape_markdown(c.tr("name", locale)) for c in list(catalog.characters.values())[:2]
+            ]
             raise UserError("characters.lookup.empty", examples=Trusted(join_alternatives(examples, locale)))
         if problem == "too_long":
             raise UserError(
@@ -141,7 +143,11 @@ class CharactersCog(commands.Cog, name="Characters"):
     @staticmethod
     def _quoted_names(catalog: Catalog, matches: tuple[Match, ...], locale: Locale) -> str:
         names = [
-            t("characters.quoted", locale, text=discord.utils.escape_markdown(catalog.characters[m.id].name))
+            t(
+                "characters.quoted",
+                locale,
+                text=discord.utils.escape_markdown(catalog.characters[m.id].tr("name", locale)),
+            )
             for m in matches
         ]
         return join_alternatives(names, locale)
@@ -185,7 +191,10 @@ class CharactersCog(commands.Cog, name="Characters"):
         if check_query(current) in ("too_long", "markup"):
             return []
         matches = catalog.faq_index.suggest(current, limit=MAX_CHOICES)
-        return [app_commands.Choice(name=faq_choice_label(catalog.faq[m.id]), value=m.id) for m in matches]
+        return [
+            app_commands.Choice(name=faq_choice_label(catalog.faq[m.id], interaction.locale), value=m.id)
+            for m in matches
+        ]
 
     def _resolve_faq(self, catalog: Catalog, text: str, locale: Locale) -> FaqEntry:
         chosen = catalog.faq.get(text)
@@ -209,7 +218,8 @@ class CharactersCog(commands.Cog, name="Characters"):
         """The closest topics, or the first three when nothing is close."""
         entries = [catalog.faq[m.id] for m in matches] or list(catalog.faq.values())[:3]
         quoted = [
-            t("characters.quoted", locale, text=discord.utils.escape_markdown(faq_choice_label(e))) for e in entries
+            t("characters.quoted", locale, text=discord.utils.escape_markdown(faq_choice_label(e, locale)))
+            for e in entries
         ]
         return join_alternatives(quoted, locale)
 

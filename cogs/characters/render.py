@@ -97,7 +97,7 @@ def _sources_footer(source_ids: Sequence[str], sources: Mapping[str, Source], lo
 
 def choice_label(character: Character, locale: Locale) -> str:
     """An autocomplete choice: names and actor only, which are never spoilers."""
-    values = {"name": character.name, "hangul": character.hangul, "actor": character.actor}
+    values = {"name": character.name, "hangul": character.hangul, "actor": character.tr("actor", locale)}
     if character.actor and character.hangul:
         key = "characters.lookup.choice_with_actor"
     elif character.actor:
@@ -137,7 +137,8 @@ def _season_2_value(character: Character, sources: Mapping[str, Source], locale:
         first = t("characters.lookup.season_2_value", locale, status=status)
     lines = [first]
     if character.season_2.note:
-        lines.append(t("characters.lookup.season_2_note", locale, text=plain(character.season_2.note, 500)))
+        note = character.season_2.tr("note", locale)
+        lines.append(t("characters.lookup.season_2_note", locale, text=plain(note, 500)))
     return join_lines_within(lines, SEASON_2_BUDGET, more=None)
 
 
@@ -157,7 +158,7 @@ def character_embed(
     """The /character answer; fates and other spoilers only ever in field values."""
     embed = discord.Embed(
         title=_character_title(character, locale),
-        description=plain(character.description, DESCRIPTION_BUDGET),
+        description=plain(character.tr("description", locale), DESCRIPTION_BUDGET),
     )
     embed.add_field(name=t("characters.lookup.actor", locale), value=_actor_value(character, locale))
     embed.add_field(name=t("characters.lookup.role", locale), value=t(f"characters.role.{character.role}", locale))
@@ -206,20 +207,21 @@ def has_spoilers(character: Character) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def faq_choice_label(entry: FaqEntry) -> str:
+def faq_choice_label(entry: FaqEntry, locale: Locale) -> str:
     """An FAQ autocomplete choice: the title, which the pack keeps spoiler-free."""
-    return _truncate(" ".join(entry.title.split()), CHOICE_LIMIT)
+    return _truncate(" ".join(entry.tr("title", locale).split()), CHOICE_LIMIT)
 
 
 def faq_embed(
     entry: FaqEntry, sources: Mapping[str, Source], spoilers: SpoilerContext, locale: Locale
 ) -> discord.Embed:
     """The /faq answer: the question as title, the answer (hidden if it spoils), its sources and date."""
+    text = entry.tr("answer", locale)
     if entry.spoiler and entry.spoiler_label:
-        answer = spoilers.text(entry.spoiler_label, entry.answer, limit=ANSWER_BUDGET)
+        answer = spoilers.text(entry.tr("spoiler_label", locale), text, limit=ANSWER_BUDGET)
     else:
-        answer = spoilers.plain(entry.answer, limit=ANSWER_BUDGET)
-    embed = discord.Embed(title=plain(entry.question, TITLE_BUDGET), description=answer)
+        answer = spoilers.plain(text, limit=ANSWER_BUDGET)
+    embed = discord.Embed(title=plain(entry.tr("question", locale), TITLE_BUDGET), description=answer)
     main = sources.get(entry.source)
     if main is not None:
         embed.add_field(name=t("characters.faq.source", locale), value=cite(main, locale), inline=False)

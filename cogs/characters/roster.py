@@ -77,7 +77,7 @@ def paginate_roster(characters: Sequence[Character], per_page: int = PER_PAGE) -
 
 def roster_line(character: Character, locale: Locale) -> str:
     """ "**Name** (Hangul) — Actor", with the role where the group does not already say it."""
-    actor = character.actor or t("characters.cast.actor_unknown", locale)
+    actor = character.tr("actor", locale) or t("characters.cast.actor_unknown", locale)
     values = {"name": plain(character.name, 80), "actor": plain(actor, 80)}
     if character.hangul:
         line = t("characters.cast.line", locale, hangul=plain(character.hangul, 40), **values)

@@ -288,5 +288,14 @@ class FaqIndex(_FuzzyIndex):
                 (entry.question, "question"),
                 *((keyword, "keyword") for keyword in entry.keywords),
             ]
+            # Translations are found too: a Korean member may type the Korean title or a Korean keyword.
+            for item in entry.translations:
+                kind: NameKind = (
+                    "keyword" if item.field == "keywords" else "title" if item.field == "title" else "question"
+                )
+                if item.field in ("title", "question"):
+                    texts.append((str(item.text), kind))
+                elif item.field == "keywords":
+                    texts += [(keyword, kind) for keyword in item.text]
             indexed += [_entry(entry.id, text, kind) for text, kind in texts if match_key(text)]
         return cls(indexed, order)

@@ -22,7 +22,7 @@ from bot.moderation import SettingsSubgroup
 from cogs.countdown import repo
 from cogs.countdown.posting import CountdownPosts, card_embed, missing_permissions, next_slot_for
 from cogs.countdown.record import ReleaseRecord, check_owner_update, pack_replaces, split_source
-from cogs.countdown.render import instant_timestamp, render_countdown_card, render_history_card
+from cogs.countdown.render import instant_timestamp, pack_wording, render_countdown_card, render_history_card
 from cogs.countdown.slots import (
     PostingRule,
     SlotError,
@@ -359,7 +359,7 @@ class ReleaseGroup(app_commands.Group):
                 "countdown.release.updated",
                 locale,
                 window=parsed.label,
-                confidence=t(f"countdown.confidence.{stored.confidence}", locale, platform=self.cog.platform),
+                confidence=t(f"countdown.confidence.{stored.confidence}", locale, platform=self.cog.platform(locale)),
                 count=guilds,
             ),
             ephemeral=True,
@@ -382,9 +382,9 @@ class CountdownCog(commands.Cog):
         self.release_group = ReleaseGroup(self)
         self.posts = CountdownPosts(bot)
 
-    @property
-    def platform(self) -> str:
-        return self.bot.pack.show.platform.name
+    def platform(self, locale: discord.Locale | str | None) -> str:
+        """The platform's name as the pack gives it in the reader's language."""
+        return str(self.bot.pack.show.platform.tr("name", locale))
 
     async def cog_load(self) -> None:
         now = self.bot.clock()
@@ -448,7 +448,12 @@ class CountdownCog(commands.Cog):
         conn = self.bot.store.conn
         if history:
             records = await repo.fetch_history(conn)
-            card = render_history_card(records, platform=self.platform, locale=str(locale))
+            card = render_history_card(
+                records,
+                platform=self.platform(locale),
+                locale=str(locale),
+                wording=pack_wording(self.bot.pack.release, str(locale)),
+            )
             await interaction.response.send_message(embed=card_embed(card), ephemeral=True)
             return
         record = await repo.fetch_current_record(conn)
@@ -460,9 +465,10 @@ class CountdownCog(commands.Cog):
             record,
             today=local_date(self.bot.clock(), load_zone(zone)),
             count_zone=zone,
-            show_title=pack.show.show.title,
-            platform=self.platform,
+            show_title=pack.show.show.tr("title", str(locale)),
+            platform=self.platform(locale),
             context=pack.release.context,
             locale=str(locale),
+            wording=pack_wording(pack.release, str(locale)),
         )
         await interaction.response.send_message(embed=card_embed(card))

@@ -30,7 +30,7 @@ import discord
 from bot.language import public_locale
 from cogs.countdown import repo
 from cogs.countdown.record import ReleaseRecord
-from cogs.countdown.render import Card, render_countdown_card
+from cogs.countdown.render import Card, pack_wording, render_countdown_card
 from cogs.countdown.repo import Advance, Claim, PostJob, Schedule
 from cogs.countdown.slots import Slot, catch_up, load_zone, local_date, next_slot
 
@@ -399,16 +399,18 @@ class CountdownPosts:
         else:
             today = local_date(claim.due_at, load_zone(zone))
         pack = self.bot.pack
+        locale = await public_locale(self.bot, guild.id)
         card = render_countdown_card(
             record,
             today=today,
             count_zone=zone,
-            show_title=pack.show.show.title,
-            platform=pack.show.platform.name,
+            show_title=pack.show.show.tr("title", locale),
+            platform=pack.show.platform.tr("name", locale),
             context=pack.release.context,
-            locale=await public_locale(self.bot, guild.id),
+            locale=locale,
             occasion=claim.occasion,
             previous=previous,
+            wording=pack_wording(pack.release, locale),
         )
         return card_embed(card)
 

@@ -10,17 +10,17 @@ round ("in 3 months").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import discord.utils
 
-from bot.datapack import ContextFact
+from bot.datapack import ContextFact, Release
 from bot.i18n import format_month, format_quarter, format_year, t
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.slots import days_until
-from cogs.countdown.window import Precision
+from cogs.countdown.window import SEASONS, Precision, ReleaseWindow
 
 State = Literal["upcoming", "release_day", "out", "window_open", "window_passed"]
 Occasion = Literal["command", "scheduled", "milestone", "change"]
@@ -89,6 +89,36 @@ def days_text(days: int, locale: str | None) -> str:
     return t("units.days", locale, count=abs(days))
 
 
+def pack_wording(release: Release, locale: str | None) -> dict[str, str]:
+    """The pack's own words for what is awaited and its window, in the reader's language."""
+    return {
+        release.awaited: release.tr("awaited", locale),
+        release.window.label: release.window.tr("label", locale),
+    }
+
+
+def window_label(window: ReleaseWindow, locale: str | None) -> str:
+    """An owner's canonical label ("2027-Q1", "early 2027") as the reader's language writes it."""
+    start = window.start
+    if window.precision == "month" and window.label == f"{start.year}-{start.month:02d}":
+        return format_month(start, locale)
+    if window.precision == "quarter" and window.label == f"{start.year}-Q{(start.month - 1) // 3 + 1}":
+        return format_quarter(start, locale)
+    if window.precision == "year" and window.label == str(start.year):
+        return format_year(start, locale)
+    name, _, year = window.label.partition(" ")
+    if window.precision == "season" and name in SEASONS and year == str(start.year):
+        return t(f"countdown.season.{name}", locale, year=format_year(start, locale))
+    return window.label
+
+
+def in_language(record: ReleaseRecord, locale: str | None, wording: Mapping[str, str]) -> ReleaseRecord:
+    """The record with the pack's words (``wording``) and canonical labels in the reader's language."""
+    window = record.window
+    label = wording.get(window.label) or window_label(window, locale)
+    return replace(record, awaited=wording.get(record.awaited, record.awaited), window=replace(window, label=label))
+
+
 def window_text(record: ReleaseRecord) -> str:
     """The label next to its dates, e.g. "**early 2027** (1 Jan 2027 – 31 Mar 2027)"."""
     window = record.window
@@ -131,7 +161,7 @@ def context_lines(facts: Sequence[ContextFact], locale: str | None) -> str:
     lines = []
     for fact in dated[:MAX_CONTEXT_LINES]:
         assert fact.date is not None
-        text = discord.utils.escape_markdown(fact.text)
+        text = discord.utils.escape_markdown(fact.tr("text", locale))
         suffix = "" if fact.confidence == "confirmed" else t(f"countdown.context.{fact.confidence}", locale)
         lines.append(f"• {date_label(fact.date, fact.precision, locale)} — {text}{suffix}")
     return "\n".join(lines)
@@ -148,8 +178,14 @@ def render_countdown_card(
     locale: str | None,
     occasion: Occasion = "command",
     previous: ReleaseRecord | None = None,
+    wording: Mapping[str, str] | None = None,
 ) -> Card:
-    """The countdown as anyone sees it with /countdown, and as scheduled posts show it."""
+    """The countdown as anyone sees it with /countdown, and as scheduled posts show it.
+
+    ``wording`` gives the pack's words in the reader's language (:func:`pack_wording`).
+    """
+    record = in_language(record, locale, wording or {})
+    previous = in_language(previous, locale, wording or {}) if previous is not None else None
     status = countdown_status(record, today)
     parts = []
     if occasion == "change" and previous is not None:
@@ -180,8 +216,11 @@ def render_countdown_card(
     )
 
 
-def render_history_card(records: Sequence[ReleaseRecord], *, platform: str, locale: str | None) -> Card:
+def render_history_card(
+    records: Sequence[ReleaseRecord], *, platform: str, locale: str | None, wording: Mapping[str, str] | None = None
+) -> Card:
     """Newest change first, each with its window, confidence, source and origin."""
+    records = [in_language(record, locale, wording or {}) for record in records]
     lines = []
     for record in records[:MAX_HISTORY_LINES]:
         lines.append(

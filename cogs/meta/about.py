@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from bot.datapack import DataPack
+from bot.i18n import Locale, format_day
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,19 +29,19 @@ def describe_source(title: str, publisher: str | None, date: str | None) -> str:
     return ", ".join(parts)
 
 
-def build_about(pack: DataPack, version: str, latency_seconds: float) -> AboutCard:
+def build_about(pack: DataPack, version: str, latency_seconds: float, locale: Locale = None) -> AboutCard:
     """Latency is unknown (inf/nan) until the first heartbeat is acknowledged."""
     latency = None if math.isinf(latency_seconds) or math.isnan(latency_seconds) else round(latency_seconds * 1000)
     sources = tuple(
-        describe_source(source.title, source.publisher, source.date.isoformat() if source.date else None)
+        describe_source(source.title, source.publisher, format_day(source.date, locale) if source.date else None)
         for source in pack.sources
     )
     return AboutCard(
-        description=pack.show.bot.about,
+        description=pack.show.bot.tr("about", locale),
         version=version,
         pack_version=pack.show.pack.version,
-        pack_as_of=pack.show.pack.as_of.isoformat(),
+        pack_as_of=format_day(pack.show.pack.as_of, locale),
         sources=sources,
         latency_ms=latency,
-        disclaimer=pack.show.bot.disclaimer,
+        disclaimer=pack.show.bot.tr("disclaimer", locale),
     )

@@ -42,5 +42,5 @@ class MetaCog(commands.Cog):
 
     @app_commands.command(name=cmd("meta.about.name"), description=cmd("meta.about.description"))
     async def about(self, interaction: discord.Interaction[Any]) -> None:
-        card = build_about(self.bot.pack, self.bot.version, self.bot.latency)
+        card = build_about(self.bot.pack, self.bot.version, self.bot.latency, interaction.locale)
         await interaction.response.send_message(embed=render_about(card, interaction.locale))

@@ -48,7 +48,7 @@ def parse_version(value: str | None) -> Version | None:
 def survivors_page(pack: DataPack, version: Version, spoilers: SpoilerContext, *, notice: str) -> SurvivorsPage:
     """The page for one version, rendered for where it is shown."""
     locale = spoilers.locale
-    names = {character.id: character.name for character in pack.characters}
+    names = {character.id: character.tr("name", locale) for character in pack.characters}
     survivors = pack.survivors
     sources: list[str] = []
 
@@ -56,8 +56,9 @@ def survivors_page(pack: DataPack, version: Version, spoilers: SpoilerContext, *
         lines = []
         for item in items:
             sources.append(item.source)
-            text = t("spoilers.survivors.entry", locale, name=names.get(item.character, item.character), text=item.text)
-            lines.append(spoilers.text(item.label, text, limit=FIELD_VALUE_LIMIT))
+            name = names.get(item.character, item.character)
+            text = t("spoilers.survivors.entry", locale, name=name, text=item.tr("text", locale))
+            lines.append(spoilers.text(item.tr("label", locale), text, limit=FIELD_VALUE_LIMIT))
         return lines
 
     raw_sections: list[tuple[str, list[str]]] = []
@@ -68,10 +69,12 @@ def survivors_page(pack: DataPack, version: Version, spoilers: SpoilerContext, *
         for note in survivors.adults:
             sources.append(note.source)
             name = spoilers.plain(names.get(note.character, note.character))
+            note_text = note.tr("text", locale)
             if note.spoiler_label is None:
-                adults.append(t("spoilers.survivors.adult_open", locale, name=name, text=spoilers.plain(note.text)))
+                adults.append(t("spoilers.survivors.adult_open", locale, name=name, text=spoilers.plain(note_text)))
             else:
-                hidden = spoilers.text(note.spoiler_label, note.text, limit=FIELD_VALUE_LIMIT - len(name) - 2)
+                label = note.tr("spoiler_label", locale)
+                hidden = spoilers.text(label, note_text, limit=FIELD_VALUE_LIMIT - len(name) - 2)
                 adults.append(t("spoilers.survivors.adult_hidden", locale, name=name, spoiler=hidden))
         raw_sections.append(("section_adults", adults))
         aftermath = []
@@ -85,7 +88,7 @@ def survivors_page(pack: DataPack, version: Version, spoilers: SpoilerContext, *
         differences = []
         for difference in survivors.differences:
             sources.append(difference.source)
-            topic = spoilers.plain(difference.topic)
+            topic = spoilers.plain(difference.tr("topic", locale))
             hidden = spoilers.fact(difference, limit=FIELD_VALUE_LIMIT - len(topic) - 2)
             differences.append(t("spoilers.survivors.difference", locale, topic=topic, spoiler=hidden))
         raw_sections.append(("section_differences", differences))
