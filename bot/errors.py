@@ -133,6 +133,12 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
         log.warning("could not tell the user about an error: %s", exc)
 
 
+def shown_name(name: str, localized: app_commands.locale_str | None, locale: discord.Locale) -> str:
+    """An option's or choice's name as the member's client shows it (its catalog key, if any)."""
+    key = localized.extras.get("key") if localized is not None else None
+    return t(key, locale) if key else name
+
+
 class BotCommandTree(app_commands.CommandTree[Any]):
     """Every slash command error goes through :func:`report_interaction_error`."""
 
@@ -149,8 +155,13 @@ class BotCommandTree(app_commands.CommandTree[Any]):
                 continue
             value = getattr(interaction.namespace, parameter.display_name, None)
             if value is not None and value not in {choice.value for choice in parameter.choices}:
-                names = ", ".join(choice.name for choice in parameter.choices)
-                error = UserError("errors.not_a_choice", option=Trusted(parameter.display_name), choices=Trusted(names))
+                locale = interaction.locale
+                names = ", ".join(
+                    shown_name(choice.name, getattr(choice, "_locale_name", None), locale)
+                    for choice in parameter.choices
+                )
+                option = shown_name(parameter.display_name, parameter.locale_name, locale)
+                error = UserError("errors.not_a_choice", option=Trusted(option), choices=Trusted(names))
                 await report_interaction_error(interaction, error)
                 return False
         return True
