@@ -10,8 +10,9 @@ The loader is pure (no database, no Discord): it validates everything up front a
 fails with ONE line naming the file, the entry and the field, because the people who
 edit the pack are fans editing TOML, not developers reading tracebacks.
 
-Translations sit beside the English they translate, with the same source and date:
-``text_ko`` next to ``text``, for every language that has a catalog (``bot/locales``).
+Translations sit beside the English they translate, with the same source and date: each
+entry may have a table named by a language that has a catalog (``bot/locales``), such as
+``[character.ko]``, mirroring its English fields.
 A missing translation is not an error: :func:`missing_translations` lists each one as a
 line naming file, entry and field, and readers get the English of that field only.
 """
@@ -156,8 +157,10 @@ class Translation(PackModel):
 class Translated(PackModel):
     """An entry whose user-facing texts (``TRANSLATED``) may carry translations beside the English.
 
-    In TOML a translation is the field's name plus ``_<language>``; it is checked like
-    the English field (non-blank, same length limits) and kept in ``translations``.
+    In TOML the translations of an entry are a table named by the language, mirroring the
+    English fields: ``[character.ko]`` with ``description = "…"`` and
+    ``series_fate.label = "…"``. Each is checked like the English field it translates
+    (non-blank, same length limits) and kept in ``translations`` of the model it belongs to.
     """
 
     TRANSLATED: ClassVar[tuple[str, ...]] = ()
@@ -167,24 +170,21 @@ class Translated(PackModel):
     @model_validator(mode="before")
     @classmethod
     def _gather_translations(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not cls.TRANSLATED:
+        if not isinstance(data, dict):
             return data
         data = dict(data)
         found = list(data.pop("translations", ()) or ())
-        for field in cls.TRANSLATED:
-            for language in translation_languages():
-                key = f"{field}_{language}"
-                if key not in data:
-                    continue
-                value = data.pop(key)
-                try:
-                    checked = _field_adapter(cls, field).validate_python(value)
-                except ValidationError as exc:
-                    message = _one_line(str(exc.errors(include_url=False)[0]["msg"]))
-                    raise ValueError(f"{key}: {message}") from None
-                if checked is None:
-                    raise ValueError(f"{key}: give a text, or leave the translation out")
-                found.append({"language": language, "field": field, "text": checked})
+        for language in translation_languages():
+            table = data.pop(language, None)
+            if table is None:
+                continue
+            if not isinstance(table, dict):
+                raise ValueError(f"{language}: expected a table of translated fields")
+            for key, value in table.items():
+                if key in cls.TRANSLATED:
+                    found.append({"language": language, "field": key, "text": _checked(cls, key, language, value)})
+                else:
+                    data[key] = _push_down(data.get(key), language, key, value)
         if found:
             data["translations"] = found
         return data
@@ -196,6 +196,27 @@ class Translated(PackModel):
             if item.language == language and item.field == field:
                 return item.text
         return getattr(self, field)
+
+
+def _checked(model: type[BaseModel], field: str, language: str, value: Any) -> Any:
+    try:
+        checked = _field_adapter(model, field).validate_python(value)
+    except ValidationError as exc:
+        raise ValueError(f"{language}.{field}: {_one_line(str(exc.errors(include_url=False)[0]['msg']))}") from None
+    if checked is None:
+        raise ValueError(f"{language}.{field}: give a text, or leave the translation out")
+    return checked
+
+
+def _push_down(english: Any, language: str, key: str, value: Any) -> Any:
+    """Hand ``<language>.<key>`` to the child entry (or list of entries) it translates."""
+    if isinstance(english, dict) and isinstance(value, dict):
+        return {**english, language: {**english.get(language, {}), **value}}
+    if isinstance(english, list) and isinstance(value, list) and len(value) == len(english):
+        return [_push_down(item, language, key, sub) for item, sub in zip(english, value, strict=True)]
+    if english is None:
+        raise ValueError(f"{language}.{key}: translates nothing (there is no English {key})")
+    raise ValueError(f"{language}.{key}: not a text that is translated")
 
 
 _ADAPTERS: dict[tuple[type, str], TypeAdapter[Any]] = {}
@@ -856,7 +877,7 @@ def _untranslated(model: BaseModel, where: str, *, children: bool = True) -> Ite
                 continue
             for language in translation_languages():
                 if (language, field) not in have:
-                    yield f"{where}{field}_{language}", language
+                    yield f"{language}.{where}{field}", language
     if not children:
         return
     for name in type(model).model_fields:

@@ -179,3 +179,119 @@ async def test_a_poll_in_a_korean_server_speaks_korean_and_each_voter_gets_their
     english = await h.click(h.member2, h.general, message, vote_id, locale="en-GB")
     assert "is counted" in english.content
     assert await wait_until(lambda: "2명 참여" in embed_text((h.fake.get_message(int(message["id"])) or {})["embeds"]))
+
+
+# -- the show's facts in Korean ----------------------------------------------------------------
+
+
+def allowed_latin(h: Harness) -> set[str]:
+    """Latin words a Korean reader may meet: names of sources (they stay as published),
+    romanized names next to the Hangul, and the time zone."""
+    pack = h.bot.pack
+    words = {"UTC"}
+    texts = [source.title for source in pack.sources] + [source.publisher or "" for source in pack.sources]
+    texts += [text for c in pack.characters for text in (c.name, c.actor or "")]
+    for text in texts:
+        words |= set(re.findall(r"[A-Za-z]+", text))
+    return words
+
+
+def latin_words(text: str) -> set[str]:
+    """Words in Latin letters, leaving out Discord markup (timestamps, links) that clients render."""
+    text = re.sub(r"<t:\d+:\w>|<[#@]&?\d+>|\]\(https?://[^)]+\)|https?://\S+", " ", text)
+    return set(re.findall(r"[A-Za-z]{2,}", text))
+
+
+def assert_korean(h: Harness, text: str) -> None:
+    assert HANGUL.search(text), text
+    assert latin_words(text) - allowed_latin(h) == set(), text
+
+
+def assert_within_discord_limits(body: dict[str, Any]) -> None:
+    assert len(body.get("content") or "") <= 2000
+    for embed in body.get("embeds") or []:
+        assert len(embed.get("title", "")) <= 256
+        assert len(embed.get("description", "")) <= 4096
+        for field in embed.get("fields", []):
+            assert len(field["name"]) <= 256
+            assert len(field["value"]) <= 1024
+        total = sum(len(embed.get(k, "")) for k in ("title", "description"))
+        total += len((embed.get("footer") or {}).get("text", ""))
+        total += sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", []))
+        assert total <= 6000
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for row in message.get("components") or [] for c in row.get("components") or []]
+
+
+async def test_a_korean_member_looks_up_a_character_with_korean_spoiler_labels_and_reveal(harness: Harness) -> None:
+    h = harness
+    record = await h.slash(h.member, h.general, "character", locale=KO, name="lee-cheong-san")
+    assert not record.ephemeral
+    embed = record.embeds[0]
+    assert embed["title"] == "이청산 · Lee Cheong San"
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["배우"] == "윤찬영 (Yoon Chan Young)"
+    assert fields["역할"] == "학생"
+    fate = fields["드라마 속 결말"]
+    assert fate.startswith("스포일러, ")
+    assert "||" in fate
+    label = fate.split(": ||")[0].removeprefix("스포일러, ")
+    assert HANGUL.search(label)
+    hidden = h.bot.pack.character("lee-cheong-san").series_fate
+    assert hidden is not None
+    assert hidden.tr("text", KO) not in fate.split("||")[0]
+    assert_korean(h, embed_text(record.embeds).replace(fate, "").replace(fields["웹툰 속 결말"], ""))
+    assert_within_discord_limits(record.data)
+    [reveal_button] = buttons(record.data)
+    assert reveal_button["label"] == "나만 보기로 열기"
+
+    reveal = await h.click(h.member2, h.general, record.original, reveal_button["custom_id"], locale=KO)
+    assert reveal.ephemeral
+    opened = embed_text(reveal.embeds)
+    assert "||" not in opened
+    assert hidden.tr("text", KO) in opened
+    assert_korean(h, opened)
+    assert_within_discord_limits(reveal.data)
+
+
+async def test_korean_clients_get_korean_autocomplete_labels_and_hangul_queries_resolve(harness: Harness) -> None:
+    h = harness
+    choices = await h.autocomplete(h.member, h.general, "character", focused="name", value="청산", locale=KO)
+    assert choices[0] == {"name": "이청산 · Lee Cheong San — 윤찬영", "value": "lee-cheong-san"}
+    english = await h.autocomplete(h.member, h.general, "character", focused="name", value="청산", locale="en-US")
+    assert english[0]["name"] == "Lee Cheong San · 이청산 — Yoon Chan Young"
+    topics = await h.autocomplete(h.member, h.general, "faq", focused="topic", value="공개", locale=KO)
+    assert topics
+    assert all(HANGUL.search(choice["name"]) and len(choice["name"]) <= 100 for choice in topics)
+    assert "release-date" in [choice["value"] for choice in topics]
+
+
+async def test_survivors_and_the_faq_answer_in_korean(harness: Harness) -> None:
+    h = harness
+    for version in ("series", "webtoon", "compare"):
+        record = await h.slash(h.member, h.general, "survivors", locale=KO, version=version)
+        shown = embed_text(record.embeds) + "\n" + (record.content or "")
+        outside = "".join(shown.split("||")[::2])
+        assert_korean(h, outside)
+        assert_within_discord_limits(record.data)
+        assert [b["label"] for b in buttons(record.data)] == ["나만 보기로 열기"]
+    record = await h.slash(h.member, h.general, "faq", locale=KO, topic="release-date")
+    assert_korean(h, embed_text(record.embeds))
+    assert_within_discord_limits(record.data)
+    cast = await h.slash(h.member, h.general, "cast", locale=KO)
+    assert_korean(h, embed_text(cast.embeds))
+    assert [b["label"] for b in buttons(cast.data)][:2] == ["이전", "다음"]
+    about = await h.slash(h.member, h.general, "about", locale=KO)
+    assert_korean(h, embed_text(about.embeds).replace(h.bot.version, ""))
+
+
+async def test_the_countdown_card_is_all_korean(harness: Harness) -> None:
+    h = harness
+    record = await h.slash(h.member, h.general, "countdown", locale=KO)
+    shown = embed_text(record.embeds)
+    assert "**2027년 초**" in shown
+    assert_korean(h, shown)
+    history = await h.slash(h.member, h.general, "countdown", locale=KO, history=True)
+    assert_korean(h, embed_text(history.embeds))

@@ -70,8 +70,8 @@ class SpoilerContext:
         return render_spoiler(label, text, openly=self.openly, locale=self.locale, limit=limit)
 
     def fact(self, fact: LabelledText, *, limit: int = MESSAGE_LIMIT) -> str:
-        """:meth:`text` for a data-pack spoiler fact (anything with ``label`` and ``text``)."""
-        return self.text(fact.label, fact.text, limit=limit)
+        """:meth:`text` for a data-pack spoiler fact, in the reader's language when the pack has it."""
+        return self.text(fact.tr("label", self.locale), fact.tr("text", self.locale), limit=limit)
 
     def field(self, label: str, text: str) -> EmbedField:
         """An embed field: the label as its name, the (hidden) text as its value."""
