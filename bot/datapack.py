@@ -556,9 +556,7 @@ class DataPack(PackModel):
 
     def fingerprint(self) -> str:
         """SHA-256 of the canonical JSON of the content: equal packs give equal fingerprints."""
-        canonical = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
-        )
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -621,13 +619,7 @@ def _error_line(path: Path, entry: str, exc: ValidationError, raw: Any, *, whole
     errors = exc.errors(include_url=False)
     first = errors[0]
     loc = tuple(first["loc"])
-    if (
-        whole_file
-        and len(loc) >= 2
-        and isinstance(loc[0], str)
-        and isinstance(loc[1], int)
-        and isinstance(raw, dict)
-    ):
+    if whole_file and len(loc) >= 2 and isinstance(loc[0], str) and isinstance(loc[1], int) and isinstance(raw, dict):
         items = raw.get(loc[0])
         item = items[loc[1]] if isinstance(items, list) and loc[1] < len(items) else None
         ident = None
@@ -666,17 +658,13 @@ def _validate_list(
             raise DataPackError(_error_line(path, entry, exc, raw, whole_file=False)) from None
         item_id = item.id
         if item_id in first_seen:
-            raise DataPackError(
-                f"{path}: {entry}: id: duplicate id (first used by entry #{first_seen[item_id] + 1})"
-            )
+            raise DataPackError(f"{path}: {entry}: id: duplicate id (first used by entry #{first_seen[item_id] + 1})")
         first_seen[item_id] = index
         result.append(item)
     return tuple(result)
 
 
-def _validate_single(
-    path: Path, doc: dict[str, Any], entry: str, model: type[M], context: dict[str, Any]
-) -> M:
+def _validate_single(path: Path, doc: dict[str, Any], entry: str, model: type[M], context: dict[str, Any]) -> M:
     """Validate a file that is one model as a whole (show, survivors, release)."""
     try:
         return model.model_validate(doc, context=context)
@@ -702,8 +690,7 @@ def _check_unique_names(path: Path, characters: tuple[Character, ...]) -> None:
             owner = owners.setdefault(key, character.id)
             if owner != character.id:
                 raise DataPackError(
-                    f'{path}: character "{character.id}": {field}: "{name}" is also a name of '
-                    f'character "{owner}"'
+                    f'{path}: character "{character.id}": {field}: "{name}" is also a name of character "{owner}"'
                 )
 
 
@@ -719,9 +706,7 @@ def load_data_pack(directory: Path) -> DataPack:
         raise DataPackError(f"{directory}: data pack directory not found")
     extra = sorted(p.name for p in directory.glob("*.toml") if p.name not in PACK_FILES)
     if extra:
-        raise DataPackError(
-            f"{directory / extra[0]}: unexpected file (a pack has only {', '.join(PACK_FILES)})"
-        )
+        raise DataPackError(f"{directory / extra[0]}: unexpected file (a pack has only {', '.join(PACK_FILES)})")
     docs = {name: _read_toml(directory / name) for name in PACK_FILES}
 
     sources = _validate_list(directory / "sources.toml", docs["sources.toml"], "source", Source, {})
@@ -733,13 +718,9 @@ def load_data_pack(directory: Path) -> DataPack:
 
     faq = _validate_list(directory / "faq.toml", docs["faq.toml"], "faq", FaqEntry, context)
     show = _validate_single(directory / "show.toml", docs["show.toml"], "show", ShowMeta, context)
-    survivors = _validate_single(
-        directory / "survivors.toml", docs["survivors.toml"], "survivors", Survivors, context
-    )
+    survivors = _validate_single(directory / "survivors.toml", docs["survivors.toml"], "survivors", Survivors, context)
     release = _validate_single(directory / "release.toml", docs["release.toml"], "release", Release, context)
-    return DataPack(
-        show=show, sources=sources, characters=characters, faq=faq, survivors=survivors, release=release
-    )
+    return DataPack(show=show, sources=sources, characters=characters, faq=faq, survivors=survivors, release=release)
 
 
 def iter_spoiler_facts(pack: DataPack) -> Iterator[tuple[str, SpoilerFact]]:

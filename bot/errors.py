@@ -24,6 +24,7 @@ from bot.usertext import quote_user_text
 
 log = logging.getLogger(__name__)
 
+
 class Trusted(str):
     """Text the bot built itself (a channel or role mention, a list it formatted):
     placed in an error message as is. Every other string value is user text."""
@@ -69,8 +70,10 @@ def describe_user_error(error: Exception, locale: discord.Locale | str | None) -
             return t("errors.store_full", locale)
     if isinstance(error, app_commands.MissingPermissions | app_commands.BotMissingPermissions):
         perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
-        key = "errors.missing_permissions" if isinstance(error, app_commands.MissingPermissions) else (
-            "errors.bot_missing_permissions"
+        key = (
+            "errors.missing_permissions"
+            if isinstance(error, app_commands.MissingPermissions)
+            else ("errors.bot_missing_permissions")
         )
         return t(key, locale, permissions=perms)
     if isinstance(error, app_commands.NoPrivateMessage):
@@ -152,9 +155,7 @@ class BotCommandTree(app_commands.CommandTree[Any]):
                 return False
         return True
 
-    async def on_error(
-        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
-    ) -> None:
+    async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
         await report_interaction_error(interaction, error)
 
 

@@ -82,9 +82,7 @@ class PackSyncSummary:
 
 def _to_json(model: BaseModel) -> str:
     """Canonical JSON, so an unchanged entry gives byte-identical text and no rewrite."""
-    return json.dumps(
-        model.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
-    )
+    return json.dumps(model.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def pack_rows(pack: DataPack) -> dict[tuple[str, str], str]:
@@ -120,9 +118,7 @@ async def sync_data_pack(store: Store, pack: DataPack) -> PackSyncSummary:
             existing = {(row[0], row[1]): row[2] for row in await cursor.fetchall()}
         inserts = [(k, key, data) for (k, key), data in wanted.items() if (k, key) not in existing]
         updates = [
-            (data, k, key)
-            for (k, key), data in wanted.items()
-            if (k, key) in existing and existing[(k, key)] != data
+            (data, k, key) for (k, key), data in wanted.items() if (k, key) in existing and existing[(k, key)] != data
         ]
         deletes = [(k, key) for (k, key) in existing if (k, key) not in wanted]
         if inserts:
@@ -169,8 +165,6 @@ async def fetch_pack_entries(conn: aiosqlite.Connection, kind: str, model: type[
 
 async def fetch_pack_entry(conn: aiosqlite.Connection, kind: str, key: str, model: type[M]) -> M | None:
     """One entry as ``model``, or None when the pack has no such entry."""
-    async with conn.execute(
-        "SELECT data FROM pack_entries WHERE kind = ? AND key = ?", (kind, key)
-    ) as cursor:
+    async with conn.execute("SELECT data FROM pack_entries WHERE kind = ? AND key = ?", (kind, key)) as cursor:
         row = await cursor.fetchone()
     return None if row is None else _parse(kind, key, row[0], model)

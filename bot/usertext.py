@@ -41,9 +41,7 @@ def clean_text(text: str) -> str:
 
 def is_blank(text: str) -> bool:
     """True when nothing visible is left: only spaces and format characters."""
-    return not any(
-        not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp") for ch in text
-    )
+    return not any(not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp") for ch in text)
 
 
 def fold_key(text: str) -> str:

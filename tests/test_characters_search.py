@@ -199,4 +199,3 @@ def test_any_text_gives_at_most_25_known_suggestions(index: CharacterIndex, text
 )
 def test_bad_queries_are_named(text: str, problem: str | None) -> None:
     assert check_query(text) == problem
-

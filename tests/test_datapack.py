@@ -158,9 +158,7 @@ def test_park_chul_soo_has_only_what_the_article_says(pack: DataPack) -> None:
     assert character.actor is None
     assert character.hangul is None
     assert character.name_sources == (ARTICLE,)
-    assert [fact.text for fact in character.spoilers] == [
-        "His decisions affected rescue efforts during the crisis."
-    ]
+    assert [fact.text for fact in character.spoilers] == ["His decisions affected rescue efforts during the crisis."]
 
 
 def test_creators_and_platform(pack: DataPack) -> None:
@@ -192,9 +190,7 @@ def test_series_survivors_and_unclear_fates(pack: DataPack) -> None:
 def test_webtoon_survivors_are_exactly_three(pack: DataPack) -> None:
     webtoon = {entry.character for entry in pack.survivors.webtoon}
     assert webtoon == {"nam-on-jo", "lee-su-hyeok", "choi-nam-ra"}
-    survived = {
-        c.id for c in pack.characters if c.webtoon_fate is not None and c.webtoon_fate.status == "survived"
-    }
+    survived = {c.id for c in pack.characters if c.webtoon_fate is not None and c.webtoon_fate.status == "survived"}
     assert survived == webtoon
 
 
@@ -579,9 +575,7 @@ async def test_sync_is_idempotent_and_reads_back(pack: DataPack, tmp_path: Path)
 
 
 @pytest.mark.asyncio
-async def test_removed_entry_is_deleted_and_others_untouched(
-    pack: DataPack, pack_copy: Path, tmp_path: Path
-) -> None:
+async def test_removed_entry_is_deleted_and_others_untouched(pack: DataPack, pack_copy: Path, tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "t.db")
     try:
         async with store.transaction() as conn:
@@ -606,9 +600,7 @@ async def test_removed_entry_is_deleted_and_others_untouched(
 
         assert await all_rows(store, "SELECT x FROM other") == [("keep me",)]
         assert await all_rows(store, "SELECT value FROM bot_state WHERE key = 'someone_else'") == [("keep",)]
-        assert await all_rows(store, "SELECT kind, key FROM pack_entries WHERE kind = 'note'") == [
-            ("note", "n1")
-        ]
+        assert await all_rows(store, "SELECT kind, key FROM pack_entries WHERE kind = 'note'") == [("note", "n1")]
     finally:
         await store.close()
 
@@ -634,9 +626,7 @@ async def test_stale_row_that_no_longer_fits_is_reported(tmp_path: Path) -> None
     store = await Store.open(tmp_path / "t.db")
     try:
         async with store.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO pack_entries VALUES (?, ?, ?)", (KIND_FAQ, "old", '{"id": "old"}')
-            )
+            await conn.execute("INSERT INTO pack_entries VALUES (?, ?, ?)", (KIND_FAQ, "old", '{"id": "old"}'))
         with pytest.raises(PackStoreError, match="faq/old does not fit FaqEntry"):
             await fetch_pack_entries(store.conn, KIND_FAQ, FaqEntry)
     finally:

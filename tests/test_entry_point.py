@@ -62,7 +62,9 @@ def test_check_needs_no_token_and_loads_everything(workdir: Path) -> None:
 def test_a_bad_setting_is_one_line_naming_it(workdir: Path) -> None:
     result = run_bot(workdir, "check", OWNER_IDS="12,me")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["error: setting OWNER_IDS: 'me' is not a Discord id (digits only, comma-separated)"]
+    assert result.stderr.strip().splitlines() == [
+        "error: setting OWNER_IDS: 'me' is not a Discord id (digits only, comma-separated)"
+    ]
 
 
 def test_a_broken_data_pack_names_file_entry_and_field(workdir: Path) -> None:

@@ -159,8 +159,11 @@ async def test_votes_acknowledged_before_a_sigkill_are_all_stored_once(
         channel,
         voters[0],
         "poll create",
-        {"question": "Who returns?", "options": " | ".join(f"Choice {n}" for n in range(OPTIONS)),
-         "max_choices": OPTIONS},
+        {
+            "question": "Who returns?",
+            "options": " | ".join(f"Choice {n}" for n in range(OPTIONS)),
+            "max_choices": OPTIONS,
+        },
         timeout=10,
     )
     assert await created.wait_followups(1, timeout=10)
@@ -371,16 +374,15 @@ def write_db(path: Path, sql: str, params: tuple[Any, ...]) -> None:
 
 
 def check_posts(fake: FakeDiscord, db: Path, planned: list[Planned], *, final: bool) -> None:
-    ledger = {(row[0], row[1]): (row[2], row[3]) for row in read_db(db, "SELECT guild_id, slot_key, state, "
-                                                                      "message_id FROM countdown_posts")}
+    ledger = {
+        (row[0], row[1]): (row[2], row[3])
+        for row in read_db(db, "SELECT guild_id, slot_key, state, message_id FROM countdown_posts")
+    }
     for slot in planned:
         nonce = slot_nonce(slot.guild.id, slot.slot_key)
         posted = [m for m in fake.channel_messages(slot.channel) if m.get("nonce") == nonce]
         assert len(posted) <= 1, f"{slot.slot_key} of {slot.guild.name} was posted {len(posted)} times"
-        sends = [
-            r for r in fake.requests
-            if r.method == "POST" and r.path == f"/channels/{slot.channel.id}/messages"
-        ]
+        sends = [r for r in fake.requests if r.method == "POST" and r.path == f"/channels/{slot.channel.id}/messages"]
         assert all(r.body.get("nonce") in planned_nonces(planned) for r in sends), "a post without its slot's nonce"
         assert all(r.body.get("enforce_nonce") is True for r in sends)
         if final:

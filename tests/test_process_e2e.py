@@ -99,7 +99,13 @@ async def test_an_unreachable_discord_is_one_clear_line(tmp_path: Path) -> None:
     await closed.close()  # nothing listens there any more
     env = bot_environment(closed, tmp_path, TOKEN)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 1

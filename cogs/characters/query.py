@@ -34,4 +34,3 @@ def check_query(text: str) -> QueryProblem | None:
     if _MARKUP.search(stripped):
         return "markup"
     return None
-

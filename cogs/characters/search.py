@@ -220,7 +220,9 @@ class _FuzzyIndex:
             if current is None or (score, -rank) > (current[0], -current[1]):
                 best[entry.owner] = (score, rank, entry)
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[1][1], self._order[item[0]]))
-        return tuple(Match(owner, round(score, 2), entry.text, entry.kind) for owner, (score, _, entry) in ranked)[:limit]
+        return tuple(Match(owner, round(score, 2), entry.text, entry.kind) for owner, (score, _, entry) in ranked)[
+            :limit
+        ]
 
     def resolve(self, query: str) -> Resolution:
         """Free text to one owner, or up to three suggestions when nothing (or too much) fits."""
