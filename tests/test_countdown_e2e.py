@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import importlib
+import logging
 from typing import Any
 
 import pytest
@@ -96,6 +97,57 @@ async def test_a_moderator_sets_daily_posts_and_one_post_happens_per_slot(harnes
     assert "Every day at 13:00 (UTC)" in fields["When"]
     assert str(messages(h, h.general)[0]["id"]) in fields["Last post"]
     assert f"<t:{due + 86400}:F>" in fields["Next post"]
+
+
+async def test_moving_todays_time_after_todays_post_promises_tomorrow_and_keeps_that_promise(
+    harness: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    caplog.set_level(logging.INFO)
+    await set_daily(h)
+    await tick(h, dt.timedelta(hours=1))  # 13:00: today's post
+    assert await wait_until(lambda: len(messages(h, h.general)) == 1)
+
+    h.clock.advance(dt.timedelta(minutes=10))
+    moved = await set_daily(h, time="13:30")
+    tomorrow = int(dt.datetime(2026, 11, 26, 13, 30, tzinfo=dt.UTC).timestamp())
+    today = int(dt.datetime(2026, 11, 25, 13, 30, tzinfo=dt.UTC).timestamp())
+    assert f"<t:{tomorrow}:F>" in moved.content
+    assert f"<t:{today}:F>" not in moved.content
+    assert "has already been posted" in moved.content
+    show = await h.slash(h.moderator, h.general, "settings countdown show")
+    fields = {f["name"]: f["value"] for f in show.embeds[0]["fields"]}
+    assert f"<t:{tomorrow}:F>" in fields["Next post"]  # what the confirmation said
+    assert any("day:2026-11-25" in r.getMessage() and "already had its post" in r.getMessage() for r in caplog.records)
+
+    await tick(h, dt.timedelta(minutes=25))  # 13:35 today: nothing, as promised
+    assert len(messages(h, h.general)) == 1
+    await tick(h, dt.timedelta(days=1))  # 13:35 tomorrow: the promised post
+    assert await wait_until(lambda: len(messages(h, h.general)) == 2)
+    assert [key for key, _, _ in await repo.fetch_ledger(h.bot.store.conn, h.guild.id)] == [
+        "day:2026-11-25",
+        "day:2026-11-26",
+    ]
+
+
+async def test_a_post_that_failed_for_good_is_tried_again_when_the_moderator_resets_the_same_day(harness: Any) -> None:
+    h = harness
+    await set_daily(h)
+    h.guild.set_bot_overwrite(h.general, deny=int(Permission.SEND_MESSAGES))
+    channel = h.bot.get_channel(h.general.id)
+    assert await wait_until(lambda: not channel.permissions_for(channel.guild.me).send_messages)
+    await tick(h, dt.timedelta(hours=1))  # 13:00: refused, nothing posted
+    assert [state for _, state, _ in await repo.fetch_ledger(h.bot.store.conn, h.guild.id)] == ["failed"]
+
+    h.guild.set_bot_overwrite(h.general, allow=0, deny=0)
+    assert await wait_until(lambda: channel.permissions_for(channel.guild.me).send_messages)
+    h.clock.advance(dt.timedelta(minutes=10))
+    moved = await set_daily(h, time="13:30")
+    today = int(dt.datetime(2026, 11, 25, 13, 30, tzinfo=dt.UTC).timestamp())
+    assert f"<t:{today}:F>" in moved.content  # nothing was posted today, so today it is
+    await tick(h, dt.timedelta(minutes=20))
+    assert await wait_until(lambda: len(messages(h, h.general)) == 1)
+    assert [state for _, state, _ in await repo.fetch_ledger(h.bot.store.conn, h.guild.id)] == ["sent"]
 
 
 async def test_a_slot_missed_while_down_is_posted_once_if_less_than_an_hour_late(harness: Any) -> None:

@@ -16,6 +16,7 @@ from cogs.countdown.slots import (
     catch_up,
     load_zone,
     local_to_utc,
+    next_open_slot,
     next_slot,
     parse_local_time,
     suggest_zones,
@@ -188,3 +189,41 @@ def test_slots_missed_longer_are_skipped_and_only_the_recent_one_posted() -> Non
 def test_an_invisible_character_pasted_with_a_zone_or_time_is_ignored() -> None:
     assert load_zone("Asia/Seoul\u200b").key == "Asia/Seoul"
     assert parse_local_time("\u202e09:00") == dt.time(9, 0)
+
+
+def test_a_new_time_on_a_day_that_had_its_post_starts_the_next_day() -> None:
+    """Posted at 08:00, moved to 08:30 at 08:10: the next post is tomorrow 08:30, and today is named."""
+    rule = PostingRule(dt.time(8, 30), "Asia/Seoul", "daily")
+    now = local_to_utc(dt.date(2026, 12, 1), dt.time(8, 10), load_zone("Asia/Seoul"))
+    slot, passed = next_open_slot(rule, now, release_start=RELEASE, last_day=None, posted={dt.date(2026, 12, 1)})
+    assert slot is not None
+    assert slot.local_date == dt.date(2026, 12, 2)
+    assert slot.due_at == local_to_utc(dt.date(2026, 12, 2), dt.time(8, 30), load_zone("Asia/Seoul"))
+    assert [p.local_date for p in passed] == [dt.date(2026, 12, 1)]
+
+    same, none_passed = next_open_slot(rule, now, release_start=RELEASE, last_day=None, posted=())
+    assert same is not None
+    assert same.local_date == dt.date(2026, 12, 1)
+    assert none_passed == ()
+
+
+def test_catching_up_passes_over_days_that_already_had_their_post() -> None:
+    """A zone moved west: the schedule walks onto a local day posted under the old zone."""
+    rule = PostingRule(dt.time(9), "UTC", "daily")
+    due = Slot(at(2026, 12, 1, 9), dt.date(2026, 12, 1), None)
+    result = catch_up(
+        rule, due, at(2026, 12, 1, 9, 1), release_start=RELEASE, last_day=None, posted={dt.date(2026, 12, 2)}
+    )
+    assert result.slot == due
+    assert result.next_slot is not None
+    assert result.next_slot.local_date == dt.date(2026, 12, 3)
+    assert [s.local_date for s in result.already_posted] == [dt.date(2026, 12, 2)]
+
+    posted_today = catch_up(
+        rule, due, at(2026, 12, 1, 9, 1), release_start=RELEASE, last_day=None, posted={dt.date(2026, 12, 1)}
+    )
+    assert posted_today.slot is None
+    assert posted_today.skipped == ()
+    assert [s.local_date for s in posted_today.already_posted] == [dt.date(2026, 12, 1)]
+    assert posted_today.next_slot is not None
+    assert posted_today.next_slot.local_date == dt.date(2026, 12, 2)

@@ -50,12 +50,15 @@ class BotProcess:
     log_path: Path
     process: asyncio.subprocess.Process | None = None
     starts: int = 0
+    log_level: str = "INFO"  # DEBUG would make the bot spend a vote burst writing logs
+    extra_env: dict[str, str] = field(default_factory=dict)
     _log: IO[bytes] | None = field(default=None, repr=False)
 
     async def start(self, within: float = 30.0) -> None:
         identified = self.fake.identify_count
         env = bot_environment(self.fake, self.workdir, TOKEN)
-        env["LOG_LEVEL"] = "INFO"  # DEBUG would make the bot spend the burst writing logs
+        env["LOG_LEVEL"] = self.log_level
+        env.update(self.extra_env)
         self._log = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", cwd=self.workdir, env=env, stdout=self._log, stderr=asyncio.subprocess.STDOUT

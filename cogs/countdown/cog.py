@@ -20,7 +20,14 @@ from bot.i18n import cmd, permission_names, t
 from bot.language import describe_public_language
 from bot.moderation import SettingsSubgroup
 from cogs.countdown import repo
-from cogs.countdown.posting import CountdownPosts, card_embed, missing_permissions, next_slot_for
+from cogs.countdown.posting import (
+    CountdownPosts,
+    card_embed,
+    log_already_posted,
+    missing_permissions,
+    next_slot_for,
+    plan_next_slot,
+)
 from cogs.countdown.record import ReleaseRecord, check_owner_update, pack_replaces, split_source
 from cogs.countdown.render import instant_timestamp, pack_wording, render_countdown_card, render_history_card
 from cogs.countdown.slots import (
@@ -182,7 +189,9 @@ class CountdownSettingsGroup(SettingsSubgroup):
             consecutive_failures=0,
             paused=False,
         )
-        slot = next_slot_for(schedule, record, now)
+        posted = await repo.posted_days(self.bot.store.conn, [guild.id], now - repo.POSTED_LOOKBACK)
+        slot, passed = plan_next_slot(schedule, record, now, posted.get(guild.id, frozenset()))
+        log_already_posted(guild.id, passed, f"by the new schedule of {interaction.user.id}")
         await repo.save_schedule(
             self.bot.store,
             guild_id=guild.id,
@@ -200,6 +209,13 @@ class CountdownSettingsGroup(SettingsSubgroup):
             if slot
             else t("countdown.settings.no_next", locale)
         )
+        if passed and slot is not None:
+            next_text = t(
+                "countdown.settings.next_after_posted",
+                locale,
+                next=next_text,
+                day=instant_timestamp(passed[-1].due_at, "D"),
+            )
         await interaction.response.send_message(
             t(
                 "countdown.settings.saved",
@@ -348,9 +364,7 @@ class ReleaseGroup(app_commands.Group):
         )
         if current is not None and current.same_claim(record):
             raise UserError("countdown.release.unchanged")
-        stored = await repo.record_change(
-            self.bot.store, record, now, lambda schedule, new, at: next_slot_for(schedule, new, at)
-        )
+        stored = await repo.record_change(self.bot.store, record, now, next_slot_for)
         self.bot.scheduler.wake()
         guilds = await repo.count_active_schedules(self.bot.store.conn)
         log.info("release record changed by %s to %s (%s)", interaction.user.id, stored.window, stored.confidence)
@@ -392,7 +406,7 @@ class CountdownCog(commands.Cog):
             self.bot.store,
             pack_record(self.bot, now),
             now,
-            lambda schedule, record, at: next_slot_for(schedule, record, at),
+            next_slot_for,
             pack_replaces,
         )
         if seeded is not None:

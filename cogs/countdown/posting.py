@@ -32,7 +32,7 @@ from cogs.countdown import repo
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.render import Card, pack_wording, render_countdown_card
 from cogs.countdown.repo import Advance, Claim, PostJob, Schedule
-from cogs.countdown.slots import Slot, catch_up, load_zone, local_date, next_slot
+from cogs.countdown.slots import Slot, catch_up, load_zone, local_date, next_open_slot
 
 if TYPE_CHECKING:
     from bot.client import HyosanBot
@@ -68,14 +68,35 @@ def change_slot_key(change_id: int) -> str:
     return f"change:{change_id}"
 
 
-def next_slot_for(schedule: Schedule, record: ReleaseRecord | None, after: dt.datetime) -> Slot | None:
-    """A schedule's next regular slot under the current release record."""
-    return next_slot(
+def plan_next_slot(
+    schedule: Schedule, record: ReleaseRecord | None, after: dt.datetime, posted: frozenset[dt.date] = frozenset()
+) -> tuple[Slot | None, tuple[Slot, ...]]:
+    """A schedule's next regular slot under the current release record, and the slots passed
+    over because their local day already had its post (``posted``)."""
+    return next_open_slot(
         schedule.rule,
         after,
         release_start=record.window.start if record else None,
         last_day=record.release_day if record else None,
+        posted=posted,
     )
+
+
+def next_slot_for(
+    schedule: Schedule, record: ReleaseRecord | None, after: dt.datetime, posted: frozenset[dt.date] = frozenset()
+) -> Slot | None:
+    """A schedule's next regular slot on a day that has not had its post yet."""
+    return plan_next_slot(schedule, record, after, posted)[0]
+
+
+def log_already_posted(guild_id: int, slots: tuple[Slot, ...], when: str) -> None:
+    for slot in slots:
+        log.info(
+            "countdown slot %s of guild %s skipped %s: that local day already had its post",
+            slot.key,
+            guild_id,
+            when,
+        )
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -219,7 +240,8 @@ class CountdownPosts:
 
     # -- DueSource ---------------------------------------------------------------------------
 
-    async def next_due(self) -> dt.datetime | None:
+    async def next_due(self, now: dt.datetime) -> dt.datetime | None:
+        """The next regular slot or retry; ``now`` itself while some schedule has news to announce."""
         if not self._started:
             await self.start()
         if self.queue.full():
@@ -228,7 +250,7 @@ class CountdownPosts:
         current = await repo.fetch_current_record(self.bot.store.conn)
         due, news = await repo.earliest_due(self.bot.store.conn, current.id if current else 0)
         if news:
-            return self.bot.clock()
+            return now
         return due
 
     async def run_due(self, now: dt.datetime) -> None:
@@ -276,10 +298,22 @@ class CountdownPosts:
         if room > 0:
             release_start = record.window.start if record else None
             last_day = record.release_day if record else None
-            for schedule in await repo.due_schedules(conn, now, room):
+            due_schedules = await repo.due_schedules(conn, now, room)
+            posted = await repo.posted_days(
+                conn, [schedule.guild_id for schedule in due_schedules], now - repo.POSTED_LOOKBACK
+            )
+            for schedule in due_schedules:
                 due = schedule.next_slot(release_start)
                 assert due is not None
-                catchup = catch_up(schedule.rule, due, now, release_start=release_start, last_day=last_day)
+                catchup = catch_up(
+                    schedule.rule,
+                    due,
+                    now,
+                    release_start=release_start,
+                    last_day=last_day,
+                    posted=posted.get(schedule.guild_id, frozenset()),
+                )
+                log_already_posted(schedule.guild_id, catchup.already_posted, "when it came due")
                 for missed in catchup.skipped:
                     log.warning(
                         "countdown slot %s of guild %s skipped: %s late when the bot could post it",
@@ -314,6 +348,14 @@ class CountdownPosts:
         if not (claims or advances or announced or retries):
             return
         jobs = await repo.claim_slots(self.bot.store, claims, advances, announced, retries, now)
+        claimed = {(job.claim.guild_id, job.claim.slot_key) for job in jobs}
+        for claim in claims:
+            if (claim.guild_id, claim.slot_key) not in claimed:
+                log.warning(
+                    "countdown slot %s of guild %s skipped: the ledger already holds it (posted or under way)",
+                    claim.slot_key,
+                    claim.guild_id,
+                )
         for job in jobs:
             self._in_flight.add((job.claim.guild_id, job.claim.slot_key))
             self.queue.put_nowait(job)

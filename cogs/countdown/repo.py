@@ -100,8 +100,9 @@ async def fetch_history(conn: aiosqlite.Connection, limit: int = 50) -> list[Rel
         return [_record(row) for row in await cursor.fetchall()]
 
 
-Reschedule = Callable[["Schedule", ReleaseRecord, dt.datetime], Slot | None]
-"""Given a schedule, the new record and now: the schedule's next slot (from slots.next_slot)."""
+Reschedule = Callable[["Schedule", ReleaseRecord, dt.datetime, frozenset[dt.date]], Slot | None]
+"""Given a schedule, the new record, now and the local days that already had their post:
+the schedule's next slot (from slots.next_open_slot)."""
 
 
 async def _insert_record(conn: aiosqlite.Connection, record: ReleaseRecord) -> int:
@@ -132,8 +133,10 @@ async def _reschedule_all(
     conn: aiosqlite.Connection, record: ReleaseRecord, now: dt.datetime, reschedule: Reschedule
 ) -> None:
     """Milestones and the last day depend on the record, so every next slot is recomputed."""
-    for schedule in await _fetch_schedules(conn, "1 = 1", ()):
-        slot = reschedule(schedule, record, now)
+    schedules = await _fetch_schedules(conn, "1 = 1", ())
+    posted = await posted_days(conn, [schedule.guild_id for schedule in schedules], now - POSTED_LOOKBACK)
+    for schedule in schedules:
+        slot = reschedule(schedule, record, now, posted.get(schedule.guild_id, frozenset()))
         await conn.execute(
             "UPDATE countdown_schedules SET next_due_at = ?, next_slot_date = ? WHERE guild_id = ?",
             (_iso(slot.due_at) if slot else None, slot.local_date.isoformat() if slot else None, schedule.guild_id),
@@ -388,7 +391,13 @@ async def claim_slots(
             cursor = await conn.execute(
                 "INSERT INTO countdown_posts (guild_id, slot_key, channel_id, mode, occasion, change_id, nonce, "
                 "due_at, claimed_at, state, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'claimed', 0) "
-                "ON CONFLICT (guild_id, slot_key) DO NOTHING",
+                # A slot that failed for good (Discord refused it: nothing was posted) may be claimed
+                # again, e.g. after a moderator fixed the channel; any other state is never claimed twice.
+                "ON CONFLICT (guild_id, slot_key) DO UPDATE SET channel_id = excluded.channel_id, "
+                "mode = excluded.mode, occasion = excluded.occasion, change_id = excluded.change_id, "
+                "nonce = excluded.nonce, due_at = excluded.due_at, claimed_at = excluded.claimed_at, "
+                "state = 'claimed', attempts = 0, retry_at = NULL, message_id = NULL, finished_at = NULL "
+                "WHERE countdown_posts.state = 'failed'",
                 (
                     claim.guild_id,
                     claim.slot_key,
@@ -423,6 +432,33 @@ async def claim_slots(
             if row is not None:
                 jobs.append(PostJob(_claim(row), dt.datetime.fromisoformat(row["claimed_at"]), int(row["attempts"])))
     return jobs
+
+
+#: How far back the ledger is read for days that already had their post: a zone change moves
+#: "today" by at most a day, so two days cover every local day a next slot can fall on.
+POSTED_LOOKBACK = dt.timedelta(days=2)
+
+
+async def posted_days(
+    conn: aiosqlite.Connection, guild_ids: Sequence[int], since: dt.datetime
+) -> dict[int, frozenset[dt.date]]:
+    """Per guild, the local days from ``since`` on whose regular post is claimed, sent or
+    abandoned (a post that failed for good, e.g. on missing permissions, may be tried again)."""
+    if not guild_ids:
+        return {}
+    found: dict[int, set[dt.date]] = {}
+    first_key = f"day:{(since.date() - dt.timedelta(days=1)).isoformat()}"
+    for start in range(0, len(guild_ids), 500):
+        chunk = list(guild_ids[start : start + 500])
+        marks = ", ".join("?" * len(chunk))
+        async with conn.execute(
+            f"SELECT guild_id, slot_key FROM countdown_posts WHERE guild_id IN ({marks}) "
+            "AND slot_key >= ? AND slot_key < 'day;' AND state IN ('claimed', 'sent', 'abandoned')",
+            (*chunk, first_key),
+        ) as cursor:
+            for guild_id, slot_key in await cursor.fetchall():
+                found.setdefault(int(guild_id), set()).add(dt.date.fromisoformat(slot_key.removeprefix("day:")))
+    return {guild_id: frozenset(days) for guild_id, days in found.items()}
 
 
 async def due_retries(conn: aiosqlite.Connection, now: dt.datetime, limit: int) -> list[PostJob]:

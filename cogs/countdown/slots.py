@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
@@ -161,13 +162,40 @@ def next_slot(
     return None
 
 
+def next_open_slot(
+    rule: PostingRule,
+    after: dt.datetime,
+    *,
+    release_start: dt.date | None,
+    last_day: dt.date | None,
+    posted: Collection[dt.date] = (),
+) -> tuple[Slot | None, tuple[Slot, ...]]:
+    """The first slot after ``after`` whose local day has not had its post yet, and the slots
+    passed over because their day already had one (one regular post per local day).
+
+    A moderator who moves today's time after today's post gets the new time from tomorrow
+    on, and is told so, instead of a promise for today that the ledger would not keep.
+    """
+    passed: list[Slot] = []
+    slot = next_slot(rule, after, release_start=release_start, last_day=last_day)
+    while slot is not None and slot.local_date in posted:
+        passed.append(slot)
+        slot = next_slot(rule, slot.due_at, release_start=release_start, last_day=last_day)
+    return slot, tuple(passed)
+
+
 @dataclass(frozen=True, slots=True)
 class Catchup:
-    """What to do with a schedule whose due time has passed: post ``slot`` or nothing."""
+    """What to do with a schedule whose due time has passed: post ``slot`` or nothing.
+
+    ``skipped`` were too late to post; ``already_posted`` were passed over because their
+    local day already had its post.
+    """
 
     slot: Slot | None
     skipped: tuple[Slot, ...]
     next_slot: Slot | None
+    already_posted: tuple[Slot, ...] = ()
 
 
 def catch_up(
@@ -177,21 +205,36 @@ def catch_up(
     *,
     release_start: dt.date | None,
     last_day: dt.date | None,
+    posted: Collection[dt.date] = (),
 ) -> Catchup:
     """Walk the slots from ``due`` up to ``now``: the latest is posted if less than an hour
-    late, every other one is skipped; the first slot after ``now`` is the next due one."""
+    late, every other one is skipped; the first slot after ``now`` whose day has not had its
+    post (``posted``) is the next due one."""
     skipped: list[Slot] = []
+    already: list[Slot] = []
     current: Slot | None = due
     latest: Slot | None = None
     while current is not None and current.due_at <= now:
-        if latest is not None:
-            skipped.append(latest)
-        latest = current
+        if current.local_date in posted:
+            already.append(current)
+        else:
+            if latest is not None:
+                skipped.append(latest)
+            latest = current
         current = next_slot(rule, current.due_at, release_start=release_start, last_day=last_day)
     if latest is not None and now - latest.due_at >= LATE_LIMIT:
         skipped.append(latest)
         latest = None
-    return Catchup(latest, tuple(skipped), current)
+    if current is not None:
+        current, passed = next_open_slot(
+            rule,
+            current.due_at - dt.timedelta(microseconds=1),
+            release_start=release_start,
+            last_day=last_day,
+            posted=posted,
+        )
+        already.extend(passed)
+    return Catchup(latest, tuple(skipped), current, tuple(already))
 
 
 def suggest_zones(query: str, limit: int = 25) -> list[str]:

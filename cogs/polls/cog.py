@@ -74,7 +74,7 @@ class PollDeadlines:
     def __init__(self, cog: PollsCog) -> None:
         self._cog = cog
 
-    async def next_due(self) -> datetime | None:
+    async def next_due(self, now: datetime) -> datetime | None:
         return await repo.next_poll_job(self._cog.bot.store.conn)
 
     async def run_due(self, now: datetime) -> None:
