@@ -59,7 +59,7 @@ async def check(settings: Settings) -> str:
         await bot.close()
     assert summary is not None
     counts = ", ".join(f"{kind}: {count}" for kind, count in sorted(summary.counts.items()))
-    translated = "complete" if not missing else f"missing translations: {len(missing)} (listed below)"
+    translated = "complete" if not missing else f"incomplete, missing: {len(missing)} (listed below)"
     return "\n".join(
         [
             f"hyosan-bot {__version__}: configuration OK",

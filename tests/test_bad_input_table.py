@@ -623,7 +623,7 @@ def set_option(options: list[dict[str, Any]], name: str, value: Any) -> bool:
 
 
 async def crafted_slash(
-    h: Harness, member: Member, channel: Channel, row: Row, options: dict[str, Any]
+    h: Harness, member: Member, channel: Channel, row: Row, options: dict[str, Any], locale: str = "en-US"
 ) -> InteractionRecord:
     """The command as a modified client could send it: built by the fake, then altered."""
     root, data = h.fake._command_data(h.guild, channel, member, row.command, options)
@@ -637,7 +637,7 @@ async def crafted_slash(
             resolved[str(foreign.id)] = picked
             value = str(foreign.id)
         assert set_option(data["options"], name, value), name
-    payload = h.fake._interaction_base(h.guild, channel, member, APPLICATION_COMMAND, data, "en-US")
+    payload = h.fake._interaction_base(h.guild, channel, member, APPLICATION_COMMAND, data, locale)
     record = await h.fake.dispatch_interaction(payload, command_name=root["name"])
     await record.wait_acknowledged(5)
     return record
@@ -754,3 +754,34 @@ async def test_bad_input_gets_a_private_specific_answer_and_changes_nothing(harn
             assert not BIDI_CONTROLS.search(content), "a typed text-direction override is quoted back"
     assert public_messages(h) == public_before, "something was posted publicly"
     assert await snapshot(h) == before, "the store changed"
+
+
+HANGUL = re.compile(r"[가-힣]")
+
+
+@pytest.mark.parametrize("row", [row for row in ROWS if not row.xfail], ids=lambda row: row.id)
+async def test_a_korean_member_gets_every_refusal_in_korean(harness: Harness, row: Row) -> None:
+    """The same rows from a Korean client: the answer is private and Korean, not the English one."""
+    h = harness
+    ids: dict[str, Any] = {"member2": h.member2.id, "everyone": h.guild.id, "general": h.general.id}
+    for name in row.setup:
+        await SETUPS[name](h, ids)
+    await h.settle()
+    member: Member = getattr(h, row.who)
+    channel: Channel = getattr(h, row.where)
+    options = {name: resolve(value, h, ids) for name, value in row.options.items()}
+    if row.crafted:
+        record = await crafted_slash(h, member, channel, row, options, locale="ko")
+    else:
+        record = await h.slash(member, channel, row.command, locale="ko", **options)
+    if record.callback_type == DEFERRED_CHANNEL_MESSAGE:
+        await record.wait_followups(1, timeout=5)
+    await h.settle()
+    h.expect_errors()
+    body = sent_body(h, record)
+    content = body.get("content") or ""
+    assert int(body.get("flags") or 0) & EPHEMERAL, f"answered publicly: {content!r}"
+    assert HANGUL.search(content), content
+    english = row.expected.removeprefix("^")
+    if re.search(r"[A-Za-z]{3,} [A-Za-z]{3,}", english):  # a fragment of English wording, not an echo of the input
+        assert english not in content, content

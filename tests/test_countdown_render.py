@@ -6,6 +6,8 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import pytest
+
 from bot.datapack import load_data_pack
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.render import (
@@ -14,6 +16,7 @@ from cogs.countdown.render import (
     render_history_card,
     timestamp,
     unix_at_display_hour,
+    window_label,
 )
 from cogs.countdown.window import parse_window
 
@@ -117,3 +120,19 @@ def test_history_lists_newest_first_with_sources_and_origin() -> None:
     assert "owners" in first
     assert "**early 2027**" in second
     assert "data pack" in second
+
+
+@pytest.mark.parametrize(
+    ("text", "english", "korean"),
+    [
+        ("2027-03", "March 2027", "2027년 3월"),
+        ("2027-Q1", "Q1 2027", "2027년 1분기"),
+        ("2027", "2027", "2027년"),
+        ("early 2027", "early 2027", "2027년 초"),
+        ("2027-01-10..2027-02-20", "2027-01-10..2027-02-20", "2027-01-10..2027-02-20"),
+    ],
+)
+def test_an_owners_window_label_is_written_in_the_readers_language(text: str, english: str, korean: str) -> None:
+    window = parse_window(text)
+    assert window_label(window, "en-US") == english
+    assert window_label(window, "ko") == korean

@@ -52,11 +52,24 @@ def test_check_needs_no_token_and_loads_everything(workdir: Path) -> None:
     assert "configuration OK" in result.stdout
     assert "character" in result.stdout
     assert f"{len(discover_cogs())} cogs" in result.stdout
+    assert "languages:    en, ko; data pack translations complete" in result.stdout
     with sqlite3.connect(workdir / "var" / "hyosan.db") as conn:
         assert conn.execute("SELECT count(*) FROM pack_entries WHERE kind = 'character'").fetchone()[0] > 0
     again = run_bot(workdir, "check")
     assert again.returncode == 0
     assert "unchanged" in again.stdout
+
+
+def test_check_lists_each_missing_translation_on_one_line(workdir: Path) -> None:
+    show = workdir / "data" / "show.toml"
+    show.write_text(show.read_text("utf-8").replace('genre = "좀비 스릴러"\n', ""), "utf-8")
+    result = run_bot(workdir, "check")
+    assert result.returncode == 0, result.stderr
+    assert "data pack translations incomplete, missing: 1 (listed below)" in result.stdout
+    assert (
+        "  warning: data/show.toml: show: ko.show.genre: no 한국어 translation; readers get the English"
+        in result.stdout
+    )
 
 
 def test_a_bad_setting_is_one_line_naming_it(workdir: Path) -> None:

@@ -29,7 +29,13 @@ from cogs.countdown.posting import (
     plan_next_slot,
 )
 from cogs.countdown.record import ReleaseRecord, check_owner_update, pack_replaces, split_source
-from cogs.countdown.render import instant_timestamp, pack_wording, render_countdown_card, render_history_card
+from cogs.countdown.render import (
+    instant_timestamp,
+    pack_wording,
+    render_countdown_card,
+    render_history_card,
+    window_label,
+)
 from cogs.countdown.slots import (
     PostingRule,
     SlotError,
@@ -372,7 +378,7 @@ class ReleaseGroup(app_commands.Group):
             t(
                 "countdown.release.updated",
                 locale,
-                window=parsed.label,
+                window=window_label(parsed, str(locale)),
                 confidence=t(f"countdown.confidence.{stored.confidence}", locale, platform=self.cog.platform(locale)),
                 count=guilds,
             ),
