@@ -151,9 +151,11 @@ class Counted:
 
 
 def _shown(value: Any, language: str) -> Any:
-    """Numbers go through Babel, counted nouns through their plural entry; ids are passed as str by callers."""
+    """Numbers and dates go through Babel, counted nouns through their plural entry; ids are passed as str."""
     if isinstance(value, Counted):
         return t(value.unit, language, count=value.count)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return format_day(value, language)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return value
     return babel.numbers.format_decimal(value, locale=babel_locale(language))
@@ -163,7 +165,7 @@ def t(key: str, locale: Locale = None, /, **values: Any) -> str:
     """The text for ``key`` in the reader's language, falling back to English.
 
     A plural entry needs ``count``: Babel's CLDR rules for the language choose the form.
-    Every number among ``values`` is formatted for the language; pass ids as ``str``.
+    Every number and date among ``values`` is formatted for the language; pass ids as ``str``.
     """
     language = language_of(locale)
     entry = catalog(language).get(key)

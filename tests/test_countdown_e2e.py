@@ -357,8 +357,8 @@ async def test_an_owner_confirms_a_date_and_every_scheduled_server_hears_it(harn
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        ({"window": "2026-11-24"}, "That window ended on 2026-11-24, before today (2026-11-25)"),
-        ({"window": "2027-03-31..2027-01-01"}, "The window ends (2027-01-01) before it starts (2027-03-31)"),
+        ({"window": "2026-11-24"}, "That window ended on November 24, 2026, before today (November 25, 2026)"),
+        ({"window": "2027-03-31..2027-01-01"}, "The window ends (January 1, 2027) before it starts (March 31, 2027)"),
         ({"window": "sometime"}, 'I can\'t read "sometime" as a date or window'),
         ({"source_date": "2027-01-01"}, "lies in the future"),
     ],

@@ -95,4 +95,4 @@ def check_owner_update(window: ReleaseWindow, source_date: dt.date, today: dt.da
     """Refuse a window that lies in the past and a source dated in the future."""
     check_owner_window(window, today)
     if source_date > today:
-        raise WindowError("source_in_future", date=source_date.isoformat())
+        raise WindowError("source_in_future", date=source_date)

@@ -125,7 +125,7 @@ def _parse_window(raw: str) -> ReleaseWindow:
         start = _single_date(match.group(1))
         end = _single_date(match.group(2))
         if end < start:
-            raise WindowError("end_before_start", start=start.isoformat(), end=end.isoformat())
+            raise WindowError("end_before_start", start=start, end=end)
         precision = classify_span(start, end)
         if precision == "season" and (end - start).days > MAX_SEASON_DAYS:
             raise WindowError("too_wide", days=Counted("units.days", MAX_SEASON_DAYS))
@@ -165,4 +165,4 @@ def _single_date(text: str) -> dt.date:
 def check_owner_window(window: ReleaseWindow, today: dt.date) -> None:
     """An owner's update must still lie ahead (or include today); a past window is a typo."""
     if window.end < today:
-        raise WindowError("in_the_past", end=window.end.isoformat(), today=today.isoformat())
+        raise WindowError("in_the_past", end=window.end, today=today)
