@@ -22,9 +22,11 @@ from bot.datapack import (
     ShowMeta,
     Source,
     Survivors,
+    is_stale,
     iter_spoiler_facts,
     load_data_pack,
     name_key,
+    newest_source_date,
     referenced_sources,
 )
 from bot.packstore import (
@@ -101,7 +103,10 @@ def test_release_context_dates(pack: DataPack) -> None:
         "estimated",
     )
     assert "2026" in pack.release.fact("not-on-2026-slate").text
-    assert "not a cancellation" in pack.release.fact("not-cancelled").text
+    not_cancelled = pack.release.fact("not-cancelled").text
+    assert "not because of a cancellation" in not_cancelled
+    # "It's about time and quality" is the article's view, never a confirmed fact.
+    assert "time and quality" not in not_cancelled
 
 
 def test_release_window_is_early_2027_estimate(pack: DataPack) -> None:
@@ -118,17 +123,20 @@ def test_release_window_is_early_2027_estimate(pack: DataPack) -> None:
     assert window.source_date == dt.date(2025, 9, 18) == pack.source(window.source).date
 
 
-def test_delay_reasons_cover_the_article(pack: DataPack) -> None:
-    ids = {reason.id for reason in pack.release.reasons}
-    assert ids >= {
-        "bigger-scale",
+def test_the_delay_faq_gives_every_reason_of_the_article(pack: DataPack) -> None:
+    answer = pack.faq_entry("delay").answer
+    for reason in (
+        "Bigger scale",
         "post-production",
-        "school-sets",
-        "script-revisions",
-        "cast-scheduling",
-        "nis-plotline",
-        "industry-trend",
-    }
+        "rebuilt",
+        "Script revisions",
+        "Cast scheduling",
+        "National Intelligence Service",
+        "Squid Game",
+    ):
+        assert reason in answer
+    # The article names creators "including" these two: never the complete list.
+    assert "creators, including Chun Sung Il and Joo Dong Geun" in answer
 
 
 @pytest.mark.parametrize(
@@ -158,14 +166,12 @@ def test_park_chul_soo_has_only_what_the_article_says(pack: DataPack) -> None:
     assert character.actor is None
     assert character.hangul is None
     assert character.name_sources == (ARTICLE,)
-    assert [fact.text for fact in character.spoilers] == [
-        "His decisions affected rescue efforts during the crisis."
-    ]
+    assert [fact.text for fact in character.spoilers] == ["His decisions affected rescue efforts during the crisis."]
 
 
 def test_creators_and_platform(pack: DataPack) -> None:
     assert pack.show.show.title == "All of Us Are Dead"
-    assert pack.show.show.creators == ("Chun Sung Il", "Joo Dong Geun")
+    assert pack.show.show.creators_including == ("Chun Sung Il", "Joo Dong Geun")
     platform = pack.show.platform
     assert platform.name == "Netflix"
     assert platform.exclusive
@@ -178,7 +184,19 @@ def test_creators_and_platform(pack: DataPack) -> None:
 
 def test_series_survivors_and_unclear_fates(pack: DataPack) -> None:
     series = [entry.character for entry in pack.survivors.series]
-    assert series == ["nam-on-jo", "lee-su-hyeok", "choi-nam-ra", "yang-dae-su", "seo-hyo-ryung"]
+    assert series == [
+        "nam-on-jo",
+        "lee-su-hyeok",
+        "choi-nam-ra",
+        "yang-dae-su",
+        "seo-hyo-ryung",
+        "jang-ha-ri",
+        "park-mi-jin",
+    ]
+    # The article's five, then the two a named review of the finale adds.
+    assert {entry.source for entry in pack.survivors.series[5:]} == {"denofgeek-finale-2022"}
+    assert pack.character("jang-ha-ri").actor == "Ha Seung Ri"
+    assert pack.character("park-mi-jin").actor == "Lee Eun Saem"
     assert [entry.character for entry in pack.survivors.unclear] == ["lee-cheong-san"]
     cheong_san = pack.character("lee-cheong-san")
     assert cheong_san.series_fate is not None
@@ -192,9 +210,7 @@ def test_series_survivors_and_unclear_fates(pack: DataPack) -> None:
 def test_webtoon_survivors_are_exactly_three(pack: DataPack) -> None:
     webtoon = {entry.character for entry in pack.survivors.webtoon}
     assert webtoon == {"nam-on-jo", "lee-su-hyeok", "choi-nam-ra"}
-    survived = {
-        c.id for c in pack.characters if c.webtoon_fate is not None and c.webtoon_fate.status == "survived"
-    }
+    survived = {c.id for c in pack.characters if c.webtoon_fate is not None and c.webtoon_fate.status == "survived"}
     assert survived == webtoon
 
 
@@ -241,8 +257,9 @@ def test_faq_topics(pack: DataPack) -> None:
     }
     assert [entry.position for entry in pack.faq] == list(range(len(pack.faq)))
     spoilers = {entry.id for entry in pack.faq if entry.spoiler}
-    assert {"survivors", "webtoon"} <= spoilers
-    assert not {"release-date", "delay", "cast", "where-to-watch", "watch-season-1"} & spoilers
+    # Who returns in season 2 answers season 1 fates, so "cast" is a spoiler too.
+    assert {"survivors", "webtoon", "cast"} <= spoilers
+    assert not {"release-date", "delay", "where-to-watch", "watch-season-1"} & spoilers
     for entry in pack.faq:
         assert len(entry.title) <= 100
         assert (entry.spoiler_label is not None) == entry.spoiler
@@ -416,6 +433,12 @@ BROKEN = [
         id="ambiguous-alias",
     ),
     pytest.param(
+        "characters.toml",
+        sub_once(r', label = "season 1 ending" \}$', " }"),
+        'character "nam-on-jo": season_2: the season 1 fate is a spoiler, so the season 2 status is one too',
+        id="return-of-a-spoiler-fate-without-label",
+    ),
+    pytest.param(
         "show.toml",
         sub_once(r"^exclusive = true$", 'exclusive = "maybe"'),
         "show: platform.exclusive: Input should be a valid boolean",
@@ -579,9 +602,7 @@ async def test_sync_is_idempotent_and_reads_back(pack: DataPack, tmp_path: Path)
 
 
 @pytest.mark.asyncio
-async def test_removed_entry_is_deleted_and_others_untouched(
-    pack: DataPack, pack_copy: Path, tmp_path: Path
-) -> None:
+async def test_removed_entry_is_deleted_and_others_untouched(pack: DataPack, pack_copy: Path, tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "t.db")
     try:
         async with store.transaction() as conn:
@@ -606,9 +627,7 @@ async def test_removed_entry_is_deleted_and_others_untouched(
 
         assert await all_rows(store, "SELECT x FROM other") == [("keep me",)]
         assert await all_rows(store, "SELECT value FROM bot_state WHERE key = 'someone_else'") == [("keep",)]
-        assert await all_rows(store, "SELECT kind, key FROM pack_entries WHERE kind = 'note'") == [
-            ("note", "n1")
-        ]
+        assert await all_rows(store, "SELECT kind, key FROM pack_entries WHERE kind = 'note'") == [("note", "n1")]
     finally:
         await store.close()
 
@@ -634,10 +653,34 @@ async def test_stale_row_that_no_longer_fits_is_reported(tmp_path: Path) -> None
     store = await Store.open(tmp_path / "t.db")
     try:
         async with store.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO pack_entries VALUES (?, ?, ?)", (KIND_FAQ, "old", '{"id": "old"}')
-            )
+            await conn.execute("INSERT INTO pack_entries VALUES (?, ?, ?)", (KIND_FAQ, "old", '{"id": "old"}'))
         with pytest.raises(PackStoreError, match="faq/old does not fit FaqEntry"):
             await fetch_pack_entries(store.conn, KIND_FAQ, FaqEntry)
     finally:
         await store.close()
+
+
+# ---------------------------------------------------------------------------
+# How current the pack is
+# ---------------------------------------------------------------------------
+
+
+def test_the_newest_source_dates_the_pack(pack: DataPack) -> None:
+    assert newest_source_date(pack) == dt.date(2025, 9, 18)
+
+
+@pytest.mark.parametrize(
+    ("newest", "today", "stale"),
+    [
+        (dt.date(2025, 9, 18), dt.date(2026, 3, 18), False),  # six months to the day
+        (dt.date(2025, 9, 18), dt.date(2026, 3, 19), True),
+        (dt.date(2025, 8, 31), dt.date(2026, 2, 28), False),  # no 31 February: the month's last day
+        (dt.date(2025, 8, 31), dt.date(2026, 3, 1), True),
+        (dt.date(2025, 9, 18), dt.date(2025, 9, 1), False),  # a source from the future is not stale
+        (None, dt.date(2026, 1, 1), True),  # no dated source: nothing says how current it is
+    ],
+)
+def test_a_pack_is_stale_more_than_six_months_after_its_newest_source(
+    newest: dt.date | None, today: dt.date, stale: bool
+) -> None:
+    assert is_stale(newest, today) is stale
