@@ -93,6 +93,10 @@ VARIANTS = [
     ("Lee Su Hyeok", "lee-su-hyeok", "family name first"),
     ("su hyeok", "lee-su-hyeok", "given name only"),
     ("Park Solomon", "lee-su-hyeok", "the actor"),
+    ("Lomon", "lee-su-hyeok", "the actor's credit in the English press"),
+    ("lomon", "lee-su-hyeok", "the actor's credit, lower case"),
+    ("Ha Seung-ri", "jang-ha-ri", "an actor of the two students added from Den of Geek"),
+    ("mi-jin", "park-mi-jin", "a student added from Den of Geek"),
 ]
 
 
