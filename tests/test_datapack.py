@@ -684,3 +684,74 @@ def test_a_pack_is_stale_more_than_six_months_after_its_newest_source(
     newest: dt.date | None, today: dt.date, stale: bool
 ) -> None:
     assert is_stale(newest, today) is stale
+
+
+# ---------------------------------------------------------------------------
+# The pack says no more than its sources
+# ---------------------------------------------------------------------------
+
+
+def pack_strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in pack_strings(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in pack_strings(item)]
+    return []
+
+
+def test_the_creators_are_never_given_as_the_complete_list(pack: DataPack) -> None:
+    """The article says "the show's creators, including Chun Sung Il and Joo Dong Geun"."""
+    for text in pack_strings(pack.model_dump(mode="json")):
+        assert "creators, Chun Sung Il" not in text
+        assert "creators Chun Sung Il" not in text
+        if "creators" in text and "Chun Sung Il" in text:
+            assert "creators, including Chun Sung Il and Joo Dong Geun" in text, text
+
+
+def test_the_bare_su_quote_is_as_printed(pack: DataPack) -> None:
+    quote = '"Minor characters like Bare Su may also be developed further if the story expands."'
+    assert quote in pack.faq_entry("webtoon").answer
+    assert any(quote in d.text for d in pack.survivors.differences)
+
+
+def test_park_ji_hus_role_is_credited_to_the_korean_wikipedia_not_the_article(pack: DataPack) -> None:
+    for text in pack_strings(pack.model_dump(mode="json")):
+        assert "Park Ji Hu (Nam On Jo)" not in text
+        assert "Park Ji Hu as Nam On Jo" not in text
+    on_jo = pack.character("nam-on-jo")
+    assert on_jo.season_2.note is not None
+    assert "Korean Wikipedia credits her as Nam On Jo" in on_jo.season_2.note
+    cast = pack.faq_entry("cast")
+    assert "the Korean Wikipedia credits her as Nam On Jo" in cast.answer
+    assert "kowiki-series" in cast.see_also
+
+
+def test_time_sensitive_answers_say_as_of_when(pack: DataPack) -> None:
+    assert "as of 2025-09-18, filming was still going on" in pack.faq_entry("cancelled").answer
+    assert pack.faq_entry("release-date").answer.startswith("As of 2025-09-18, Netflix had not announced")
+    assert "As of 2025-09-18, all episodes of season 1 were available" in pack.faq_entry("watch-season-1").answer
+
+
+def test_the_finale_survivors_the_article_leaves_out_come_from_a_named_source(pack: DataPack) -> None:
+    source = pack.source("denofgeek-finale-2022")
+    assert source.publisher == "Den of Geek"
+    assert "How Netflix's Bleak Zombie K-Drama Ends" in source.title
+    assert "2022" in source.title
+    for character_id in ("jang-ha-ri", "park-mi-jin"):
+        character = pack.character(character_id)
+        assert character.series_fate is not None
+        assert character.series_fate.source == source.id
+        assert character.actor_sources == ("kowiki-series",)
+    answer = pack.faq_entry("survivors").answer
+    assert "Den of Geek" in answer
+    assert "Jang Ha Ri and Park Mi Jin" in answer
+
+
+def test_labels_name_both_endings_where_a_webtoon_fate_reveals_the_series_too(pack: DataPack) -> None:
+    for character_id in ("yang-dae-su", "seo-hyo-ryung"):
+        fate = pack.character(character_id).webtoon_fate
+        assert fate is not None
+        assert "Netflix adaptation" in fate.text
+        assert fate.label == "webtoon and season 1 endings"
