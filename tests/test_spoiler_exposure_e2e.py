@@ -36,6 +36,7 @@ from bot.i18n import t
 from bot.localdiscord.interactions import InteractionRecord
 from cogs.spoilers.survivors import VERSIONS
 from tests.conftest import Harness
+from tests.test_countdown_e2e import tick
 from tests.test_spoilers_render import discord_display
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -359,12 +360,16 @@ async def use_everything(h: Harness, pack: DataPack, reading: Reading) -> set[st
     await run(h.moderator, "settings spoilers list")
     await run(h.moderator, "settings spoilers remove", channel=h.in_category)
     await typed("settings countdown set", "timezone", ["", "Asia/Se"], who=h.moderator)
-    countdown = {"channel": h.general, "time": "09:00", "timezone": "Asia/Seoul", "mode": "post"}
+    countdown = {"channel": h.general, "time": "13:00", "timezone": "UTC", "mode": "post"}
     await run(h.moderator, "settings countdown set", cadence="daily", **countdown)
     await run(h.moderator, "settings countdown show")
-    await run(h.moderator, "settings countdown off")
+    await tick(h, dt.timedelta(hours=1))  # the scheduled post
     await run(h.owner, "release update", window="2027-03-14", confidence="rumored", source="A fan forum")
+    await tick(h)  # the post that announces the change
     await run(h.member, "countdown")
+    await run(h.moderator, "settings countdown off")
+    scheduled = [m for m in h.fake.channel_messages(h.general) if "interaction_metadata" not in m]
+    assert len(scheduled) >= 2, "the scheduled countdown and the change announcement were posted"
 
     role = h.guild.add_role("Pollsters", 0)
     await run(h.moderator, "settings polls creator-role", role=role)
