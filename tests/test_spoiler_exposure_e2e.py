@@ -293,6 +293,20 @@ def leaf_commands(commands: list[dict[str, Any]]) -> dict[str, list[dict[str, An
     return found
 
 
+def command_picker_texts(commands: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    """What Discord's command picker shows: names, descriptions and fixed choices of every option."""
+
+    def visit(path: str, node: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        yield path, f"{node.get('name', '')} {node.get('description', '')}"
+        for choice in node.get("choices") or []:
+            yield f"{path} choice", choice["name"]
+        for option in node.get("options") or []:
+            yield from visit(f"{path} {option['name']}", option)
+
+    for command in commands:
+        yield from visit(f"/{command['name']}", command)
+
+
 async def press_every_button(h: Harness, reading: Reading, what: str, record: InteractionRecord) -> None:
     """Press each enabled button of a public answer (not Reveal privately), as another member would."""
     message = record.original
@@ -411,6 +425,8 @@ async def test_nothing_shown_without_a_click_states_a_fate(harness: Harness, tmp
 
     ran = await use_everything(h, pack, reading)
 
+    for what, text in command_picker_texts(h.fake.commands_for(h.guild)):
+        reading.seen.append((what, "command picker", text))
     synced = leaf_commands(h.fake.commands_for(h.guild))
     assert set(synced) - ran == set(), "a command is not in this test's plan: add it to use_everything"
     assert len(reading.seen) > 500
