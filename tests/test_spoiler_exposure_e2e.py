@@ -6,7 +6,8 @@ into every autocomplete, and presses every button the answers carry except "Reve
 privately" (that press is the reader's choice to see). Everything that reaches Discord
 is read the way Discord shows it: text between ``||`` bars is hidden only where Discord
 hides it (message content, embed descriptions and field values); titles, field names,
-footers, button labels, select options and autocomplete choices show everything.
+footers, button labels, select options, autocomplete choices and the command picker
+(names, descriptions, fixed choices) show everything.
 
 What must not show is derived from the pack, not listed here: every spoiler fact's text
 (and its distinctive clauses), every spoiler FAQ answer, and the words of the fate
