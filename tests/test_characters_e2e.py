@@ -375,7 +375,22 @@ async def test_a_character_in_a_spoiler_channel_shows_fates_openly_without_a_but
     text = embed_text(record.embeds[0])
     assert "||" not in text
     assert "His fate remains unclear after his final fight." in text
+    # The season 2 status answers his fate, so it is open here as the fate is.
+    assert "season 1 ending: Confirmed, according to" in text
     assert record.components == []
+
+
+async def test_the_faq_answer_naming_the_returning_cast_is_hidden_with_a_reveal(harness: Harness) -> None:
+    h = harness
+    record = await h.slash(h.member, h.general, "faq", topic="cast")
+    embed = record.embeds[0]
+    assert embed["title"] == "Who is in the cast of All of Us Are Dead season 2?"
+    assert embed["description"].startswith("Spoiler, season 1 ending and who returns in season 2: ||")
+    assert "Yoon Chan Young" not in outside_bars(embed["description"])
+    assert custom_ids(record.data) == ["spoiler:reveal:faq:cast"]
+    reveal = await h.click(h.member2, h.general, record.original, "spoiler:reveal:faq:cast")
+    assert reveal.ephemeral
+    assert "Yoon Chan Young as Lee Cheong San" in reveal.embeds[0]["description"]
 
 
 async def test_free_text_faq_topic_resolves_and_unknown_topics_say_what_to_do(harness: Harness) -> None:
