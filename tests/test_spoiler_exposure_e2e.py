@@ -35,7 +35,6 @@ import pytest
 from bot.datapack import PACK_FILES, DataPack, FateStatus, iter_spoiler_texts, load_data_pack
 from bot.i18n import t
 from bot.localdiscord.interactions import InteractionRecord
-from cogs.spoilers.survivors import VERSIONS
 from tests.conftest import Harness
 from tests.test_countdown_e2e import tick
 from tests.test_spoilers_render import discord_display
@@ -330,9 +329,23 @@ async def press_every_button(h: Harness, reading: Reading, what: str, record: In
             reading.record(f"{what} → select {value!r}", picked)
 
 
-async def use_everything(h: Harness, pack: DataPack, reading: Reading) -> set[str]:
-    """Run the plan in #general; returns the command paths it ran."""
-    ran: set[str] = set()
+@dataclass
+class Plan:
+    """What the run covered, to compare with what is synced."""
+
+    ran: set[str] = field(default_factory=set)  # command paths
+    typed: set[tuple[str, str]] = field(default_factory=set)  # (command path, option) autocompleted
+
+
+def synced_choices(synced: dict[str, list[dict[str, Any]]], path: str, option: str) -> list[Any]:
+    """The fixed choices Discord offers for an option, as synced (so a new choice is run too)."""
+    found = next(o for o in synced[path] if o["name"] == option)
+    return [choice["value"] for choice in found.get("choices") or []]
+
+
+async def use_everything(h: Harness, pack: DataPack, reading: Reading, synced: dict[str, list[dict[str, Any]]]) -> Plan:
+    """Run the plan in #general; returns what it covered."""
+    plan = Plan()
 
     async def run(who: Any, path: str, **options: Any) -> InteractionRecord:
         record = await h.slash(who, h.general, path, **options)
@@ -341,10 +354,11 @@ async def use_everything(h: Harness, pack: DataPack, reading: Reading) -> set[st
         what = f"/{path} {options}" if options else f"/{path}"
         reading.record(what, record)
         await press_every_button(h, reading, what, record)
-        ran.add(path)
+        plan.ran.add(path)
         return record
 
     async def typed(path: str, option: str, values: list[str], who: Any = None) -> None:
+        plan.typed.add((path, option))
         for value in values:
             choices = await h.autocomplete(who or h.member, h.general, path, focused=option, value=value)
             reading.seen.extend((f"/{path} {option}={value!r}", "autocomplete choice", c["name"]) for c in choices)
@@ -364,7 +378,7 @@ async def use_everything(h: Harness, pack: DataPack, reading: Reading) -> set[st
     for entry in pack.faq:
         await run(h.member, "faq", topic=entry.id)
     await run(h.member, "cast")
-    for version in VERSIONS:
+    for version in synced_choices(synced, "survivors", "version"):
         await run(h.member, "survivors", version=version)
     await run(h.member, "survivors")
     await run(h.member, "countdown")
@@ -375,8 +389,13 @@ async def use_everything(h: Harness, pack: DataPack, reading: Reading) -> set[st
     await run(h.moderator, "settings spoilers list")
     await run(h.moderator, "settings spoilers remove", channel=h.in_category)
     await typed("settings countdown set", "timezone", ["", "Asia/Se"], who=h.moderator)
-    countdown = {"channel": h.general, "time": "13:00", "timezone": "UTC", "mode": "post"}
-    await run(h.moderator, "settings countdown set", cadence="daily", **countdown)
+    countdown = {"channel": h.general, "time": "13:00", "timezone": "UTC"}
+    for cadence in synced_choices(synced, "settings countdown set", "cadence"):
+        for mode in synced_choices(synced, "settings countdown set", "mode"):
+            await run(h.moderator, "settings countdown set", cadence=cadence, mode=mode, **countdown)
+    for confidence in synced_choices(synced, "release update", "confidence"):
+        await run(h.owner, "release update", window="early 2027", confidence=confidence, source="Fan article")
+    await run(h.moderator, "settings countdown set", cadence="daily", mode="post", **countdown)
     await run(h.moderator, "settings countdown show")
     await tick(h, dt.timedelta(hours=1))  # the scheduled post
     await run(h.owner, "release update", window="2027-03-14", confidence="rumored", source="A fan forum")
@@ -403,7 +422,7 @@ async def use_everything(h: Harness, pack: DataPack, reading: Reading) -> set[st
     await h.settle()
     for message in h.fake.channel_messages(h.general):
         reading.message(f"message in #general {message.get('id')}", message)
-    return ran
+    return plan
 
 
 async def poll_ids(h: Harness) -> list[int]:
@@ -424,12 +443,14 @@ async def test_nothing_shown_without_a_click_states_a_fate(harness: Harness, tmp
     assert len(secrets.fragments) > 20, "the pack hides something to look for"
     reading = Reading(secrets)
 
-    ran = await use_everything(h, pack, reading)
+    synced = leaf_commands(h.fake.commands_for(h.guild))
+    plan = await use_everything(h, pack, reading, synced)
 
     for what, text in command_picker_texts(h.fake.commands_for(h.guild)):
         reading.seen.append((what, "command picker", text))
-    synced = leaf_commands(h.fake.commands_for(h.guild))
-    assert set(synced) - ran == set(), "a command is not in this test's plan: add it to use_everything"
+    assert set(synced) - plan.ran == set(), "a command is not in this test's plan: add it to use_everything"
+    autocompleted = {(path, o["name"]) for path, options in synced.items() for o in options if o.get("autocomplete")}
+    assert autocompleted - plan.typed == set(), "an autocomplete is not typed into: add it to use_everything"
     assert len(reading.seen) > 500
     assert reading.leaks() == []
 
