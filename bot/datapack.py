@@ -52,7 +52,6 @@ __all__ = [
     "ContextFact",
     "DataPack",
     "DataPackError",
-    "DelayReason",
     "Difference",
     "FaqEntry",
     "Fate",
@@ -61,6 +60,7 @@ __all__ = [
     "Platform",
     "Release",
     "ReleaseWindow",
+    "ReturnSpoiler",
     "ReturnStatus",
     "ShowInfo",
     "ShowMeta",
@@ -69,10 +69,13 @@ __all__ = [
     "Survivors",
     "Translated",
     "Translation",
+    "is_stale",
     "iter_spoiler_facts",
+    "iter_spoiler_texts",
     "load_data_pack",
     "missing_translations",
     "name_key",
+    "newest_source_date",
     "referenced_sources",
     "translation_languages",
 ]
@@ -272,19 +275,44 @@ class Fate(SpoilerFact):
 
 
 class ReturnStatus(Translated):
-    """Whether a character is back in season 2, and who says so."""
+    """Whether a character is back in season 2, and who says so.
 
-    TRANSLATED = ("note",)
+    A return answers a season 1 fate (back means alive, or an open fate settled), so
+    for a character whose season 1 fate is a spoiler the status is one too: ``label``
+    says what it spoils and the status with its note is hidden like any spoiler fact.
+    """
+
+    TRANSLATED = ("note", "label")
 
     status: ReturnState
     source: SourceRef | None = None
     note: Text | None = None
+    label: ShortLabel | None = None
 
     @model_validator(mode="after")
     def _claims_need_a_source(self) -> ReturnStatus:
         if self.status != "unknown" and self.source is None:
             raise ValueError(f'status "{self.status}" needs a source')
         return self
+
+
+class ReturnSpoiler(Translated):
+    """A season 2 status that spoils season 1: the hidden text is the note (or the bare status)."""
+
+    TRANSLATED = ("label", "note")
+
+    label: ShortLabel
+    status: ReturnState
+    note: Text | None = None
+
+    @property
+    def text(self) -> str:
+        return self.note or self.status
+
+    def tr(self, field: str, locale: Locale) -> Any:
+        if field == "text":
+            return super().tr("note", locale) or self.status
+        return super().tr(field, locale)
 
 
 # ---------------------------------------------------------------------------
@@ -329,6 +357,10 @@ class Character(IdentifiedModel, Translated):
             raise ValueError(f'role "{self.role}" does not fit group "{self.group}"')
         if (self.group == "teachers") != (self.role == "teacher"):
             raise ValueError(f'role "{self.role}" does not fit group "{self.group}"')
+        if self.series_fate is not None and self.season_2.label is None:
+            raise ValueError(
+                "season_2: the season 1 fate is a spoiler, so the season 2 status is one too: give it a label"
+            )
         return self
 
     def tr(self, field: str, locale: Locale) -> Any:
@@ -339,6 +371,17 @@ class Character(IdentifiedModel, Translated):
             if field == "actor" and self.actor_hangul:
                 return self.actor_hangul
         return super().tr(field, locale)
+
+    def season_2_spoiler(self) -> ReturnSpoiler | None:
+        """The season 2 status as a spoiler fact (label shown, status and note hidden), if it is one."""
+        if self.season_2.label is None:
+            return None
+        return ReturnSpoiler(
+            label=self.season_2.label,
+            status=self.season_2.status,
+            note=self.season_2.note,
+            translations=self.season_2.translations,
+        )
 
     def names(self) -> tuple[str, ...]:
         """Every name the character can be looked up by (name, Hangul, aliases)."""
@@ -527,7 +570,8 @@ class ReleaseWindow(Translated):
 
 
 class ContextFact(Translated):
-    """A dated milestone around the release (premiere, renewal, filming)."""
+    """A milestone around the release (premiere, renewal, filming), or without a date a standing
+    fact (not on a slate, not cancelled) that holds as of its source's date."""
 
     TRANSLATED = ("text",)
 
@@ -547,17 +591,6 @@ class ContextFact(Translated):
         return self
 
 
-class DelayReason(Translated):
-    """One reason the article gives for the wait (kept spoiler-free)."""
-
-    TRANSLATED = ("title", "text")
-
-    id: Slug
-    title: ShortLabel
-    text: Text
-    source: SourceRef
-
-
 class Release(Translated):
     """What fans are waiting for, the expected window and the facts around it."""
 
@@ -567,13 +600,10 @@ class Release(Translated):
     note: Text | None = None
     window: ReleaseWindow
     context: tuple[ContextFact, ...] = ()
-    reasons: tuple[DelayReason, ...] = ()
 
-    @field_validator("context", "reasons")
+    @field_validator("context")
     @classmethod
-    def _unique_ids(
-        cls, value: tuple[ContextFact, ...] | tuple[DelayReason, ...]
-    ) -> tuple[ContextFact, ...] | tuple[DelayReason, ...]:
+    def _unique_ids(cls, value: tuple[ContextFact, ...]) -> tuple[ContextFact, ...]:
         ids = [item.id for item in value]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -606,12 +636,14 @@ class PackInfo(Translated):
 class ShowInfo(Translated):
     """The show itself: titles, creators, setting."""
 
-    TRANSLATED = ("title", "creators", "setting", "genre")
+    TRANSLATED = ("title", "creators_including", "setting", "genre")
 
     title: Text
     title_hangul: Text | None = None
     title_sources: tuple[SourceRef, ...] = Field(min_length=1)
-    creators: tuple[Text, ...] = Field(min_length=1)
+    creators_including: tuple[Text, ...] = Field(
+        min_length=1, description='Creators the source names, not a complete list (it says "including").'
+    )
     creators_source: SourceRef
     setting: Text
     genre: Text
@@ -673,6 +705,10 @@ class DataPack(PackModel):
             if item.id == source_id:
                 return item
         raise KeyError(source_id)
+
+    def source_dates(self) -> dict[str, dt.date]:
+        """Each dated source's date by id: what a fact is "as of"."""
+        return {item.id: item.date for item in self.sources if item.date is not None}
 
     def character(self, character_id: str) -> Character:
         """A character by id (KeyError if unknown)."""
@@ -920,8 +956,11 @@ def missing_translations(pack: DataPack, directory: Path) -> list[str]:
     ]
 
 
-def iter_spoiler_facts(pack: DataPack) -> Iterator[tuple[str, SpoilerFact]]:
-    """Every spoiler fact in the pack with where it lives (used by checks and tests)."""
+def iter_spoiler_facts(pack: DataPack) -> Iterator[tuple[str, SpoilerFact | ReturnSpoiler]]:
+    """Every spoiler fact in the pack with where it lives (used by checks and tests).
+
+    FAQ answers marked as spoilers are not here: see :func:`iter_spoiler_texts`.
+    """
     for character in pack.characters:
         for name in ("series_fate", "webtoon_fate"):
             fate = getattr(character, name)
@@ -929,9 +968,52 @@ def iter_spoiler_facts(pack: DataPack) -> Iterator[tuple[str, SpoilerFact]]:
                 yield f"character {character.id}.{name}", fate
         for i, fact in enumerate(character.spoilers):
             yield f"character {character.id}.spoilers[{i}]", fact
+        returning = character.season_2_spoiler()
+        if returning is not None:
+            yield f"character {character.id}.season_2", returning
     for section in ("series", "unclear", "webtoon", "differences", "aftermath"):
         for i, fact in enumerate(getattr(pack.survivors, section)):
             yield f"survivors.{section}[{i}]", fact
+
+
+def iter_spoiler_texts(pack: DataPack, locale: Locale = None) -> Iterator[tuple[str, str, str]]:
+    """``(where, label, hidden text)`` of everything the pack hides: spoiler facts, spoiler
+    FAQ answers and adult notes that reveal plot, in the language of ``locale`` (English by
+    default). What tests check no reader sees openly."""
+    for where, fact in iter_spoiler_facts(pack):
+        yield where, fact.tr("label", locale), fact.tr("text", locale)
+    for entry in pack.faq:
+        if entry.spoiler and entry.spoiler_label is not None:
+            yield f"faq {entry.id}.answer", entry.tr("spoiler_label", locale), entry.tr("answer", locale)
+    for i, note in enumerate(pack.survivors.adults):
+        if note.spoiler_label is not None:
+            yield f"survivors.adults[{i}]", note.tr("spoiler_label", locale), note.tr("text", locale)
+
+
+def newest_source_date(pack: DataPack) -> dt.date | None:
+    """The date of the pack's most recent dated source: how current its facts can be."""
+    return max((source.date for source in pack.sources if source.date is not None), default=None)
+
+
+STALE_AFTER_MONTHS = 6
+"""A pack whose newest source is older than this is worth refreshing (``python -m bot check`` warns)."""
+
+
+def is_stale(newest: dt.date | None, today: dt.date, *, months: int = STALE_AFTER_MONTHS) -> bool:
+    """True when ``newest`` is more than ``months`` calendar months before ``today`` (or unknown)."""
+    if newest is None:
+        return True
+    year, month = divmod(newest.month - 1 + months, 12)
+    year += newest.year
+    month += 1
+    # The same day ``months`` later, or the month's last day when it has no such day.
+    day = min(newest.day, _days_in_month(year, month))
+    return today > dt.date(year, month, day)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    return (following - dt.timedelta(days=1)).day
 
 
 def referenced_sources(value: Any) -> Iterator[str]:

@@ -104,6 +104,8 @@ class Harness:
     bot: HyosanBot = field(init=False)
     errors: ErrorLog = field(default_factory=ErrorLog)
     errors_expected: bool = False
+    #: The language members' clients send (the interactions' ``locale``) unless a call says otherwise.
+    locale: str = "en-US"
     _task: asyncio.Task[None] | None = None
 
     async def start(self, **overrides: Any) -> HyosanBot:
@@ -168,10 +170,12 @@ class Harness:
         return await self.start(**overrides)
 
     async def slash(
-        self, member: Member, channel: Channel, command: str, /, *, locale: str = "en-US", **options: Any
+        self, member: Member, channel: Channel, command: str, /, *, locale: str | None = None, **options: Any
     ) -> Any:
         """``locale`` is the member's Discord language (the interaction's ``locale``)."""
-        return await self.fake.slash(self.guild, channel, member, command, options or None, locale=locale)
+        return await self.fake.slash(
+            self.guild, channel, member, command, options or None, locale=locale or self.locale
+        )
 
     async def autocomplete(
         self,
@@ -182,17 +186,30 @@ class Harness:
         *,
         focused: str,
         value: str = "",
-        locale: str = "en-US",
+        locale: str | None = None,
         **options: Any,
     ) -> list[dict[str, Any]]:
         return await self.fake.autocomplete(
-            self.guild, channel, member, command, focused=focused, value=value, options=options or None, locale=locale
+            self.guild,
+            channel,
+            member,
+            command,
+            focused=focused,
+            value=value,
+            options=options or None,
+            locale=locale or self.locale,
         )
 
     async def click(
-        self, member: Member, channel: Channel, message: dict[str, Any] | int, custom_id: str, *, locale: str = "en-US"
+        self,
+        member: Member,
+        channel: Channel,
+        message: dict[str, Any] | int,
+        custom_id: str,
+        *,
+        locale: str | None = None,
     ) -> Any:
-        return await self.fake.click(self.guild, channel, member, message, custom_id, locale=locale)
+        return await self.fake.click(self.guild, channel, member, message, custom_id, locale=locale or self.locale)
 
     async def settle(self, seconds: float = 0.05) -> None:
         for _ in range(5):

@@ -45,7 +45,7 @@ def test_a_translation_reaches_the_reader_of_its_language_only() -> None:
     assert on_jo.series_fate is not None
     assert on_jo.series_fate.tr("label", "ko") == "시즌 1 결말"
     assert pack.release.window.tr("label", "ko") == "2027년 초"
-    assert pack.show.show.tr("creators", "ko") == ("천성일", "주동근")
+    assert pack.show.show.tr("creators_including", "ko") == ("천성일", "주동근")
 
 
 def test_a_missing_translation_is_one_line_and_that_field_falls_back_to_english(pack_copy: Path) -> None:

@@ -488,6 +488,7 @@ class CountdownCog(commands.Cog):
             show_title=pack.show.show.tr("title", str(locale)),
             platform=self.platform(locale),
             context=pack.release.context,
+            source_dates=pack.source_dates(),
             locale=str(locale),
             wording=pack_wording(pack.release, str(locale)),
         )

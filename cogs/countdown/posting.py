@@ -449,6 +449,7 @@ class CountdownPosts:
             show_title=pack.show.show.tr("title", locale),
             platform=pack.show.platform.tr("name", locale),
             context=pack.release.context,
+            source_dates=pack.source_dates(),
             locale=locale,
             occasion=claim.occasion,
             previous=previous,
