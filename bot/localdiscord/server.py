@@ -354,6 +354,20 @@ class FakeDiscord:
         cid = channel_id.id if isinstance(channel_id, Channel) else int(channel_id)
         return list(self._channel_messages.get(cid, {}).values())
 
+    def messages_seen_by(self, channel_id: int | Channel, user_id: int) -> list[Json]:
+        """A channel as one person's client shows it: its messages plus the ephemeral answers to them."""
+        cid = channel_id.id if isinstance(channel_id, Channel) else int(channel_id)
+        seen = []
+        for message in self._messages.values():
+            if int(message["channel_id"]) != cid:
+                continue
+            if message["flags"] & EPHEMERAL:
+                invoker = (message.get("interaction_metadata") or {}).get("user") or {}
+                if invoker.get("id") != str(user_id):
+                    continue
+            seen.append(message)
+        return sorted(seen, key=lambda m: int(m["id"]))
+
     def get_message(self, message_id: int) -> Json | None:
         """Any message the fake knows, including ephemeral interaction responses."""
         return self._messages.get(int(message_id))
