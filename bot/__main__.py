@@ -1,4 +1,5 @@
-"""Entry point: ``python -m bot`` runs the bot, ``python -m bot check`` checks the set-up.
+"""Entry point: ``python -m bot`` runs the bot, ``python -m bot check`` checks the set-up,
+``python -m bot preview`` runs it against the built-in local Discord with a web page.
 
 Every expected failure (missing token, bad setting, broken data pack, unusable
 database) prints one clear paragraph and exits with status 2, never a traceback.
@@ -18,7 +19,7 @@ import discord
 
 from bot import __version__
 from bot.client import HyosanBot, command_payload
-from bot.datapack import DataPackError
+from bot.datapack import DataPackError, load_data_pack
 from bot.endpoints import apply_discord_endpoints
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
@@ -112,9 +113,21 @@ def _request_shutdown(stop_requested: asyncio.Event, signum: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="hyosan-bot")
-    parser.add_argument("command", nargs="?", choices=["run", "check"], default="run")
+    parser.add_argument("command", nargs="?", choices=["run", "check", "preview"], default="run")
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file (default .env)")
+    preview_options = parser.add_argument_group("preview")
+    preview_options.add_argument(
+        "--port", type=int, default=8765, help="port of the preview's page on 127.0.0.1 (default 8765; 0: any free)"
+    )
+    preview_options.add_argument(
+        "--database",
+        type=Path,
+        default=None,
+        help="keep the preview's store here (default: a fresh var/preview.db at every start)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "preview":
+        return preview(args)
     try:
         settings = load_settings(args.env_file)
     except SettingsError as exc:
@@ -132,6 +145,21 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run(settings))
     except (DataPackError, StoreError) as exc:
         return fail(str(exc))
+
+
+def preview(args: argparse.Namespace) -> int:
+    """Check what the bot would refuse before showing an address, then run the preview."""
+    from bot.preview.command import PreviewOptions, run_preview
+
+    try:
+        settings = load_settings(args.env_file)
+        load_data_pack(settings.data_dir)
+    except (SettingsError, DataPackError) as exc:
+        return fail(str(exc))
+    if not 0 <= args.port <= 65535:
+        return fail(f"--port {args.port} is not a port (0-65535)")
+    options = PreviewOptions(env_file=args.env_file, port=args.port, database=args.database)
+    return asyncio.run(run_preview(settings, options))
 
 
 if __name__ == "__main__":
