@@ -296,12 +296,13 @@ class PreviewSite:
                 self.world.guild, channel, member, command, options, locale=locale, timeout=ANSWER_WAIT
             )
         except CommandNotPermitted:
+            # Not an error of the page: Discord's client simply does not offer the command.
             root = find_command(self.fake.commands_for(self.world.guild), command)[0]
             needed = int(root.get("default_member_permissions") or 0)
-            raise PageError(
-                f"Discord does not offer /{root['name']} to {member.user.username}: "
+            return {
+                "notice": f"Discord does not offer /{root['name']} to {member.user.username}: "
                 f"it needs {permission_names(needed) or 'a permission they lack'}."
-            ) from None
+            }
         return self._outcome(record)
 
     async def _autocomplete(self, body: Json) -> Json:

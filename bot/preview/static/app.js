@@ -101,6 +101,7 @@ function markdown(source) {
   let text = String(source || "");
   text = text.replace(/```(?:[\w+-]*\n)?([\s\S]*?)```/g, (_, code) => keep(`<pre><code>${escapeHtml(code.replace(/\n$/, ""))}</code></pre>`));
   text = text.replace(/`([^`\n]+)`/g, (_, code) => keep(`<code>${escapeHtml(code)}</code>`));
+  text = text.replace(/\\([^\w\s])/g, (_, char) => keep(escapeHtml(char)));
   text = escapeHtml(text);
   const lines = text.split("\n").map((line) => {
     let m;
@@ -296,7 +297,7 @@ async function refreshState() {
     $("guild-name").textContent = data.guild.name;
     state.member = data.members[0].id;
     state.channel = data.channels[0].id;
-    $("acting-as").replaceChildren(...data.members.map((m) => el("option", { value: m.id, text: `${m.name} (${m.about})` })));
+    $("acting-as").replaceChildren(...data.members.map((m) => el("option", { value: m.id, title: m.about, text: m.name })));
     $("language").replaceChildren(...data.locales.map((l) => el("option", { value: l.code, text: l.name })));
     state.locale = data.locales.length ? data.locales[0].code : "en-US";
     document.documentElement.lang = state.locale;
@@ -312,7 +313,7 @@ async function refreshState() {
 
 function renderChannels() {
   const items = state.server.channels.map((channel) => {
-    const icon = channel.kind === "announcements" ? "📢" : channel.kind === "thread" ? "↳" : "#";
+    const icon = channel.kind === "announcements" ? "»" : channel.kind === "thread" ? "↳" : "#";
     const unread = channel.id !== state.channel && channel.last_message_id && channel.last_message_id !== state.seen.get(channel.id);
     return el("li", { class: channel.kind === "thread" ? "thread" : null },
       el("button", {
@@ -329,13 +330,14 @@ function renderChannels() {
 function renderMembers() {
   const bot = el("li", {}, el("span", { text: state.server.bot.name }), " ", el("span", { class: "badge", text: "APP" }));
   $("member-list").replaceChildren(bot, ...state.server.members.map((m) => el("li", { class: m.id === state.member ? "acting" : null },
-    m.name + (m.id === state.member ? " (you are acting as)" : ""), el("span", { class: "about", text: m.about }))));
+    m.name, m.id === state.member ? el("span", { class: "badge acting-badge", text: "ACTING" }) : null,
+    el("span", { class: "about", text: m.about }))));
 }
 
 function selectChannel(id) {
   state.channel = id;
   const channel = state.server.channels.find((c) => c.id === id);
-  $("channel-name").textContent = `${channel.kind === "announcements" ? "📢 " : "# "}${channel.name}`;
+  $("channel-name").textContent = `${channel.kind === "announcements" ? "» " : channel.kind === "thread" ? "↳ " : "# "}${channel.name}`;
   $("channel-topic").textContent = channel.topic || "";
   state.rendered.clear();
   $("messages").replaceChildren();
@@ -512,14 +514,14 @@ async function sendCommand(event) {
     if (root && !state.server.commands.some((c) => c.root === root)) {
       // Discord hides commands a member may not use; ask the local Discord why, to say so.
       const data = await api("/api/command", { ...where(), command: typed, options: {} });
-      if (data.error) showNotice(data.error);
+      if (data.error || data.notice) showNotice(data.error || data.notice);
     }
     return;
   }
   const missing = command.options.filter((o) => o.required && !(o.name in collectOptions()));
   if (missing.length) { showNotice(`Fill in ${missing.map((o) => o.name).join(", ")} first.`); return; }
   const data = await act("/api/command", { command: command.path, options: collectOptions() });
-  if (!data.error) {
+  if (!data.error && !data.notice) {
     $("command").value = "";
     chooseCommand(null);
     $("command").focus();
@@ -564,7 +566,7 @@ function openModal(modal, interaction) {
 function start() {
   $("composer").addEventListener("submit", sendCommand);
   $("command").addEventListener("input", suggestCommands);
-  $("command").addEventListener("focus", suggestCommands);
+  $("command").addEventListener("focus", () => { if ($("command").value) suggestCommands(); });
   $("command").addEventListener("blur", () => setTimeout(() => { $("command-suggestions").hidden = true; }, 150));
   keyboardListbox($("command"), $("command-suggestions"), null);
   $("acting-as").addEventListener("change", async (event) => {
