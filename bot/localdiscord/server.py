@@ -1462,11 +1462,22 @@ class FakeDiscord:
         if self._is_empty(body, req.files):
             self.violations.append("POST /webhooks/{application_id}/{token}: Cannot send an empty message")
             raise ApiError(400, 50006, "Cannot send an empty message")
-        message = self._new_message(self._channel_of(record), body, files=req.files, record=record)
-        self._store_message(message)
-        record.followups.append(message)
-        record._notify()
-        await self._announce_message("MESSAGE_CREATE", message)
+        original = record.original
+        if original is not None and original["flags"] & LOADING and int(original["id"]) in self._messages:
+            # The first follow-up after a deferral replaces the "is thinking..." message (discord.py:
+            # "send a followup message ... to make this thinking state go away"); the deferral's
+            # ephemeral flag stands.
+            message = self._apply_edit(original, body, req.files)
+            message["edited_timestamp"] = None
+            record.followups.append(message)
+            record._notify()
+            await self._announce_message("MESSAGE_UPDATE", message)
+        else:
+            message = self._new_message(self._channel_of(record), body, files=req.files, record=record)
+            self._store_message(message)
+            record.followups.append(message)
+            record._notify()
+            await self._announce_message("MESSAGE_CREATE", message)
         if _truthy(req.query.get("wait")):
             return ApiReply(body=message)
         return ApiReply(status=204)
