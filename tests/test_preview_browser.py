@@ -69,7 +69,7 @@ async def run_command(page: Page, command: str, **options: str) -> None:
     """Type the command, fill its options by label and press Send, as a person would."""
     await page.get_by_role("combobox", name="Command").fill(command)
     for name, value in options.items():
-        field = page.get_by_role("group", name="Options").get_by_label(name)
+        field = page.get_by_role("group", name="Options").get_by_label(name, exact=True)
         if await field.evaluate("node => node.tagName") == "SELECT":
             await field.select_option(label=value)
         else:
@@ -152,3 +152,44 @@ async def test_the_page_is_usable_with_the_keyboard_on_a_phone_sized_window(page
     await expect(page.get_by_role("button", name=re.compile("announcements"))).to_be_visible()
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "nothing runs off a phone's screen"
+
+
+async def test_reveal_privately_and_turning_cast_pages(page: Page) -> None:
+    await run_command(page, "/character", name="Lee Cheong San")
+    card = page.get_by_role("listitem").filter(has_text="You used /character")
+    await card.get_by_role("button", name="Reveal privately").click()
+    private = (
+        page.get_by_role("listitem")
+        .filter(has_text="Only you can see this")
+        .filter(has_text="His fate remains unclear after his final fight.")
+    )
+    await expect(private).to_be_visible()
+
+    await run_command(page, "/cast")
+    cast = page.get_by_role("listitem").filter(has_text="You used /cast")
+    await expect(cast.get_by_text("Page 1 of 2", exact=False)).to_be_visible()
+    await cast.get_by_role("button", name="Next").click()
+    await expect(cast.get_by_text("Page 2 of 2", exact=False)).to_be_visible()
+
+
+async def test_an_owners_release_update_is_announced_where_a_moderator_scheduled_posts(page: Page) -> None:
+    await act_as(page, "Moderator")
+    await run_command(
+        page,
+        "/settings countdown set",
+        channel="#announcements",
+        time="13:00",
+        timezone="UTC",
+        cadence="daily",
+        mode="post a new message",
+    )
+    await expect(page.get_by_role("listitem").filter(has_text="Only you can see this").last).to_be_visible()
+    await act_as(page, "Owner")
+    await run_command(
+        page, "/release update", window="2027-03-14", confidence="confirmed", source="Netflix Tudum (preview test)"
+    )
+    await expect(page.get_by_text("Release information updated", exact=False)).to_be_visible()
+    announcements = page.get_by_role("button", name="announcements (announcements), new messages")
+    await expect(announcements).to_be_visible(timeout=SLOW_UPDATE)
+    await announcements.click()
+    await expect(page.get_by_text("The release information changed", exact=False)).to_be_visible()

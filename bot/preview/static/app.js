@@ -83,8 +83,8 @@ function inline(text, keep) {
   out = out.replace(/&lt;@&amp;(\d+)&gt;/g, (_, id) => keep(`<span class="mention">@${escapeHtml(names.roles[id] || "unknown-role")}</span>`));
   out = out.replace(/&lt;#(\d+)&gt;/g, (_, id) => keep(`<span class="mention">#${escapeHtml(names.channels[id] || "unknown")}</span>`));
   out = out.replace(/&lt;\/([\w -]+):\d+&gt;/g, (_, name) => keep(`<span class="mention">/${name}</span>`));
-  out = out.replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, (_, label, url) => keep(`<a href="${url}" rel="noreferrer noopener" target="_blank">${label}</a>`));
-  out = out.replace(/(^|[\s(])(https?:\/\/[^\s<]+[^\s<.,;:!?)'"])/g, (_, lead, url) => lead + keep(`<a href="${url}" rel="noreferrer noopener" target="_blank">${url}</a>`));
+  out = out.replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, (_, label, url) => keep(link(url, label)));
+  out = out.replace(/(^|[\s(])(https?:\/\/[^\s<]+[^\s<.,;:!?)'"])/g, (_, lead, url) => lead + keep(link(url, url)));
   out = out.replace(/\*\*\*(.+?)\*\*\*/g, "<strong><em>$1</em></strong>");
   out = out.replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>");
   out = out.replace(/__(.+?)__/g, "<u>$1</u>");
@@ -93,6 +93,17 @@ function inline(text, keep) {
   out = out.replace(/~~(.+?)~~/g, "<s>$1</s>");
   out = out.replace(/\|\|(.+?)\|\|/gs, '<span class="spoiler" role="button" tabindex="0" aria-expanded="false" aria-label="Spoiler, press to show"><span class="spoiler-text">$1</span></span>');
   return out;
+}
+
+// A link to a message of this server jumps to it here instead of opening discord.com.
+function link(url, label) {
+  const jump = url.match(/^https:\/\/discord\.com\/channels\/(\d+)\/(\d+)(?:\/(\d+))?$/);
+  if (jump && state.server && jump[1] === state.server.guild.id) {
+    const name = state.server.names.channels[jump[2]] || "channel";
+    const text = label === url ? `#${escapeHtml(name)} › message` : label;
+    return `<a href="#message-${jump[3] || ""}" data-jump-channel="${jump[2]}" data-jump-message="${jump[3] || ""}">${text}</a>`;
+  }
+  return `<a href="${url}" rel="noreferrer noopener" target="_blank">${label}</a>`;
 }
 
 function markdown(source) {
@@ -120,6 +131,10 @@ function markdown(source) {
 function richText(source, className, key) {
   const node = el("div", { class: className });
   node.innerHTML = markdown(source);
+  node.querySelectorAll("a[data-jump-channel]").forEach((anchor) => anchor.addEventListener("click", (event) => {
+    event.preventDefault();
+    jumpTo(anchor.dataset.jumpChannel, anchor.dataset.jumpMessage);
+  }));
   node.querySelectorAll(".spoiler").forEach((spoiler, index) => {
     const id = `${key}/${index}`;
     if (state.revealed.has(id)) reveal(spoiler);
@@ -130,6 +145,13 @@ function richText(source, className, key) {
     });
   });
   return node;
+}
+
+function jumpTo(channel, message) {
+  if (channel !== state.channel) selectChannel(channel);
+  const find = () => document.querySelector(`[data-message="${message}"]`);
+  const go = () => { const target = find(); if (target) { target.scrollIntoView({ block: "center" }); target.focus(); } };
+  if (find()) go(); else setTimeout(go, 600);
 }
 
 function reveal(spoiler) {
@@ -227,7 +249,7 @@ function renderMessage(message) {
   const isBot = message.author.bot;
   const ephemeral = (message.flags & 64) !== 0;
   const loading = (message.flags & 128) !== 0;
-  const node = el("li", { class: ephemeral ? "message ephemeral" : "message", "data-message": message.id });
+  const node = el("li", { class: ephemeral ? "message ephemeral" : "message", "data-message": message.id, id: `message-${message.id}`, tabindex: "-1" });
   const meta = message.interaction_metadata;
   if (meta && meta.user) {
     const who = names.users[meta.user.id] || meta.user.global_name || meta.user.username;
@@ -420,7 +442,8 @@ function channelChoices(option) {
 
 function renderOption(option) {
   const id = `option-${option.name}`;
-  const label = el("label", { for: id }, option.name, option.required ? el("span", { class: "required", "aria-hidden": "true", text: " *" }) : null);
+  const label = el("span", { class: "option-head" }, el("label", { for: id, text: option.name }),
+    option.required ? el("span", { class: "required", title: "required", "aria-hidden": "true", text: " *" }) : null);
   const wrap = el("div", { class: "option", title: option.description });
   let field;
   const selectOf = (entries) => el("select", { id, name: option.name, required: option.required },
@@ -456,12 +479,14 @@ function renderOption(option) {
       field.addEventListener("input", () => {
         delete field.dataset.value;
         clearTimeout(timer);
+        const path = state.command.path;
         timer = setTimeout(async () => {
+          if (!field.isConnected) return;  // the command was sent or changed meanwhile
           const ticket = ++asked;
           const data = await api("/api/autocomplete", {
-            ...where(), command: state.command.path, focused: option.name, value: field.value, options: collectOptions(),
+            ...where(), command: path, focused: option.name, value: field.value, options: collectOptions(),
           });
-          if (ticket !== asked) return;
+          if (ticket !== asked || !field.isConnected) return;
           listbox(list, (data.choices || []).map((c) => ({ label: c.name, value: c.value })), (entry) => {
             field.value = entry.label;
             field.dataset.value = String(entry.value);
