@@ -36,7 +36,8 @@ Create an application at https://discord.com/developers/applications, open its
 "Bot" page and press "Reset Token" to get a token. Put it in a file named .env in
 this directory as DISCORD_TOKEN=... (copy .env.example to start), or export
 DISCORD_TOKEN in the environment. Never commit the token.
-Run `python -m bot check` to check everything else without a token."""
+Run `python -m bot check` to check everything else without a token, or
+`python -m bot preview` to try the bot without Discord, in your browser."""
 
 
 def fail(message: str) -> int:

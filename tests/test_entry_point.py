@@ -43,6 +43,7 @@ def test_without_a_token_it_explains_how_to_get_one(workdir: Path) -> None:
     assert result.returncode == 2
     assert "DISCORD_TOKEN is not set" in result.stderr
     assert ".env" in result.stderr
+    assert "python -m bot preview" in result.stderr, "a newcomer learns how to try it without Discord"
     assert "Traceback" not in result.stderr
 
 
@@ -62,7 +63,9 @@ def test_check_needs_no_token_and_loads_everything(workdir: Path) -> None:
 def test_a_bad_setting_is_one_line_naming_it(workdir: Path) -> None:
     result = run_bot(workdir, "check", OWNER_IDS="12,me")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["error: setting OWNER_IDS: 'me' is not a Discord id (digits only, comma-separated)"]
+    assert result.stderr.strip().splitlines() == [
+        "error: setting OWNER_IDS: 'me' is not a Discord id (digits only, comma-separated)"
+    ]
 
 
 def test_a_broken_data_pack_names_file_entry_and_field(workdir: Path) -> None:

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -116,3 +117,50 @@ async def test_a_taken_port_is_one_clear_line(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert stderr.decode().startswith(f"error: cannot serve the preview on 127.0.0.1:{port}")
     assert "Traceback" not in stderr.decode()
+
+
+async def character_card(preview_url: str, name: str) -> dict[str, Any]:
+    """Ask /character in #general as "You" through the page's API; the card the bot posted."""
+    async with aiohttp.ClientSession() as session:
+        async with session.get(preview_url + "api/state") as response:
+            state = await response.json()
+        general = next(c["id"] for c in state["channels"] if c["name"] == "general")
+        you = state["members"][0]["id"]
+        command = {"channel": general, "member": you, "command": "character", "options": {"name": name}}
+        async with session.post(preview_url + "api/command", json=command) as response:
+            assert await response.json() == {"ok": True}
+        async with session.get(preview_url + f"api/messages?channel={general}&member={you}") as response:
+            messages = (await response.json())["messages"]
+    return messages[-1]["embeds"][0]
+
+
+async def test_a_pack_author_edits_data_restarts_the_preview_and_sees_the_change(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    for source in (REPO / "data").glob("*.toml"):
+        (pack / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    env = {"DATA_DIR": str(pack)}
+
+    preview = await start_preview(tmp_path, **env)
+    try:
+        await preview.wait_for_line(LIVE)
+        before = await character_card(preview.url, "Yang Dae Su")
+    finally:
+        assert await preview.stop() == 0
+    assert before["description"] == "A student at Hyosan High."
+
+    characters = pack / "characters.toml"
+    text = characters.read_text(encoding="utf-8")
+    start = text.index('id = "yang-dae-su"')
+    edited = text[start:].replace(
+        '"A student at Hyosan High."', '"A student at Hyosan High, edited by a pack author."', 1
+    )
+    characters.write_text(text[:start] + edited, encoding="utf-8")
+
+    preview = await start_preview(tmp_path, **env)
+    try:
+        await preview.wait_for_line(LIVE)
+        after = await character_card(preview.url, "Yang Dae Su")
+    finally:
+        assert await preview.stop() == 0
+    assert after["description"] == "A student at Hyosan High, edited by a pack author."
