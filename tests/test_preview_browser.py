@@ -120,6 +120,9 @@ async def test_a_poll_vote_changes_the_tally_everyone_sees(page: Page) -> None:
 
 async def test_settings_are_refused_to_a_member_and_done_for_the_moderator_privately(page: Page) -> None:
     await act_as(page, "Member")
+    await page.get_by_role("combobox", name="Command").fill("/nope")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.get_by_role("alert")).to_have_text("There is no /nope on this server.")
     await page.get_by_role("combobox", name="Command").fill("/settings spoilers add")
     await page.get_by_role("button", name="Send").click()
     await expect(page.get_by_role("alert")).to_have_text(

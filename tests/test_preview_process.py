@@ -167,12 +167,15 @@ async def test_a_pack_author_edits_data_restarts_the_preview_and_sees_the_change
 
 
 async def test_when_the_bot_cannot_start_the_preview_says_so_and_exits_with_its_status(tmp_path: Path) -> None:
-    """A store the bot must not use (here a folder) stops the bot; the preview does not linger."""
-    (tmp_path / "a-folder").mkdir()
-    preview = await start_preview(tmp_path, "--database", "a-folder")
+    """A store from a newer bot stops the bot at start-up; the preview does not linger."""
+    with sqlite3.connect(tmp_path / "newer.db") as conn:
+        conn.execute("PRAGMA user_version = 999")
+    preview = await start_preview(tmp_path, "--database", "newer.db")
     code = await asyncio.wait_for(preview.process.wait(), 60)
     await preview.wait_for_line("preview: stopped")
     assert code == 2, preview.output
+    assert "has schema version 999, newer than this bot knows" in preview.output
     assert "preview: the bot stopped by itself (exit status 2)" in preview.output
     assert "Traceback" not in preview.output
-    assert (tmp_path / "a-folder").is_dir(), "a store named with --database is never deleted"
+    with sqlite3.connect(tmp_path / "newer.db") as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (999,), "a store named with --database is kept"

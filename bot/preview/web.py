@@ -24,6 +24,7 @@ from bot.localdiscord import (
     InteractionRecord,
     InteractionTimeout,
     Permission,
+    UnknownCommand,
 )
 from bot.localdiscord.interactions import MODAL, command_allowed, find_command
 from bot.localdiscord.state import NEWS, THREAD_TYPES, Channel, Member
@@ -290,7 +291,10 @@ class PreviewSite:
     async def _command(self, body: Json) -> Json:
         channel, member, locale = self._channel(body), self._member(body), self._locale(body)
         command = " ".join(str(body.get("command") or "").removeprefix("/").split())
-        options = self._typed_options(command, body.get("options") or {})
+        try:
+            options = self._typed_options(command, body.get("options") or {})
+        except UnknownCommand:
+            return {"notice": f"There is no /{command} on this server."}
         try:
             record = await self.fake.slash(
                 self.world.guild, channel, member, command, options, locale=locale, timeout=ANSWER_WAIT
