@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
+import shutil
 import signal
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
-from tests.preview_process import LIVE, REPO, preview_environment, start_preview
+from tests.preview_process import LIVE, REPO, PreviewProcess, preview_environment, start_preview
 
 
 async def test_the_preview_prints_its_address_serves_the_page_and_stops_both_processes_on_sigint(
@@ -179,3 +183,39 @@ async def test_when_the_bot_cannot_start_the_preview_says_so_and_exits_with_its_
     assert "Traceback" not in preview.output
     with sqlite3.connect(tmp_path / "newer.db") as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (999,), "a store named with --database is kept"
+
+
+def can_isolate_network() -> bool:
+    """Root (or user namespaces) and util-linux: a process can get a network of its own loopback only."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return False
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not can_isolate_network(), reason="needs `unshare -n` (root or user namespaces) and `ip`")
+async def test_the_preview_works_with_no_network_but_its_own_loopback(tmp_path: Path) -> None:
+    """In a network namespace there is no internet at all: the bot still connects and answers READY."""
+    script = "ip link set lo up && exec " + " ".join(
+        shlex.quote(a) for a in (sys.executable, "-m", "bot", "preview", "--port", "0")
+    )
+    process = await asyncio.create_subprocess_exec(
+        "unshare",
+        "-n",
+        "sh",
+        "-c",
+        script,
+        cwd=tmp_path,
+        env=preview_environment(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    preview = PreviewProcess(process)
+    preview._reader = asyncio.create_task(preview._read())
+    try:
+        await preview.wait_for_line("ready as hyosan-bot in 1 guilds")
+    finally:
+        code = await preview.stop(signal.SIGINT)
+    assert code == 0, preview.output
+    assert LIVE in preview.output
+    assert "Traceback" not in preview.output
