@@ -532,7 +532,9 @@ def test_unexpected_file_is_reported(pack_copy: Path) -> None:
 
 
 def test_wrong_top_level_key(pack_copy: Path) -> None:
-    path = edit(pack_copy, "faq.toml", lambda t: t.replace("[[faq]]", "[[fqa]]", 1).replace("[faq.ko]", "[fqa.ko]", 1))
+    path = edit(
+        pack_copy, "faq.toml", lambda t: t.replace("[[faq]]", "[[fqa]]", 1).replace("\n[faq.ko]", "\n[fqa.ko]", 1)
+    )
     with pytest.raises(DataPackError) as info:
         load_data_pack(pack_copy)
     assert_one_line(str(info.value), path, 'unknown top-level key "fqa"')

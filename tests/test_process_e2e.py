@@ -32,8 +32,12 @@ def bot_environment(fake: FakeDiscord, workdir: Path, token: str) -> dict[str, s
     return env
 
 
+#: The output of each running bot process, read as it comes so a DEBUG log never fills the pipe and stalls the bot.
+_OUTPUT: dict[int, asyncio.Task[bytes]] = {}
+
+
 async def start_bot_process(fake: FakeDiscord, workdir: Path, token: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+    process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
@@ -42,6 +46,16 @@ async def start_bot_process(fake: FakeDiscord, workdir: Path, token: str) -> asy
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+    assert process.stdout is not None
+    _OUTPUT[process.pid] = asyncio.create_task(process.stdout.read())
+    return process
+
+
+async def finish(process: asyncio.subprocess.Process) -> bytes:
+    """Wait for the process to end; its whole output (stdout and stderr)."""
+    output = await _OUTPUT.pop(process.pid)
+    await process.wait()
+    return output
 
 
 @pytest.fixture
@@ -68,7 +82,7 @@ async def test_the_bot_process_connects_serves_and_stops_cleanly_on_sigterm(fake
         assert record.answered
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+        output = await asyncio.wait_for(finish(process), timeout=30)
     log = output.decode()
     assert process.returncode == 0, log
     assert "store closed" in log
@@ -83,7 +97,7 @@ async def test_the_bot_process_connects_serves_and_stops_cleanly_on_sigterm(fake
 async def test_a_refused_token_is_explained_and_never_logged(fake: FakeDiscord, tmp_path: Path) -> None:
     wrong = "OTk5OTk5.wrong-token.never-print-this"
     process = await start_bot_process(fake, tmp_path, wrong)
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    output = await asyncio.wait_for(finish(process), timeout=30)
     log = output.decode()
     assert process.returncode == 2, log
     assert "Discord refused DISCORD_TOKEN" in log
@@ -144,7 +158,7 @@ async def test_each_heartbeat_is_measured_against_itself_not_the_one_before(fake
             latencies.append(await gateway_latency_ms(fake, guild, channel, member))
     finally:
         process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.communicate(), timeout=30)
+        await asyncio.wait_for(finish(process), timeout=30)
     assert max(latencies) < 500, f"latency measured against the previous beat: {latencies} ms"
 
 
@@ -157,7 +171,7 @@ async def test_no_cant_keep_up_warning_at_discords_own_heartbeat_interval(fake: 
         await wait_for_heartbeats(fake, 2, within=90)
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+        output = await asyncio.wait_for(finish(process), timeout=30)
     log = output.decode()
     assert "Keeping shard ID None websocket alive" in log
     assert "Can't keep up" not in log
