@@ -258,6 +258,8 @@ async def new_fake() -> FakeDiscord:
     Discord's limits (lengths, counts, 3 s window, one callback) are still enforced.
     """
     fake = FakeDiscord(openapi_path=None)
+    # The figures compare one gateway connection with the bare bot's, past Discord's 2,500 a shard.
+    fake.max_guilds_per_shard = None
     await fake.start()
     return fake
 
@@ -275,8 +277,8 @@ def quiesce(*fakes: FakeDiscord) -> None:
         fake.interactions.clear()
         fake._interactions_by_token.clear()
         fake.requests.clear()
-        if fake.gateway.session is not None:
-            fake.gateway.session.log.clear()
+        for session in fake.gateway.sessions.values():
+            session.log.clear()
         for message_id in [m for m, message in fake._messages.items() if message["flags"] & EPHEMERAL]:
             del fake._messages[message_id]
     gc.collect()

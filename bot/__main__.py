@@ -67,8 +67,16 @@ async def check(settings: Settings) -> str:
             f"  owners:       {len(settings.owner_ids)}; admin guilds: {len(settings.admin_guild_ids)}; "
             f"dev guild: {settings.dev_guild_id or 'none'}",
             f"  discord:      {settings.discord_api_base_url} / {settings.discord_gateway_url}",
+            f"  shards:       {describe_shards(settings)}",
         ]
     )
+
+
+def describe_shards(settings: Settings) -> str:
+    count = settings.shard_count or "Discord's recommendation"
+    if settings.shard_ids is None:
+        return f"{count} in total; this process runs every shard"
+    return f"{count} in total; this process runs {', '.join(map(str, settings.shard_ids))}"
 
 
 async def run(settings: Settings) -> int:
