@@ -74,7 +74,8 @@ class HyosanBot(commands.AutoShardedBot):
             chunk_guilds_at_startup=False,
             guild_ready_timeout=guild_ready_timeout,
             shard_count=settings.shard_count,
-            **({"shard_ids": list(settings.shard_ids)} if settings.shard_ids is not None else {}),
+            # None is discord.py's own default (every shard), though its hints say list[int].
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,  # type: ignore[arg-type]
         )
         self.settings = settings
         self.clock = clock
