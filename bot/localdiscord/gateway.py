@@ -197,6 +197,9 @@ class FakeGateway:
             if session is not None and session.connection is conn:
                 session.connection = None
                 session.ready = False
+                if conn.closed_by_fake is None and ws.close_code in (1000, 1001):
+                    # As on Discord, a client that closes with 1000/1001 ends its session.
+                    self.sessions.pop(session.shard_id, None)
                 self._update_ready()
         return ws
 
