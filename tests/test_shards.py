@@ -131,6 +131,19 @@ async def test_poll_deadlines_are_those_of_owned_guilds_only(store: Store) -> No
     assert await polls_repo.close_expired_polls(store, NOW) == [1]
 
 
+async def test_stale_poll_messages_are_refreshed_by_the_process_of_their_guild(store: Store) -> None:
+    mine, theirs = guild_on(1, 2), guild_on(0, 2)
+    async with store.transaction() as conn:
+        for poll_id, guild_id in ((1, theirs), (2, mine)):
+            await conn.execute(
+                "INSERT INTO polls (id, guild_id, channel_id, message_id, creator_id, question, max_choices, "
+                "anonymous, hide_results, spoiler, created_at, tally_version) VALUES (?, ?, 10, ?, 5, 'q', 1, 0, 0, 0, ?, 3)",
+                (poll_id, guild_id, 100 + poll_id, to_db_time(NOW)),
+            )
+    assert await polls_repo.stale_open_polls(store.conn, Ownership.of(2, [1])) == [2]
+    assert await polls_repo.stale_open_polls(store.conn) == [1, 2]
+
+
 def test_shards_in_different_identify_buckets_start_together() -> None:
     now = [100.0]
     gate = IdentifyGate(max_concurrency=2, clock=lambda: now[0])

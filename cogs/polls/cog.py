@@ -157,7 +157,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
     async def _refresh_stale_messages(self) -> None:
         """After a crash some messages may show an older tally than the store: refresh those."""
         await self.bot.wait_until_ready()
-        for poll_id in await repo.stale_open_polls(self.bot.store.conn):
+        for poll_id in await repo.stale_open_polls(self.bot.store.conn, self.bot.ownership):
             self.refresher.mark_dirty(poll_id)
 
     # -- helpers ------------------------------------------------------------------

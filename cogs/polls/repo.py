@@ -362,11 +362,13 @@ async def mark_rendered(store: Store, poll_id: int, version: int) -> None:
         )
 
 
-async def stale_open_polls(conn: aiosqlite.Connection) -> list[int]:
-    """Open polls whose message shows an older tally than the store (after a crash)."""
+async def stale_open_polls(conn: aiosqlite.Connection, owned: Ownership = EVERY_SHARD) -> list[int]:
+    """Open polls of owned guilds whose message shows an older tally than the store (after a crash)."""
+    mine, shard_params = owned.sql_filter()
     rows = await conn.execute_fetchall(
         "SELECT id FROM polls WHERE closed_at IS NULL AND message_id IS NOT NULL "
-        "AND tally_version != rendered_version ORDER BY id"
+        f"AND tally_version != rendered_version AND {mine} ORDER BY id",
+        shard_params,
     )
     return [int(row[0]) for row in rows]
 
