@@ -110,7 +110,7 @@ def process_environment(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DISCORD_", "DATABASE_", "DATA_DIR", "OWNER_", "ADMIN_", "DEV_GUILD", "LOG_"))
+        if not k.startswith(("DISCORD_", "DATABASE_", "DATA_DIR", "OWNER_", "ADMIN_", "DEV_GUILD", "LOG_", "SHARD_"))
     }
     env.update(
         PYTHONPATH=str(root),
@@ -236,11 +236,17 @@ class BotProcess:
 
 
 async def start_ready(
-    kind: Kind, fake: FakeDiscord, workdir: Path, *, timeout: float = 120.0, root: Path = ROOT
+    kind: Kind,
+    fake: FakeDiscord,
+    workdir: Path,
+    *,
+    timeout: float = 120.0,
+    root: Path = ROOT,
+    extra_env: dict[str, str] | None = None,
 ) -> BotProcess:
     """Start a bot process in ``workdir`` (created) and wait for its READY and the fake's IDENTIFY."""
     os.makedirs(workdir, exist_ok=True)
-    proc = await BotProcess.start(kind, fake, workdir, root=root)
+    proc = await BotProcess.start(kind, fake, workdir, root=root, extra_env=extra_env)
     try:
         await proc.wait_ready(timeout)
         await fake.wait_ready(timeout)
