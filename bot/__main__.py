@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import signal
 import sys
@@ -17,8 +18,8 @@ import aiohttp
 import discord
 
 from bot import __version__
-from bot.client import HyosanBot, command_payload
-from bot.datapack import DataPackError
+from bot.client import Clock, HyosanBot, command_payload, utc_now
+from bot.datapack import STALE_AFTER_MONTHS, DataPackError, is_stale, newest_source_date
 from bot.endpoints import apply_discord_endpoints
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
@@ -52,31 +53,47 @@ def fail(message: str) -> int:
     return EXIT_CONFIG
 
 
-async def check(settings: Settings) -> str:
+async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
     """Everything start-up does without a network: migrate the database, validate and load
-    the data pack, load every cog and build the command tree. No token needed."""
-    bot = HyosanBot(settings)
+    the data pack, load every cog and build the command tree. No token needed.
+
+    Also warns (without failing) when the pack's newest source is more than six months
+    old on ``clock``'s date, so an operator knows its facts may be out of date.
+    """
+    bot = HyosanBot(settings, clock=clock)
     try:
         await bot.prepare()
         version = await bot.store.schema_version()
         summary = bot.pack_sync_summary
+        newest = newest_source_date(bot.pack)
+        today = bot.clock().astimezone(dt.UTC).date()
         global_commands = len(await command_payload(bot.tree, None))
         features = len(bot.extensions)
     finally:
         await bot.close()
     assert summary is not None
     counts = ", ".join(f"{count} {kind}" for kind, count in sorted(summary.counts.items()))
+    age = f"newest source {newest.isoformat()}" if newest else "no dated source"
+    warnings = []
+    if is_stale(newest, today):
+        warnings.append(
+            f"warning: the data pack's newest source is more than {STALE_AFTER_MONTHS} months old "
+            f"({newest.isoformat() if newest else 'no dated source'}, today {today.isoformat()}): "
+            f"its facts may be out of date; add newer sources to {settings.data_dir}"
+        )
     return "\n".join(
         [
             f"hyosan-bot {__version__}: configuration OK",
             f"  token:        {'set' if settings.token else 'not set (needed to run the bot)'}",
             f"  database:     {settings.database_path} (schema version {version})",
             f"  data pack:    {settings.data_dir} ({counts}; {'updated' if summary.changed else 'unchanged'})",
+            f"  pack sources: {age}",
             f"  features:     {features} cogs, {global_commands} global commands",
             f"  owners:       {len(settings.owner_ids)}; admin guilds: {len(settings.admin_guild_ids)}; "
             f"dev guild: {settings.dev_guild_id or 'none'}",
             f"  discord:      {settings.discord_api_base_url} / {settings.discord_gateway_url}",
             f"  shards:       {describe_shards(settings)}",
+            *warnings,
         ]
     )
 

@@ -43,7 +43,6 @@ __all__ = [
     "ContextFact",
     "DataPack",
     "DataPackError",
-    "DelayReason",
     "Difference",
     "FaqEntry",
     "Fate",
@@ -52,15 +51,19 @@ __all__ = [
     "Platform",
     "Release",
     "ReleaseWindow",
+    "ReturnSpoiler",
     "ReturnStatus",
     "ShowInfo",
     "ShowMeta",
     "Source",
     "SpoilerFact",
     "Survivors",
+    "is_stale",
     "iter_spoiler_facts",
+    "iter_spoiler_texts",
     "load_data_pack",
     "name_key",
+    "newest_source_date",
     "referenced_sources",
 ]
 
@@ -166,17 +169,35 @@ class Fate(SpoilerFact):
 
 
 class ReturnStatus(PackModel):
-    """Whether a character is back in season 2, and who says so."""
+    """Whether a character is back in season 2, and who says so.
+
+    A return answers a season 1 fate (back means alive, or an open fate settled), so
+    for a character whose season 1 fate is a spoiler the status is one too: ``label``
+    says what it spoils and the status with its note is hidden like any spoiler fact.
+    """
 
     status: ReturnState
     source: SourceRef | None = None
     note: Text | None = None
+    label: ShortLabel | None = None
 
     @model_validator(mode="after")
     def _claims_need_a_source(self) -> ReturnStatus:
         if self.status != "unknown" and self.source is None:
             raise ValueError(f'status "{self.status}" needs a source')
         return self
+
+
+class ReturnSpoiler(PackModel):
+    """A season 2 status that spoils season 1: the hidden text is the note (or the bare status)."""
+
+    label: ShortLabel
+    status: ReturnState
+    note: Text | None = None
+
+    @property
+    def text(self) -> str:
+        return self.note or self.status
 
 
 # ---------------------------------------------------------------------------
@@ -215,7 +236,17 @@ class Character(IdentifiedModel):
             raise ValueError(f'role "{self.role}" does not fit group "{self.group}"')
         if (self.group == "teachers") != (self.role == "teacher"):
             raise ValueError(f'role "{self.role}" does not fit group "{self.group}"')
+        if self.series_fate is not None and self.season_2.label is None:
+            raise ValueError(
+                "season_2: the season 1 fate is a spoiler, so the season 2 status is one too: give it a label"
+            )
         return self
+
+    def season_2_spoiler(self) -> ReturnSpoiler | None:
+        """The season 2 status as a spoiler fact (label shown, status and note hidden), if it is one."""
+        if self.season_2.label is None:
+            return None
+        return ReturnSpoiler(label=self.season_2.label, status=self.season_2.status, note=self.season_2.note)
 
     def names(self) -> tuple[str, ...]:
         """Every name the character can be looked up by (name, Hangul, aliases)."""
@@ -396,7 +427,8 @@ class ReleaseWindow(PackModel):
 
 
 class ContextFact(PackModel):
-    """A dated milestone around the release (premiere, renewal, filming)."""
+    """A milestone around the release (premiere, renewal, filming), or without a date a standing
+    fact (not on a slate, not cancelled) that holds as of its source's date."""
 
     id: Slug
     text: Text
@@ -414,15 +446,6 @@ class ContextFact(PackModel):
         return self
 
 
-class DelayReason(PackModel):
-    """One reason the article gives for the wait (kept spoiler-free)."""
-
-    id: Slug
-    title: ShortLabel
-    text: Text
-    source: SourceRef
-
-
 class Release(PackModel):
     """What fans are waiting for, the expected window and the facts around it."""
 
@@ -430,13 +453,10 @@ class Release(PackModel):
     note: Text | None = None
     window: ReleaseWindow
     context: tuple[ContextFact, ...] = ()
-    reasons: tuple[DelayReason, ...] = ()
 
-    @field_validator("context", "reasons")
+    @field_validator("context")
     @classmethod
-    def _unique_ids(
-        cls, value: tuple[ContextFact, ...] | tuple[DelayReason, ...]
-    ) -> tuple[ContextFact, ...] | tuple[DelayReason, ...]:
+    def _unique_ids(cls, value: tuple[ContextFact, ...]) -> tuple[ContextFact, ...]:
         ids = [item.id for item in value]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -470,7 +490,9 @@ class ShowInfo(PackModel):
     title: Text
     title_hangul: Text | None = None
     title_sources: tuple[SourceRef, ...] = Field(min_length=1)
-    creators: tuple[Text, ...] = Field(min_length=1)
+    creators_including: tuple[Text, ...] = Field(
+        min_length=1, description='Creators the source names, not a complete list (it says "including").'
+    )
     creators_source: SourceRef
     setting: Text
     genre: Text
@@ -528,6 +550,10 @@ class DataPack(PackModel):
             if item.id == source_id:
                 return item
         raise KeyError(source_id)
+
+    def source_dates(self) -> dict[str, dt.date]:
+        """Each dated source's date by id: what a fact is "as of"."""
+        return {item.id: item.date for item in self.sources if item.date is not None}
 
     def character(self, character_id: str) -> Character:
         """A character by id (KeyError if unknown)."""
@@ -723,8 +749,11 @@ def load_data_pack(directory: Path) -> DataPack:
     return DataPack(show=show, sources=sources, characters=characters, faq=faq, survivors=survivors, release=release)
 
 
-def iter_spoiler_facts(pack: DataPack) -> Iterator[tuple[str, SpoilerFact]]:
-    """Every spoiler fact in the pack with where it lives (used by checks and tests)."""
+def iter_spoiler_facts(pack: DataPack) -> Iterator[tuple[str, SpoilerFact | ReturnSpoiler]]:
+    """Every spoiler fact in the pack with where it lives (used by checks and tests).
+
+    FAQ answers marked as spoilers are not here: see :func:`iter_spoiler_texts`.
+    """
     for character in pack.characters:
         for name in ("series_fate", "webtoon_fate"):
             fate = getattr(character, name)
@@ -732,9 +761,51 @@ def iter_spoiler_facts(pack: DataPack) -> Iterator[tuple[str, SpoilerFact]]:
                 yield f"character {character.id}.{name}", fate
         for i, fact in enumerate(character.spoilers):
             yield f"character {character.id}.spoilers[{i}]", fact
+        returning = character.season_2_spoiler()
+        if returning is not None:
+            yield f"character {character.id}.season_2", returning
     for section in ("series", "unclear", "webtoon", "differences", "aftermath"):
         for i, fact in enumerate(getattr(pack.survivors, section)):
             yield f"survivors.{section}[{i}]", fact
+
+
+def iter_spoiler_texts(pack: DataPack) -> Iterator[tuple[str, str, str]]:
+    """``(where, label, hidden text)`` of everything the pack hides: spoiler facts, spoiler
+    FAQ answers and adult notes that reveal plot. What tests check no reader sees openly."""
+    for where, fact in iter_spoiler_facts(pack):
+        yield where, fact.label, fact.text
+    for entry in pack.faq:
+        if entry.spoiler and entry.spoiler_label is not None:
+            yield f"faq {entry.id}.answer", entry.spoiler_label, entry.answer
+    for i, note in enumerate(pack.survivors.adults):
+        if note.spoiler_label is not None:
+            yield f"survivors.adults[{i}]", note.spoiler_label, note.text
+
+
+def newest_source_date(pack: DataPack) -> dt.date | None:
+    """The date of the pack's most recent dated source: how current its facts can be."""
+    return max((source.date for source in pack.sources if source.date is not None), default=None)
+
+
+STALE_AFTER_MONTHS = 6
+"""A pack whose newest source is older than this is worth refreshing (``python -m bot check`` warns)."""
+
+
+def is_stale(newest: dt.date | None, today: dt.date, *, months: int = STALE_AFTER_MONTHS) -> bool:
+    """True when ``newest`` is more than ``months`` calendar months before ``today`` (or unknown)."""
+    if newest is None:
+        return True
+    year, month = divmod(newest.month - 1 + months, 12)
+    year += newest.year
+    month += 1
+    # The same day ``months`` later, or the month's last day when it has no such day.
+    day = min(newest.day, _days_in_month(year, month))
+    return today > dt.date(year, month, day)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    return (following - dt.timedelta(days=1)).day
 
 
 def referenced_sources(value: Any) -> Iterator[str]:

@@ -93,6 +93,10 @@ VARIANTS = [
     ("Lee Su Hyeok", "lee-su-hyeok", "family name first"),
     ("su hyeok", "lee-su-hyeok", "given name only"),
     ("Park Solomon", "lee-su-hyeok", "the actor"),
+    ("Lomon", "lee-su-hyeok", "the actor's credit in the English press"),
+    ("lomon", "lee-su-hyeok", "the actor's credit, lower case"),
+    ("Ha Seung-ri", "jang-ha-ri", "an actor of the two students added from Den of Geek"),
+    ("mi-jin", "park-mi-jin", "a student added from Den of Geek"),
 ]
 
 
@@ -140,8 +144,9 @@ async def test_a_chosen_character_shows_everything_with_fates_hidden_and_a_priva
     assert embed["title"] == "Lee Cheong San · 이청산"
     assert fields["Actor"] == "Yoon Chan Young (윤찬영)"
     assert fields["Role"] == "Student"
-    assert fields["Back in season 2?"].startswith("Confirmed, according to")
-    assert "2025-09-18" in fields["Back in season 2?"]
+    # Back in season 2 would answer his open fate: hidden like the fate, under its label.
+    assert fields["Back in season 2?"].startswith("Spoiler, season 1 ending: ||Confirmed, according to")
+    assert "Confirmed" not in outside_bars(fields["Back in season 2?"])
     assert fields["Fate in the series"].startswith("Spoiler, season 1 ending: ||")
     assert fields["Fate in the webtoon"].startswith("Spoiler, webtoon ending: ||")
     shown = outside_bars(embed_text(embed))
@@ -153,6 +158,7 @@ async def test_a_chosen_character_shows_everything_with_fates_hidden_and_a_priva
     revealed = reveal.embeds[0]
     assert "||" not in embed_text(revealed)
     assert "His fate remains unclear after his final fight." in embed_text(revealed)
+    assert "Confirmed, according to" in embed_text(revealed)
     assert_within_discord_limits(reveal.data)
 
 
@@ -241,9 +247,9 @@ async def test_cast_lists_everyone_with_actors_in_groups_without_fates(harness: 
     assert not first.ephemeral
     assert_within_discord_limits(first.data)
     page_one = first.embeds[0]
-    assert [f["name"] for f in page_one["fields"]] == ["Students", "Teachers"]
+    assert [f["name"] for f in page_one["fields"]] == ["Students"]
     assert "**Lee Su Hyeok** (이수혁) — Park Solomon" in page_one["fields"][0]["value"]
-    assert page_one["footer"]["text"] == "Page 1 of 2 · 9 characters"
+    assert page_one["footer"]["text"] == "Page 1 of 2 · 11 characters"
     assert button(first.data, ":prev")["disabled"] is True
 
     next_id = button(first.data, ":next")["custom_id"]
@@ -251,9 +257,9 @@ async def test_cast_lists_everyone_with_actors_in_groups_without_fates(harness: 
     assert turned.callback_type == UPDATE_MESSAGE
     assert_within_discord_limits(turned.data)
     page_two = turned.embeds[0]
-    assert [f["name"] for f in page_two["fields"]] == ["Others"]
-    assert "Song Jae Ik" in page_two["fields"][0]["value"]
-    assert page_two["footer"]["text"] == "Page 2 of 2 · 9 characters"
+    assert [f["name"] for f in page_two["fields"]] == ["Teachers", "Others"]
+    assert "Song Jae Ik" in page_two["fields"][1]["value"]
+    assert page_two["footer"]["text"] == "Page 2 of 2 · 11 characters"
     assert button(turned.data, ":next")["disabled"] is True
 
     everything = embed_text(page_one) + embed_text(page_two)
@@ -369,7 +375,22 @@ async def test_a_character_in_a_spoiler_channel_shows_fates_openly_without_a_but
     text = embed_text(record.embeds[0])
     assert "||" not in text
     assert "His fate remains unclear after his final fight." in text
+    # The season 2 status answers his fate, so it is open here as the fate is.
+    assert "season 1 ending: Confirmed, according to" in text
     assert record.components == []
+
+
+async def test_the_faq_answer_naming_the_returning_cast_is_hidden_with_a_reveal(harness: Harness) -> None:
+    h = harness
+    record = await h.slash(h.member, h.general, "faq", topic="cast")
+    embed = record.embeds[0]
+    assert embed["title"] == "Who is in the cast of All of Us Are Dead season 2?"
+    assert embed["description"].startswith("Spoiler, season 1 ending and who returns in season 2: ||")
+    assert "Yoon Chan Young" not in outside_bars(embed["description"])
+    assert custom_ids(record.data) == ["spoiler:reveal:faq:cast"]
+    reveal = await h.click(h.member2, h.general, record.original, "spoiler:reveal:faq:cast")
+    assert reveal.ephemeral
+    assert "Yoon Chan Young as Lee Cheong San" in reveal.embeds[0]["description"]
 
 
 async def test_free_text_faq_topic_resolves_and_unknown_topics_say_what_to_do(harness: Harness) -> None:

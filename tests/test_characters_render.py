@@ -73,9 +73,26 @@ def test_the_same_embed_shows_fates_openly_in_a_spoiler_channel(pack: DataPack, 
     fields = {f.name: f.value for f in embed.fields}
     assert fields["Actor"] == "Yoon Chan Young (윤찬영)"
     assert fields["Role"] == "Student"
-    assert fields["Back in season 2?"].startswith("Confirmed, according to")
-    assert "2025-09-18" in fields["Back in season 2?"]
+    assert fields["Back in season 2?"].startswith("season 1 ending: Confirmed, according to")
+    assert "2025\\-09\\-18" in fields["Back in season 2?"]
     assert embed.title == "Lee Cheong San · 이청산"
+
+
+def test_a_return_that_answers_a_season_1_fate_is_hidden_behind_its_label(pack: DataPack, sources: dict) -> None:
+    """Back in season 2 means alive (or an open fate settled): hidden wherever the fate is."""
+    for character in pack.characters:
+        value = {f.name: f.value for f in character_embed(character, sources, HIDDEN, "en-US").fields}[
+            "Back in season 2?"
+        ]
+        if character.series_fate is None:
+            assert "||" not in value, character.id
+            continue
+        assert value.startswith("Spoiler, season 1 ending: ||"), character.id
+        assert value.endswith("||")
+        status = {"confirmed": "Confirmed", "unknown": "Unknown", "expected": "Expected"}[character.season_2.status]
+        assert status not in value.split("||")[0] + value.split("||")[2]
+    jae_ik = {f.name: f.value for f in character_embed(pack.character("song-jae-ik"), sources, HIDDEN, "en-US").fields}
+    assert jae_ik["Back in season 2?"].startswith("Unknown")
 
 
 def test_a_character_without_actor_or_fates_says_so(pack: DataPack, sources: dict) -> None:

@@ -44,6 +44,7 @@ def card(rec: ReleaseRecord, today: dt.date, **extra: object):  # type: ignore[n
         show_title=PACK.show.show.title,
         platform=PACK.show.platform.name,
         context=PACK.release.context,
+        source_dates=PACK.source_dates(),
         locale="en-US",
         **extra,  # type: ignore[arg-type]
     )
@@ -65,7 +66,13 @@ def test_the_pack_context_gives_the_premiere_and_the_renewal() -> None:
     lines = background.splitlines()
     assert lines[0].startswith(f"• {timestamp(dt.date(2022, 1, 28), 'D')} — Season 1 premiered")
     assert lines[1].startswith("• June 2022 — Netflix officially renewed")
-    assert "(expected, not confirmed)" in lines[2]  # the end of filming was an estimate
+    article_day = timestamp(dt.date(2025, 9, 18), "D")
+    # The end of filming was an estimate, made on the article's date.
+    assert f"(expected as of {article_day}, not confirmed)" in lines[2]
+    # Facts without a date of their own hold as of their source: shown, and said so.
+    assert lines[3].startswith(f"• As of {article_day} — Season 2 was not on Netflix's 2026 K-drama slate")
+    assert lines[4].startswith(f"• As of {article_day} — Season 2 is not cancelled")
+    assert "time and quality" not in background  # the article's opinion is not a confirmed fact
 
 
 def test_a_confirmed_day_counts_whole_days_and_one_day_is_singular() -> None:

@@ -22,9 +22,11 @@ from bot.datapack import (
     ShowMeta,
     Source,
     Survivors,
+    is_stale,
     iter_spoiler_facts,
     load_data_pack,
     name_key,
+    newest_source_date,
     referenced_sources,
 )
 from bot.packstore import (
@@ -101,7 +103,10 @@ def test_release_context_dates(pack: DataPack) -> None:
         "estimated",
     )
     assert "2026" in pack.release.fact("not-on-2026-slate").text
-    assert "not a cancellation" in pack.release.fact("not-cancelled").text
+    not_cancelled = pack.release.fact("not-cancelled").text
+    assert "not because of a cancellation" in not_cancelled
+    # "It's about time and quality" is the article's view, never a confirmed fact.
+    assert "time and quality" not in not_cancelled
 
 
 def test_release_window_is_early_2027_estimate(pack: DataPack) -> None:
@@ -118,17 +123,20 @@ def test_release_window_is_early_2027_estimate(pack: DataPack) -> None:
     assert window.source_date == dt.date(2025, 9, 18) == pack.source(window.source).date
 
 
-def test_delay_reasons_cover_the_article(pack: DataPack) -> None:
-    ids = {reason.id for reason in pack.release.reasons}
-    assert ids >= {
-        "bigger-scale",
+def test_the_delay_faq_gives_every_reason_of_the_article(pack: DataPack) -> None:
+    answer = pack.faq_entry("delay").answer
+    for reason in (
+        "Bigger scale",
         "post-production",
-        "school-sets",
-        "script-revisions",
-        "cast-scheduling",
-        "nis-plotline",
-        "industry-trend",
-    }
+        "rebuilt",
+        "Script revisions",
+        "Cast scheduling",
+        "National Intelligence Service",
+        "Squid Game",
+    ):
+        assert reason in answer
+    # The article names creators "including" these two: never the complete list.
+    assert "creators, including Chun Sung Il and Joo Dong Geun" in answer
 
 
 @pytest.mark.parametrize(
@@ -163,7 +171,7 @@ def test_park_chul_soo_has_only_what_the_article_says(pack: DataPack) -> None:
 
 def test_creators_and_platform(pack: DataPack) -> None:
     assert pack.show.show.title == "All of Us Are Dead"
-    assert pack.show.show.creators == ("Chun Sung Il", "Joo Dong Geun")
+    assert pack.show.show.creators_including == ("Chun Sung Il", "Joo Dong Geun")
     platform = pack.show.platform
     assert platform.name == "Netflix"
     assert platform.exclusive
@@ -176,7 +184,19 @@ def test_creators_and_platform(pack: DataPack) -> None:
 
 def test_series_survivors_and_unclear_fates(pack: DataPack) -> None:
     series = [entry.character for entry in pack.survivors.series]
-    assert series == ["nam-on-jo", "lee-su-hyeok", "choi-nam-ra", "yang-dae-su", "seo-hyo-ryung"]
+    assert series == [
+        "nam-on-jo",
+        "lee-su-hyeok",
+        "choi-nam-ra",
+        "yang-dae-su",
+        "seo-hyo-ryung",
+        "jang-ha-ri",
+        "park-mi-jin",
+    ]
+    # The article's five, then the two a named review of the finale adds.
+    assert {entry.source for entry in pack.survivors.series[5:]} == {"denofgeek-finale-2022"}
+    assert pack.character("jang-ha-ri").actor == "Ha Seung Ri"
+    assert pack.character("park-mi-jin").actor == "Lee Eun Saem"
     assert [entry.character for entry in pack.survivors.unclear] == ["lee-cheong-san"]
     cheong_san = pack.character("lee-cheong-san")
     assert cheong_san.series_fate is not None
@@ -237,8 +257,9 @@ def test_faq_topics(pack: DataPack) -> None:
     }
     assert [entry.position for entry in pack.faq] == list(range(len(pack.faq)))
     spoilers = {entry.id for entry in pack.faq if entry.spoiler}
-    assert {"survivors", "webtoon"} <= spoilers
-    assert not {"release-date", "delay", "cast", "where-to-watch", "watch-season-1"} & spoilers
+    # Who returns in season 2 answers season 1 fates, so "cast" is a spoiler too.
+    assert {"survivors", "webtoon", "cast"} <= spoilers
+    assert not {"release-date", "delay", "where-to-watch", "watch-season-1"} & spoilers
     for entry in pack.faq:
         assert len(entry.title) <= 100
         assert (entry.spoiler_label is not None) == entry.spoiler
@@ -410,6 +431,12 @@ BROKEN = [
         sub_once(r'^aliases = \["Cheong San",', 'aliases = ["On-Jo", "Cheong San",'),
         'character "lee-cheong-san": aliases[0]: "On-Jo" is also a name of character "nam-on-jo"',
         id="ambiguous-alias",
+    ),
+    pytest.param(
+        "characters.toml",
+        sub_once(r', label = "season 1 ending" \}$', " }"),
+        'character "nam-on-jo": season_2: the season 1 fate is a spoiler, so the season 2 status is one too',
+        id="return-of-a-spoiler-fate-without-label",
     ),
     pytest.param(
         "show.toml",
@@ -631,3 +658,100 @@ async def test_stale_row_that_no_longer_fits_is_reported(tmp_path: Path) -> None
             await fetch_pack_entries(store.conn, KIND_FAQ, FaqEntry)
     finally:
         await store.close()
+
+
+# ---------------------------------------------------------------------------
+# How current the pack is
+# ---------------------------------------------------------------------------
+
+
+def test_the_newest_source_dates_the_pack(pack: DataPack) -> None:
+    assert newest_source_date(pack) == dt.date(2025, 9, 18)
+
+
+@pytest.mark.parametrize(
+    ("newest", "today", "stale"),
+    [
+        (dt.date(2025, 9, 18), dt.date(2026, 3, 18), False),  # six months to the day
+        (dt.date(2025, 9, 18), dt.date(2026, 3, 19), True),
+        (dt.date(2025, 8, 31), dt.date(2026, 2, 28), False),  # no 31 February: the month's last day
+        (dt.date(2025, 8, 31), dt.date(2026, 3, 1), True),
+        (dt.date(2025, 9, 18), dt.date(2025, 9, 1), False),  # a source from the future is not stale
+        (None, dt.date(2026, 1, 1), True),  # no dated source: nothing says how current it is
+    ],
+)
+def test_a_pack_is_stale_more_than_six_months_after_its_newest_source(
+    newest: dt.date | None, today: dt.date, stale: bool
+) -> None:
+    assert is_stale(newest, today) is stale
+
+
+# ---------------------------------------------------------------------------
+# The pack says no more than its sources
+# ---------------------------------------------------------------------------
+
+
+def pack_strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in pack_strings(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in pack_strings(item)]
+    return []
+
+
+def test_the_creators_are_never_given_as_the_complete_list(pack: DataPack) -> None:
+    """The article says "the show's creators, including Chun Sung Il and Joo Dong Geun"."""
+    for text in pack_strings(pack.model_dump(mode="json")):
+        assert "creators, Chun Sung Il" not in text
+        assert "creators Chun Sung Il" not in text
+        if "creators" in text and "Chun Sung Il" in text:
+            assert "creators, including Chun Sung Il and Joo Dong Geun" in text, text
+
+
+def test_the_bare_su_quote_is_as_printed(pack: DataPack) -> None:
+    quote = '"Minor characters like Bare Su may also be developed further if the story expands."'
+    assert quote in pack.faq_entry("webtoon").answer
+    assert any(quote in d.text for d in pack.survivors.differences)
+
+
+def test_park_ji_hus_role_is_credited_to_the_korean_wikipedia_not_the_article(pack: DataPack) -> None:
+    for text in pack_strings(pack.model_dump(mode="json")):
+        assert "Park Ji Hu (Nam On Jo)" not in text
+        assert "Park Ji Hu as Nam On Jo" not in text
+    on_jo = pack.character("nam-on-jo")
+    assert on_jo.season_2.note is not None
+    assert "Korean Wikipedia credits her as Nam On Jo" in on_jo.season_2.note
+    cast = pack.faq_entry("cast")
+    assert "the Korean Wikipedia credits her as Nam On Jo" in cast.answer
+    assert "kowiki-series" in cast.see_also
+
+
+def test_time_sensitive_answers_say_as_of_when(pack: DataPack) -> None:
+    assert "as of 2025-09-18, filming was still going on" in pack.faq_entry("cancelled").answer
+    assert pack.faq_entry("release-date").answer.startswith("As of 2025-09-18, Netflix had not announced")
+    assert "As of 2025-09-18, all episodes of season 1 were available" in pack.faq_entry("watch-season-1").answer
+
+
+def test_the_finale_survivors_the_article_leaves_out_come_from_a_named_source(pack: DataPack) -> None:
+    source = pack.source("denofgeek-finale-2022")
+    assert source.publisher == "Den of Geek"
+    assert "How Netflix's Bleak Zombie K-Drama Ends" in source.title
+    assert "2022" in source.title
+    for character_id in ("jang-ha-ri", "park-mi-jin"):
+        character = pack.character(character_id)
+        assert character.series_fate is not None
+        assert character.series_fate.source == source.id
+        assert character.actor_sources == ("kowiki-series",)
+    answer = pack.faq_entry("survivors").answer
+    assert "Den of Geek" in answer
+    assert "Jang Ha Ri and Park Mi Jin" in answer
+
+
+def test_labels_name_both_endings_where_a_webtoon_fate_reveals_the_series_too(pack: DataPack) -> None:
+    for character_id in ("yang-dae-su", "seo-hyo-ryung"):
+        fate = pack.character(character_id).webtoon_fate
+        assert fate is not None
+        assert "Netflix adaptation" in fate.text
+        assert fate.label == "webtoon and season 1 endings"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -11,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.__main__ import check
 from bot.client import discover_cogs
+from bot.datapack import is_stale, load_data_pack, newest_source_date
+from bot.settings import Settings
 
 REPO = Path(__file__).parents[1]
 
@@ -119,3 +123,37 @@ def test_a_database_that_is_not_sqlite_is_refused(workdir: Path) -> None:
     assert result.returncode == 2
     assert "not a usable SQLite database" in result.stderr
     assert (workdir / "notes.txt").read_text() == "not a database\n" * 50
+
+
+def test_check_warns_but_passes_when_the_newest_source_is_over_six_months_old(workdir: Path) -> None:
+    """Today is long after the article of 2025-09-18: the operator hears of it, the check passes."""
+    pack = load_data_pack(workdir / "data")
+    newest = newest_source_date(pack)
+    assert newest is not None
+    result = run_bot(workdir, "check")
+    assert result.returncode == 0, result.stderr
+    assert f"pack sources: newest source {newest.isoformat()}" in result.stdout
+    warned = "warning: the data pack's newest source is more than 6 months old" in result.stdout
+    assert warned is is_stale(newest, dt.datetime.now(dt.UTC).date())
+
+
+@pytest.mark.parametrize(
+    ("today", "warned"),
+    [(dt.date(2026, 3, 18), False), (dt.date(2026, 3, 19), True)],
+)
+async def test_check_judges_the_pack_age_on_the_clock_it_is_given(workdir: Path, today: dt.date, warned: bool) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_path=workdir / "var" / "check.db",
+        data_dir=workdir / "data",
+    )
+    summary = await check(settings, clock=lambda: dt.datetime.combine(today, dt.time(9), tzinfo=dt.UTC))
+    assert "configuration OK" in summary
+    warning = [line for line in summary.splitlines() if line.startswith("warning:")]
+    if warned:
+        assert warning == [
+            "warning: the data pack's newest source is more than 6 months old (2025-09-18, today 2026-03-19): "
+            f"its facts may be out of date; add newer sources to {workdir / 'data'}"
+        ]
+    else:
+        assert warning == []

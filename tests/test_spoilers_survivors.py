@@ -29,18 +29,30 @@ def names(pack: DataPack, ids: list[str]) -> list[str]:
     return [by_id[i] for i in ids]
 
 
-def test_the_series_lists_the_survivors_the_unclear_fate_and_the_adults(pack: DataPack) -> None:
+def test_the_series_lists_every_student_under_one_heading_and_the_adults(pack: DataPack) -> None:
     page = survivors_page(pack, "series", SpoilerContext(openly=True), notice="n")
     sections = {s.heading: s.body for s in page.sections}
-    assert list(sections) == ["Survivors", "Fate unclear", "Adults who shaped the outbreak", "How it ended"]
-    for name in ("Nam On Jo", "Lee Su Hyeok", "Choi Nam Ra", "Yang Dae Su", "Seo Hyo Ryung"):
-        assert name in sections["Survivors"]
-    assert "confirmed alive" in sections["Survivors"]
-    assert "Lee Cheong San" in sections["Fate unclear"]
+    # No heading sorts the students by fate: the open fate is with the survivors.
+    assert list(sections) == ["The students", "Adults who shaped the outbreak", "How it ended"]
+    students = sections["The students"]
+    for name in (
+        "Nam On Jo",
+        "Lee Su Hyeok",
+        "Choi Nam Ra",
+        "Yang Dae Su",
+        "Seo Hyo Ryung",
+        "Jang Ha Ri",
+        "Park Mi Jin",
+        "Lee Cheong San",
+    ):
+        assert name in students
+    assert "…and" not in students, "every student fits"
+    assert "confirmed alive" in students
     adults = sections["Adults who shaped the outbreak"]
     assert "science teacher" in adults
     assert "detective" in adults
     assert "2025-09-18" in page.footer
+    assert "Bleak Zombie K-Drama Ends" in page.footer, "the source of the two added students is named"
 
 
 def test_the_webtoon_has_only_its_three_survivors(pack: DataPack) -> None:

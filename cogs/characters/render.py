@@ -128,9 +128,21 @@ def _actor_value(character: Character, locale: Locale) -> str:
     return plain(character.actor, FIELD_VALUE_LIMIT)
 
 
-def _season_2_value(character: Character, sources: Mapping[str, Source], locale: Locale) -> str:
+def _season_2_value(
+    character: Character, sources: Mapping[str, Source], spoilers: SpoilerContext, locale: Locale
+) -> str:
+    """The status with its source and note; behind bars when it answers a season 1 fate."""
     status = t(f"characters.return_status.{character.season_2.status}", locale)
     source = sources.get(character.season_2.source) if character.season_2.source else None
+    returning = character.season_2_spoiler()
+    if returning is not None:
+        # One spoiler line: the status, who says so and the note, all hidden together.
+        said = _source_words(source, locale) if source is not None else None
+        key = "characters.lookup.season_2_value_sourced" if said else "characters.lookup.season_2_value"
+        hidden = t(key, locale, status=status, source=said)
+        if character.season_2.note:
+            hidden = t("characters.lookup.season_2_hidden", locale, status=hidden, note=character.season_2.note)
+        return spoilers.text(returning.label, hidden, limit=SEASON_2_BUDGET)
     if source is not None:
         first = t("characters.lookup.season_2_value_sourced", locale, status=status, source=cite(source, locale))
     else:
@@ -139,6 +151,14 @@ def _season_2_value(character: Character, sources: Mapping[str, Source], locale:
     if character.season_2.note:
         lines.append(t("characters.lookup.season_2_note", locale, text=plain(character.season_2.note, 500)))
     return join_lines_within(lines, SEASON_2_BUDGET, more="")
+
+
+def _source_words(source: Source, locale: Locale) -> str:
+    """A source named in plain words (for text that the spoiler renderer escapes itself)."""
+    title = " ".join(source.title.split())
+    if source.date:
+        return t("characters.source_dated", locale, title=title, date=source.date.isoformat())
+    return t("characters.source_undated", locale, title=title)
 
 
 def _fate_value(fate: SpoilerFact | None, spoilers: SpoilerContext, locale: Locale) -> str:
@@ -163,7 +183,7 @@ def character_embed(
     embed.add_field(name=t("characters.lookup.role", locale), value=t(f"characters.role.{character.role}", locale))
     embed.add_field(
         name=t("characters.lookup.season_2", locale),
-        value=_season_2_value(character, sources, locale),
+        value=_season_2_value(character, sources, spoilers, locale),
         inline=False,
     )
     embed.add_field(
@@ -196,7 +216,7 @@ def character_embed(
 
 def has_spoilers(character: Character) -> bool:
     """Whether the answer hides anything, i.e. whether it needs a "Reveal privately" button."""
-    return bool(character.series_fate or character.webtoon_fate or character.spoilers)
+    return bool(character.series_fate or character.webtoon_fate or character.spoilers or character.season_2_spoiler())
 
 
 # ---------------------------------------------------------------------------

@@ -475,6 +475,7 @@ class CountdownCog(commands.Cog):
             show_title=pack.show.show.title,
             platform=self.platform,
             context=pack.release.context,
+            source_dates=pack.source_dates(),
             locale=str(locale),
         )
         await interaction.response.send_message(embed=card_embed(card))

@@ -451,6 +451,7 @@ class CountdownPosts:
             show_title=pack.show.show.title,
             platform=pack.show.platform.name,
             context=pack.release.context,
+            source_dates=pack.source_dates(),
             locale=str(guild.preferred_locale),
             occasion=claim.occasion,
             previous=previous,

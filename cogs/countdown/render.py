@@ -10,7 +10,7 @@ round ("in 3 months").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -125,15 +125,30 @@ def headline(record: ReleaseRecord, status: CountdownStatus, locale: str | None)
     return t(key, locale, **values)
 
 
-def context_lines(facts: Sequence[ContextFact], locale: str | None) -> str:
-    """Dated facts from the data pack, oldest first; unconfirmed ones say so."""
+def context_lines(facts: Sequence[ContextFact], source_dates: Mapping[str, dt.date], locale: str | None) -> str:
+    """Facts from the data pack: dated ones oldest first, then standing ones "as of" their source.
+
+    A fact is only as current as its source, so an expectation says when it was expected
+    and an undated fact (not on a slate, not cancelled) says as of when it held.
+    """
     dated = sorted((f for f in facts if f.date is not None), key=lambda f: f.date or dt.date.min)
+    undated = [f for f in facts if f.date is None and f.source in source_dates]
     lines = []
-    for fact in dated[:MAX_CONTEXT_LINES]:
-        assert fact.date is not None
+    for fact in [*dated, *undated][:MAX_CONTEXT_LINES]:
         text = discord.utils.escape_markdown(fact.text)
-        suffix = "" if fact.confidence == "confirmed" else t(f"countdown.context.{fact.confidence}", locale)
-        lines.append(f"• {date_label(fact.date, fact.precision, locale)} — {text}{suffix}")
+        as_of = source_dates.get(fact.source)
+        if fact.confidence == "confirmed":
+            suffix = ""
+        elif as_of is not None:
+            suffix = t(f"countdown.context.{fact.confidence}_as_of", locale, as_of=timestamp(as_of, "D"))
+        else:
+            suffix = t(f"countdown.context.{fact.confidence}", locale)
+        if fact.date is not None:
+            when = date_label(fact.date, fact.precision, locale)
+        else:
+            assert as_of is not None
+            when = t("countdown.context.as_of", locale, date=timestamp(as_of, "D"))
+        lines.append(t("countdown.context.line", locale, when=when, text=text, suffix=suffix))
     return "\n".join(lines)
 
 
@@ -145,6 +160,7 @@ def render_countdown_card(
     show_title: str,
     platform: str,
     context: Sequence[ContextFact],
+    source_dates: Mapping[str, dt.date],
     locale: str | None,
     occasion: Occasion = "command",
     previous: ReleaseRecord | None = None,
@@ -169,7 +185,7 @@ def render_countdown_card(
         (t("countdown.card.source", locale), source_text(record, locale)),
         (t("countdown.card.updated", locale), instant_timestamp(record.recorded_at, "R")),
     ]
-    lines = context_lines(context, locale)
+    lines = context_lines(context, source_dates, locale)
     if lines:
         fields.append((t("countdown.card.context", locale), lines[:1024]))
     return Card(

@@ -62,8 +62,9 @@ def survivors_page(pack: DataPack, version: Version, spoilers: SpoilerContext, *
 
     raw_sections: list[tuple[str, list[str]]] = []
     if version == "series":
-        raw_sections.append(("section_series", entries(survivors.series)))
-        raw_sections.append(("section_unclear", entries(survivors.unclear)))
+        # One section for every student, whatever their fate: a heading that sorts them
+        # ("Fate unclear") would tell the cliffhanger without a click.
+        raw_sections.append(("section_series", entries([*survivors.series, *survivors.unclear])))
         adults = []
         for note in survivors.adults:
             sources.append(note.source)
