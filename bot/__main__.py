@@ -1,4 +1,5 @@
-"""Entry point: ``python -m bot`` runs the bot, ``python -m bot check`` checks the set-up.
+"""Entry point: ``python -m bot`` runs the bot, ``python -m bot check`` checks the set-up,
+``python -m bot preview`` runs it against the built-in local Discord with a web page.
 
 Every expected failure (missing token, bad setting, broken data pack, unusable
 database) prints one clear paragraph and exits with status 2, never a traceback.
@@ -19,7 +20,7 @@ import discord
 
 from bot import __version__
 from bot.client import Clock, HyosanBot, command_payload, utc_now
-from bot.datapack import STALE_AFTER_MONTHS, DataPackError, is_stale, newest_source_date
+from bot.datapack import STALE_AFTER_MONTHS, DataPackError, is_stale, load_data_pack, newest_source_date
 from bot.endpoints import apply_discord_endpoints
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
@@ -45,7 +46,8 @@ Create an application at https://discord.com/developers/applications, open its
 "Bot" page and press "Reset Token" to get a token. Put it in a file named .env in
 this directory as DISCORD_TOKEN=... (copy .env.example to start), or export
 DISCORD_TOKEN in the environment. Never commit the token.
-Run `python -m bot check` to check everything else without a token."""
+Run `python -m bot check` to check everything else without a token, or
+`python -m bot preview` to try the bot without Discord, in your browser."""
 
 
 def fail(message: str) -> int:
@@ -150,9 +152,21 @@ def _request_shutdown(stop_requested: asyncio.Event, signum: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="hyosan-bot")
-    parser.add_argument("command", nargs="?", choices=["run", "check"], default="run")
+    parser.add_argument("command", nargs="?", choices=["run", "check", "preview"], default="run")
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file (default .env)")
+    preview_options = parser.add_argument_group("preview")
+    preview_options.add_argument(
+        "--port", type=int, default=8765, help="port of the preview's page on 127.0.0.1 (default 8765; 0: any free)"
+    )
+    preview_options.add_argument(
+        "--database",
+        type=Path,
+        default=None,
+        help="keep the preview's store here (default: a fresh var/preview.db at every start)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "preview":
+        return preview(args)
     try:
         settings = load_settings(args.env_file)
     except SettingsError as exc:
@@ -170,6 +184,21 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run(settings))
     except (DataPackError, StoreError) as exc:
         return fail(str(exc))
+
+
+def preview(args: argparse.Namespace) -> int:
+    """Check what the bot would refuse before showing an address, then run the preview."""
+    from bot.preview.command import PreviewOptions, run_preview
+
+    try:
+        settings = load_settings(args.env_file)
+        load_data_pack(settings.data_dir)
+    except (SettingsError, DataPackError) as exc:
+        return fail(str(exc))
+    if not 0 <= args.port <= 65535:
+        return fail(f"--port {args.port} is not a port (0-65535)")
+    options = PreviewOptions(env_file=args.env_file, port=args.port, database=args.database)
+    return asyncio.run(run_preview(settings, options))
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ def test_without_a_token_it_explains_how_to_get_one(workdir: Path) -> None:
     assert result.returncode == 2
     assert "DISCORD_TOKEN is not set" in result.stderr
     assert ".env" in result.stderr
+    assert "python -m bot preview" in result.stderr, "a newcomer learns how to try it without Discord"
     assert "Traceback" not in result.stderr
 
 

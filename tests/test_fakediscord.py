@@ -219,6 +219,26 @@ async def test_deferred_then_edit_original_and_follow_up(fake: FakeDiscord, worl
 
 
 @pytest.mark.asyncio
+async def test_the_first_follow_up_after_a_deferral_replaces_the_thinking_message(
+    fake: FakeDiscord, world: World
+) -> None:
+    async def slow(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.followup.send("the answer")
+        await interaction.followup.send("a second message")
+
+    async with running_bot(fake, [command("slow", slow)]):
+        record = await fake.slash(world.guild, world.channel, world.member, "slow")
+        assert await record.wait_followups(2)
+    shown = fake.channel_messages(world.channel.id)
+    assert [m["content"] for m in shown] == ["the answer", "a second message"]
+    assert record.original is not None
+    assert shown[0]["id"] == record.original["id"]
+    assert not shown[0]["flags"] & (1 << 7), "no longer thinking"
+    assert shown[0]["edited_timestamp"] is None
+
+
+@pytest.mark.asyncio
 async def test_clicking_the_persistent_button_is_acknowledged_with_a_deferred_update(
     fake: FakeDiscord, world: World
 ) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.localdiscord import FakeDiscord
+from bot.localdiscord import Channel, FakeDiscord, Guild, Member, wait_until
 
 REPO = Path(__file__).parents[1]
 TOKEN = "MTIzNDU2Nzg5.secret-part.do-not-log-me"
@@ -172,7 +172,57 @@ async def test_too_many_guilds_for_one_shard_is_one_clear_line(tmp_path: Path) -
     finally:
         await fake.close()
     assert process.returncode == 2
-    lines = stderr.decode().strip().splitlines()
-    assert lines[-1].startswith("error: Discord requires more shards (close code 4011")
-    assert "SHARD_COUNT" in lines[-1]
+    # The log (DEBUG here) shares stderr; the operator's line is the one "error:" line.
+    [line] = [line for line in stderr.decode().splitlines() if line.startswith("error:")]
+    assert line.startswith("error: Discord requires more shards (close code 4011")
+    assert "SHARD_COUNT" in line
     assert "Traceback" not in stderr.decode()
+
+
+async def gateway_latency_ms(fake: FakeDiscord, guild: Guild, channel: Channel, member: Member) -> int:
+    """The latency /about shows, which is discord.py's measure of the last heartbeat."""
+    record = await fake.slash(guild, channel, member, "about", timeout=10)
+    fields = {f["name"]: f["value"] for f in record.embeds[0]["fields"]}
+    return int(fields["Gateway latency"].removesuffix(" ms"))
+
+
+async def wait_for_heartbeats(fake: FakeDiscord, count: int, within: float) -> None:
+    conn = fake.gateway.current
+    assert conn is not None
+    assert await wait_until(lambda: conn.heartbeats >= count, timeout=within), f"{conn.heartbeats} heartbeats"
+    await asyncio.sleep(0.5)  # the ACK follows one round trip later
+
+
+async def test_each_heartbeat_is_measured_against_itself_not_the_one_before(fake: FakeDiscord, tmp_path: Path) -> None:
+    """discord.py's keep-alive thread records a beat's send time only after the loop sent it; a
+    fake that ACKed faster than that made every beat look one whole interval late."""
+    fake.gateway.heartbeat_interval_ms = 1000
+    guild = next(iter(fake.guilds.values()))
+    channel, member = guild.add_channel("general"), guild.add_member(name="fan")
+    process = await start_bot_process(fake, tmp_path, TOKEN)
+    try:
+        await fake.wait_ready(timeout=30)
+        assert await wait_until(lambda: bool(fake.commands_for(None)), timeout=15)
+        latencies = []
+        for beats in (3, 4, 5):
+            await wait_for_heartbeats(fake, beats, within=15)
+            latencies.append(await gateway_latency_ms(fake, guild, channel, member))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.communicate(), timeout=30)
+    assert max(latencies) < 500, f"latency measured against the previous beat: {latencies} ms"
+
+
+@pytest.mark.slow
+async def test_no_cant_keep_up_warning_at_discords_own_heartbeat_interval(fake: FakeDiscord, tmp_path: Path) -> None:
+    """What the console showed every 41 s before the local Discord answered heartbeats like Discord."""
+    process = await start_bot_process(fake, tmp_path, TOKEN)
+    try:
+        await fake.wait_ready(timeout=30)
+        await wait_for_heartbeats(fake, 2, within=90)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    log = output.decode()
+    assert "Keeping shard ID 0 websocket alive" in log  # an AutoShardedBot: shard 0 of 1
+    assert "Can't keep up" not in log

@@ -32,7 +32,8 @@ Gateway: ``await fake.dispatch(event, data)``; ``fake.identify_payloads`` (inten
 ``fake.identify_count``; ``fake.resume_count``; ``await fake.drop_gateway(code=4000)`` (bot
 RESUMEs at ``resume_gateway_url``, missed events replayed); ``await fake.invalidate_session()``
 (op 9, fresh IDENTIFY; discord.py sleeps 5 s first unless ``skip_identify_delay(client)``);
-``await fake.request_reconnect()`` (op 7).  Events the bot's intents
+``await fake.request_reconnect()`` (op 7); ``fake.gateway.heartbeat_interval_ms`` (HELLO's interval;
+heartbeats are ACKed one short round trip later, as on Discord).  Events the bot's intents
 do not cover (MESSAGE_CREATE without GUILD_MESSAGES, ...) are not sent, as on Discord.
 
 Shards: ``fake.recommended_shards`` and ``fake.max_concurrency`` (GET /gateway/bot, both 1 by
@@ -63,6 +64,7 @@ then 404/10062), webhook token valid 15 min, ``default_member_permissions`` enfo
 allow_everyone=True)``).
 
 REST state and recording: ``fake.channel_messages(channel_id)``, ``fake.get_message(id)``,
+``fake.messages_seen_by(channel_id, user_id)`` (the channel plus that person's ephemeral answers),
 ``fake.deleted_messages``, ``await fake.user_sends_message(ch, member, text)``,
 ``await fake.user_deletes_message(channel_id, message_id)``, ``fake.commands``,
 ``fake.command_syncs`` ([(guild_id|None, payload)]), ``fake.requests`` ([RequestRecord(method,

@@ -38,6 +38,10 @@ HEARTBEAT_INTERVAL_MS = 41250
 INVALID_SHARD, SHARDING_REQUIRED = 4010, 4011
 #: Events whose ``id`` (not ``guild_id``) is the guild they belong to.
 GUILD_ID_EVENTS = frozenset({"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"})
+#: Discord answers a heartbeat one network round trip later. Answering at once is faster than
+#: discord.py's keep-alive thread, which records the send time only after the loop has sent the
+#: beat: an instant ACK is then measured against the previous beat ("Can't keep up ... 41.3s behind").
+HEARTBEAT_ACK_DELAY = 0.05
 
 GUILDS, GUILD_MEMBERS, GUILD_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 1, 1 << 9, 1 << 15
 
@@ -132,6 +136,9 @@ class FakeGateway:
         self._send_lock = asyncio.Lock()
         self._outbox: asyncio.Queue[tuple[str, Json, asyncio.Future[int | None] | None]] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
+        self._acks: set[asyncio.Task[None]] = set()
+        #: HELLO's heartbeat_interval; tests shorten it to watch many heartbeats.
+        self.heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS
 
     @property
     def session(self) -> GatewaySession | None:
@@ -184,7 +191,7 @@ class FakeGateway:
         conn = GatewayConnection(ws=ws, path=request.path, query=dict(request.query))
         self.connections.append(conn)
         await self._send(
-            conn, {"op": HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS, "_trace": ["fake-gateway"]}}
+            conn, {"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms, "_trace": ["fake-gateway"]}}
         )
         try:
             async for msg in ws:
@@ -207,7 +214,9 @@ class FakeGateway:
         op, data = frame.get("op"), frame.get("d")
         if op == HEARTBEAT:
             conn.heartbeats += 1
-            await self._send(conn, {"op": HEARTBEAT_ACK, "d": None})
+            ack = asyncio.get_running_loop().create_task(self._ack_heartbeat(conn))
+            self._acks.add(ack)
+            ack.add_done_callback(self._acks.discard)
         elif op == IDENTIFY:
             await self._identify(conn, data or {})
         elif op == RESUME:
@@ -315,6 +324,13 @@ class FakeGateway:
                 chunk["nonce"] = data["nonce"]
             await self.dispatch("GUILD_MEMBERS_CHUNK", chunk)
 
+    async def _ack_heartbeat(self, conn: GatewayConnection) -> None:
+        await asyncio.sleep(HEARTBEAT_ACK_DELAY)
+        try:
+            await self._send(conn, {"op": HEARTBEAT_ACK, "d": None})
+        except ConnectionError:
+            log.debug("fake gateway: socket gone before the heartbeat ACK")
+
     # -- sending ---------------------------------------------------------------------
 
     async def _send(self, conn: GatewayConnection, frame: Json) -> None:
@@ -414,6 +430,8 @@ class FakeGateway:
         """Stop sending and close every socket (used by ``FakeDiscord.close``)."""
         if self._sender is not None:
             self._sender.cancel()
+        for ack in list(self._acks):
+            ack.cancel()
         for conn in self.connections:
             if not conn.ws.closed:
                 await conn.ws.close(code=1001, message=b"fake-discord shutting down")

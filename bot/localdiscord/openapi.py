@@ -19,12 +19,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+if TYPE_CHECKING:
+    # jsonschema is a dev dependency: the product (the preview) runs without the spec and never imports it.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+    from referencing import Registry
 
 SPEC_URI = "urn:discord-openapi"
 _PARAM_RE = re.compile(r"\{[^/}]+\}")
@@ -42,6 +43,9 @@ def _load(spec_path: Path) -> tuple[dict[str, Any], Registry, list[_Operation]] 
     """Read and adapt the spec once; ``None`` when the file is absent."""
     if not spec_path.is_file():
         return None
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     spec = copy.deepcopy(spec)
     schemas = spec.get("components", {}).get("schemas", {})
@@ -99,6 +103,8 @@ class OpenApiValidator:
         loaded = _load(self.spec_path)
         validator = None
         if loaded is not None:
+            from jsonschema import Draft202012Validator
+
             spec, registry, _ = loaded
             operation = spec["paths"].get(template, {}).get(method.lower())
             content = (operation or {}).get("requestBody", {}).get("content", {})
@@ -120,6 +126,8 @@ class OpenApiValidator:
         loaded = _load(self.spec_path)
         validator = None
         if loaded is not None:
+            from jsonschema import Draft202012Validator
+
             spec, registry, _ = loaded
             responses = spec["paths"].get(template, {}).get(method.lower(), {}).get("responses", {})
             code = str(status) if str(status) in responses else f"{status // 100}XX"

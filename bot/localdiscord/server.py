@@ -372,6 +372,20 @@ class FakeDiscord:
         cid = channel_id.id if isinstance(channel_id, Channel) else int(channel_id)
         return list(self._channel_messages.get(cid, {}).values())
 
+    def messages_seen_by(self, channel_id: int | Channel, user_id: int) -> list[Json]:
+        """A channel as one person's client shows it: its messages plus the ephemeral answers to them."""
+        cid = channel_id.id if isinstance(channel_id, Channel) else int(channel_id)
+        seen = []
+        for message in self._messages.values():
+            if int(message["channel_id"]) != cid:
+                continue
+            if message["flags"] & EPHEMERAL:
+                invoker = (message.get("interaction_metadata") or {}).get("user") or {}
+                if invoker.get("id") != str(user_id):
+                    continue
+            seen.append(message)
+        return sorted(seen, key=lambda m: int(m["id"]))
+
     def get_message(self, message_id: int) -> Json | None:
         """Any message the fake knows, including ephemeral interaction responses."""
         return self._messages.get(int(message_id))
@@ -1466,11 +1480,22 @@ class FakeDiscord:
         if self._is_empty(body, req.files):
             self.violations.append("POST /webhooks/{application_id}/{token}: Cannot send an empty message")
             raise ApiError(400, 50006, "Cannot send an empty message")
-        message = self._new_message(self._channel_of(record), body, files=req.files, record=record)
-        self._store_message(message)
-        record.followups.append(message)
-        record._notify()
-        await self._announce_message("MESSAGE_CREATE", message)
+        original = record.original
+        if original is not None and original["flags"] & LOADING and int(original["id"]) in self._messages:
+            # The first follow-up after a deferral replaces the "is thinking..." message (discord.py:
+            # "send a followup message ... to make this thinking state go away"); the deferral's
+            # ephemeral flag stands.
+            message = self._apply_edit(original, body, req.files)
+            message["edited_timestamp"] = None
+            record.followups.append(message)
+            record._notify()
+            await self._announce_message("MESSAGE_UPDATE", message)
+        else:
+            message = self._new_message(self._channel_of(record), body, files=req.files, record=record)
+            self._store_message(message)
+            record.followups.append(message)
+            record._notify()
+            await self._announce_message("MESSAGE_CREATE", message)
         if _truthy(req.query.get("wait")):
             return ApiReply(body=message)
         return ApiReply(status=204)
