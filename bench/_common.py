@@ -110,7 +110,7 @@ def process_environment(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DISCORD_", "DATABASE_", "DATA_DIR", "OWNER_", "ADMIN_", "DEV_GUILD", "LOG_"))
+        if not k.startswith(("DISCORD_", "DATABASE_", "DATA_DIR", "OWNER_", "ADMIN_", "DEV_GUILD", "LOG_", "SHARD_"))
     }
     env.update(
         PYTHONPATH=str(root),
@@ -236,11 +236,17 @@ class BotProcess:
 
 
 async def start_ready(
-    kind: Kind, fake: FakeDiscord, workdir: Path, *, timeout: float = 120.0, root: Path = ROOT
+    kind: Kind,
+    fake: FakeDiscord,
+    workdir: Path,
+    *,
+    timeout: float = 120.0,
+    root: Path = ROOT,
+    extra_env: dict[str, str] | None = None,
 ) -> BotProcess:
     """Start a bot process in ``workdir`` (created) and wait for its READY and the fake's IDENTIFY."""
     os.makedirs(workdir, exist_ok=True)
-    proc = await BotProcess.start(kind, fake, workdir, root=root)
+    proc = await BotProcess.start(kind, fake, workdir, root=root, extra_env=extra_env)
     try:
         await proc.wait_ready(timeout)
         await fake.wait_ready(timeout)
@@ -258,6 +264,8 @@ async def new_fake() -> FakeDiscord:
     Discord's limits (lengths, counts, 3 s window, one callback) are still enforced.
     """
     fake = FakeDiscord(openapi_path=None)
+    # The figures compare one gateway connection with the bare bot's, past Discord's 2,500 a shard.
+    fake.max_guilds_per_shard = None
     await fake.start()
     return fake
 
@@ -275,8 +283,8 @@ def quiesce(*fakes: FakeDiscord) -> None:
         fake.interactions.clear()
         fake._interactions_by_token.clear()
         fake.requests.clear()
-        if fake.gateway.session is not None:
-            fake.gateway.session.log.clear()
+        for session in fake.gateway.sessions.values():
+            session.log.clear()
         for message_id in [m for m, message in fake._messages.items() if message["flags"] & EPHEMERAL]:
             del fake._messages[message_id]
     gc.collect()

@@ -50,6 +50,7 @@ DUE = dt.datetime(2026, 11, 25, 13, 0, tzinfo=dt.UTC)
 async def run(guild_count: int, wait_seconds: float) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING)
     fake = FakeDiscord()
+    fake.max_guilds_per_shard = None  # one connection, as the figures in README were measured
     await fake.start()
     restore = point_discord_py_at(fake)
     workdir = tempfile.TemporaryDirectory(prefix="countdown-bench-")

@@ -31,6 +31,15 @@ log = logging.getLogger("bot")
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 1
 
+#: Gateway close codes that are the operator's to fix, and what to tell them.
+GATEWAY_REFUSALS = {
+    4010: "Discord refused the shard (close code 4010, invalid shard): check SHARD_COUNT and SHARD_IDS.",
+    4011: (
+        "Discord requires more shards (close code 4011, sharding required: at most 2,500 servers a shard): "
+        "raise SHARD_COUNT, or leave it empty for Discord's recommendation."
+    ),
+}
+
 NO_TOKEN_HELP = """\
 DISCORD_TOKEN is not set, so the bot cannot log in.
 
@@ -88,11 +97,19 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
             f"  owners:       {len(settings.owner_ids)}; admin guilds: {len(settings.admin_guild_ids)}; "
             f"dev guild: {settings.dev_guild_id or 'none'}",
             f"  discord:      {settings.discord_api_base_url} / {settings.discord_gateway_url}",
+            f"  shards:       {describe_shards(settings)}",
             f"  languages:    {', '.join(languages())}; data pack translations {translated}",
             *(f"  warning: {line}" for line in missing),
             *warnings,
         ]
     )
+
+
+def describe_shards(settings: Settings) -> str:
+    count = f"{settings.shard_count} in total" if settings.shard_count else "as many as Discord recommends"
+    if settings.shard_ids is None:
+        return f"{count}; this process runs every shard"
+    return f"{count}; this process runs {', '.join(map(str, settings.shard_ids))}"
 
 
 async def run(settings: Settings) -> int:
@@ -123,6 +140,10 @@ async def run(settings: Settings) -> int:
         return fail("Discord refused DISCORD_TOKEN (401). Reset the token on the Bot page and update .env.")
     except discord.PrivilegedIntentsRequired:
         return fail("Discord refused an intent; the bot needs no privileged intents, so this is a bug.")
+    except discord.ConnectionClosed as exc:
+        if exc.code in GATEWAY_REFUSALS:
+            return fail(GATEWAY_REFUSALS[exc.code])
+        raise
     except (aiohttp.ClientConnectionError, OSError) as exc:
         print(f"error: cannot reach Discord at {settings.discord_api_base_url}: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE

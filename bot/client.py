@@ -23,6 +23,7 @@ from bot.moderation import SettingsGroup
 from bot.packstore import PackSyncSummary, sync_data_pack
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.shards import IdentifyGate, Ownership
 from bot.state import delete_state, read_state, state_keys, write_state
 from bot.store import Store
 
@@ -51,8 +52,12 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
-class HyosanBot(commands.Bot):
-    """A commands.Bot whose async start-up all happens in :meth:`setup_hook`."""
+class HyosanBot(commands.AutoShardedBot):
+    """An AutoShardedBot whose async start-up all happens in :meth:`setup_hook`.
+
+    It runs the shards in SHARD_IDS (default: all) of SHARD_COUNT (default: Discord's
+    recommendation, read by discord.py from GET /gateway/bot) in this one process.
+    """
 
     def __init__(self, settings: Settings, *, clock: Clock = utc_now, guild_ready_timeout: float = 2.0) -> None:
         # The bot never joins voice: discord.py's warnings about missing voice libraries are noise.
@@ -68,6 +73,9 @@ class HyosanBot(commands.Bot):
             max_messages=None,
             chunk_guilds_at_startup=False,
             guild_ready_timeout=guild_ready_timeout,
+            shard_count=settings.shard_count,
+            # None is discord.py's own default (every shard), though its hints say list[int].
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,  # type: ignore[arg-type]
         )
         self.settings = settings
         self.clock = clock
@@ -79,6 +87,10 @@ class HyosanBot(commands.Bot):
         self._scheduler_starter: asyncio.Task[None] | None = None
         self.pack_sync_summary: PackSyncSummary | None = None
         self.missing_translations: list[str] = []
+        self._identify_gate: IdentifyGate | None = None
+        self._identified_shards: set[int] = set()
+        #: False for `python -m bot check`, which never logs in: then there is no gateway to close.
+        self._logged_in = False
 
     @property
     def store(self) -> Store:
@@ -92,7 +104,35 @@ class HyosanBot(commands.Bot):
             raise RuntimeError("the data pack is loaded in setup_hook")
         return self._pack
 
+    @property
+    def ownership(self) -> Ownership:
+        """The guilds whose timed work this process does (known once the shards are launched)."""
+        return Ownership.of(self.shard_count, self.settings.shard_ids)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """IDENTIFY as fast as Discord's ``max_concurrency`` allows at start-up.
+
+        discord.py waits 5 s before every IDENTIFY but the first; Discord allows one per
+        bucket (``shard_id % max_concurrency``) every 5 s, so shards in different buckets
+        start together. A shard IDENTIFYing again (after an invalid session) still waits
+        discord.py's 5 s, as Discord asks.
+        """
+        shard = shard_id or 0
+        if shard in self._identified_shards:
+            await super().before_identify_hook(shard_id, initial=initial)
+        if self._identify_gate is None:
+            try:
+                limits = await self.fetch_session_start_limits()
+                concurrency = limits.max_concurrency
+            except discord.DiscordException:
+                log.warning("could not read max_concurrency from GET /gateway/bot; identifying one shard at a time")
+                concurrency = 1
+            self._identify_gate = IdentifyGate(concurrency)
+        await self._identify_gate.wait_turn(shard)
+        self._identified_shards.add(shard)
+
     async def setup_hook(self) -> None:
+        self._logged_in = True
         await self.prepare()
         await self.sync_commands()
         self._scheduler_starter = asyncio.get_running_loop().create_task(
@@ -120,13 +160,17 @@ class HyosanBot(commands.Bot):
         self.scheduler.start()
 
     async def sync_commands(self) -> None:
-        """Sync only when a scope's payload changed since its last successful sync.
+        """Sync only when a scope's payload changed since its last successful sync, and only
+        in the process that runs shard 0 (command sync is global work, done once).
 
         Scopes are the global commands, each admin guild (owner-only commands) and
         DEV_GUILD_ID (a copy of the globals, which Discord shows at once). A guild that
         was synced before but is no longer configured gets an empty list, so stale
         owner commands do not linger there.
         """
+        if self.settings.shard_ids is not None and 0 not in self.settings.shard_ids:
+            log.info("not syncing commands: the process that runs shard 0 does")
+            return
         guild_ids = set(self.settings.admin_guild_ids)
         if self.settings.dev_guild_id:
             self.tree.copy_global_to(guild=discord.Object(self.settings.dev_guild_id))
@@ -161,7 +205,8 @@ class HyosanBot(commands.Bot):
         """Stop the gateway and background work first, then close the store."""
         try:
             await self.scheduler.stop()
-            await super().close()
+            if self._logged_in:
+                await super().close()
         finally:
             if self._store is not None:
                 store, self._store = self._store, None
@@ -169,7 +214,13 @@ class HyosanBot(commands.Bot):
                 log.info("store closed")
 
     async def on_ready(self) -> None:
-        log.info("ready as %s in %d guilds", self.user, len(self.guilds))
+        log.info(
+            "ready as %s in %d guilds on shards %s of %s",
+            self.user,
+            len(self.guilds),
+            ",".join(str(shard) for shard in sorted(self.shards)),
+            self.shard_count,
+        )
 
 
 async def command_payload(tree: app_commands.CommandTree[HyosanBot], guild: discord.abc.Snowflake | None) -> list:

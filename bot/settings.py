@@ -9,16 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DISCORD_API_BASE_URL = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_DATABASE_PATH = Path("var/hyosan.db")
 DEFAULT_DATA_DIR = Path("data")
+#: A guard against typos such as 0-40000000 (no bot runs that many shards in one process).
+MAX_SHARD_RANGE = 100_000
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 IdList = Annotated[tuple[int, ...], NoDecode]
+ShardIdList = Annotated[tuple[int, ...] | None, NoDecode]
 
 
 class SettingsError(Exception):
@@ -44,6 +47,10 @@ class Settings(BaseSettings):
     admin_guild_ids: IdList = ()
     discord_api_base_url: str = DISCORD_API_BASE_URL
     discord_gateway_url: str = DISCORD_GATEWAY_URL
+    #: None: Discord's recommendation from GET /gateway/bot (discord.py's AutoShardedBot default).
+    shard_count: int | None = Field(default=None, gt=0)
+    #: None: every shard of shard_count. Must come after shard_count (its validator reads it).
+    shard_ids: ShardIdList = None
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -62,6 +69,38 @@ class Settings(BaseSettings):
     def _empty_guild_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("shard_count", mode="before")
+    @classmethod
+    def _empty_count_is_auto(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _parse_shard_ids(cls, value: object) -> object:
+        """Accept "0-3", "0,2" or "0-1,4"; empty means every shard."""
+        if isinstance(value, int):
+            value = str(value)
+        if not isinstance(value, str):
+            return value
+        return parse_shard_ids(value)
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids_within_count(cls, value: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        if value is None:
+            return None
+        if "shard_count" not in info.data:
+            return value  # SHARD_COUNT itself is bad and reported on its own
+        count = info.data["shard_count"]
+        if count is None:
+            raise ValueError("needs SHARD_COUNT: set the total number of shards of the bot as well")
+        outside = [shard for shard in value if shard >= count]
+        if outside:
+            raise ValueError(f"shard {outside[0]} is out of range: SHARD_COUNT={count} allows 0..{count - 1}")
         return value
 
     @field_validator("owner_ids", "admin_guild_ids", mode="before")
@@ -101,6 +140,28 @@ class Settings(BaseSettings):
     @property
     def token(self) -> str | None:
         return self.discord_token.get_secret_value() if self.discord_token else None
+
+
+def parse_shard_ids(text: str) -> tuple[int, ...] | None:
+    """``"0-3"`` → (0, 1, 2, 3); ``"0,2"`` → (0, 2); sorted, each once; ``""`` → None (all)."""
+    if not text.strip():
+        return None
+    ids: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        first, last = first.strip(), last.strip()
+        if not (first.isascii() and first.isdigit()) or (dash and not (last.isascii() and last.isdigit())):
+            raise ValueError(f"{part!r} is not a shard id or range (e.g. 0-3 or 0,2)")
+        low, high = int(first), int(last) if dash else int(first)
+        if high < low:
+            raise ValueError(f"{part!r} is an empty range (write the lower id first)")
+        if high - low >= MAX_SHARD_RANGE:
+            raise ValueError(f"{part!r} spans more than {MAX_SHARD_RANGE} shards")
+        ids.update(range(low, high + 1))
+    return tuple(sorted(ids)) or None
 
 
 def load_settings(env_file: Path | None = Path(".env")) -> Settings:

@@ -22,7 +22,9 @@ REPO = Path(__file__).parents[1]
 
 def run_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the entry point in an empty directory with only the given settings."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "OWNER_", "LOG_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "OWNER_", "LOG_", "SHARD_"))
+    }
     clean.update(env)
     clean["PYTHONPATH"] = str(REPO)
     return subprocess.run(
@@ -83,6 +85,24 @@ def test_a_bad_setting_is_one_line_naming_it(workdir: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "error: setting OWNER_IDS: 'me' is not a Discord id (digits only, comma-separated)"
     ]
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_shard_id_out_of_range_is_one_line_naming_it(workdir: Path, command: str) -> None:
+    result = run_bot(workdir, command, DISCORD_TOKEN="never-used", SHARD_COUNT="2", SHARD_IDS="0-2")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: setting SHARD_IDS: shard 2 is out of range: SHARD_COUNT=2 allows 0..1"
+    ]
+    assert not (workdir / "var").exists(), "nothing was touched"
+
+
+def test_check_tells_which_shards_this_process_runs(workdir: Path) -> None:
+    default = run_bot(workdir, "check")
+    assert "shards:       as many as Discord recommends; this process runs every shard" in default.stdout
+    some = run_bot(workdir, "check", SHARD_COUNT="4", SHARD_IDS="0,2")
+    assert some.returncode == 0, some.stderr
+    assert "shards:       4 in total; this process runs 0, 2" in some.stdout
 
 
 def test_a_broken_data_pack_names_file_entry_and_field(workdir: Path) -> None:

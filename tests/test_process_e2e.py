@@ -128,6 +128,73 @@ async def test_an_unreachable_discord_is_one_clear_line(tmp_path: Path) -> None:
     assert TOKEN not in stderr.decode()
 
 
+async def test_a_bot_process_with_two_shards_serves_the_guilds_of_both(tmp_path: Path) -> None:
+    fake = FakeDiscord(token=TOKEN)
+    fake.max_concurrency = 2
+    await fake.start()
+    servers = []
+    for shard in (0, 1):
+        guild = fake.add_guild(f"Shard {shard} Guild", shard=(shard, 2))
+        servers.append((shard, guild, guild.add_channel("general"), guild.add_member(name="fan")))
+    env = bot_environment(fake, tmp_path, TOKEN) | {"SHARD_COUNT": "2"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    _OUTPUT[process.pid] = asyncio.create_task(process.stdout.read())
+    try:
+        for _ in range(600):
+            if fake.commands_for(None) and len(fake.gateway.sessions) == 2:
+                break
+            await asyncio.sleep(0.05)
+        await fake.wait_ready(timeout=30)
+        for shard, guild, channel, member in servers:
+            record = await fake.slash(guild, channel, member, "about", timeout=10)
+            fields = {f["name"]: f["value"] for f in record.callback["data"]["embeds"][0]["fields"]}
+            assert fields["Shard"] == f"{shard} of 2 (numbered from 0)"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = await asyncio.wait_for(finish(process), timeout=30)
+        await fake.close()
+    log = output.decode()
+    assert process.returncode == 0, log
+    assert sorted(tuple(p["shard"]) for p in fake.identify_payloads) == [(0, 2), (1, 2)]
+    assert "Traceback" not in log
+
+
+async def test_too_many_guilds_for_one_shard_is_one_clear_line(tmp_path: Path) -> None:
+    fake = FakeDiscord(token=TOKEN)
+    fake.max_guilds_per_shard = 2  # Discord's 2,500, scaled down
+    await fake.start()
+    for n in range(3):
+        fake.add_guild(f"Guild {n}")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=bot_environment(fake, tmp_path, TOKEN) | {"SHARD_COUNT": "1"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        await fake.close()
+    assert process.returncode == 2
+    # The log (DEBUG here) shares stderr; the operator's line is the one "error:" line.
+    [line] = [line for line in stderr.decode().splitlines() if line.startswith("error:")]
+    assert line.startswith("error: Discord requires more shards (close code 4011")
+    assert "SHARD_COUNT" in line
+    assert "Traceback" not in stderr.decode()
+
+
 async def gateway_latency_ms(fake: FakeDiscord, guild: Guild, channel: Channel, member: Member) -> int:
     """The latency /about shows, which is discord.py's measure of the last heartbeat."""
     record = await fake.slash(guild, channel, member, "about", timeout=10)
@@ -173,5 +240,5 @@ async def test_no_cant_keep_up_warning_at_discords_own_heartbeat_interval(fake: 
         process.send_signal(signal.SIGTERM)
         output = await asyncio.wait_for(finish(process), timeout=30)
     log = output.decode()
-    assert "Keeping shard ID None websocket alive" in log
+    assert "Keeping shard ID 0 websocket alive" in log  # an AutoShardedBot: shard 0 of 1
     assert "Can't keep up" not in log

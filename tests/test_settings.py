@@ -21,6 +21,8 @@ SETTING_NAMES = [
     "DEV_GUILD_ID",
     "DISCORD_API_BASE_URL",
     "DISCORD_GATEWAY_URL",
+    "SHARD_COUNT",
+    "SHARD_IDS",
 ]
 
 
@@ -71,6 +73,9 @@ def test_token_is_never_shown_in_repr() -> None:
         ("DEV_GUILD_ID", "guild", "setting DEV_GUILD_ID:"),
         ("DISCORD_API_BASE_URL", "ftp://example", "setting DISCORD_API_BASE_URL: must be an http://"),
         ("DISCORD_GATEWAY_URL", "https://gateway", "setting DISCORD_GATEWAY_URL: must be a ws://"),
+        ("SHARD_COUNT", "0", "setting SHARD_COUNT: Input should be greater than 0"),
+        ("SHARD_COUNT", "two", "setting SHARD_COUNT:"),
+        ("SHARD_IDS", "0-1", "setting SHARD_IDS: needs SHARD_COUNT"),
     ],
 )
 def test_a_bad_value_names_the_setting(
@@ -82,6 +87,56 @@ def test_a_bad_value_names_the_setting(
     message = str(raised.value)
     assert message.startswith(expected)
     assert "\n" not in message
+
+
+def test_shards_default_to_discords_recommendation_and_every_shard(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "missing.env")
+    assert settings.shard_count is None
+    assert settings.shard_ids is None
+
+
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [("0-3", (0, 1, 2, 3)), ("0,2", (0, 2)), (" 4, 0-1 ,", (0, 1, 4)), ("1-1,1", (1,)), ("", None)],
+)
+def test_shard_ids_take_ranges_and_lists(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str, ids: tuple[int, ...] | None
+) -> None:
+    monkeypatch.setenv("SHARD_COUNT", "8")
+    monkeypatch.setenv("SHARD_IDS", text)
+    settings = load_settings(tmp_path / "none.env")
+    assert settings.shard_count == 8
+    assert settings.shard_ids == ids
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0-4", "setting SHARD_IDS: shard 4 is out of range: SHARD_COUNT=4 allows 0..3"),
+        ("7", "setting SHARD_IDS: shard 7 is out of range: SHARD_COUNT=4 allows 0..3"),
+        ("-1", "setting SHARD_IDS: '-1' is not a shard id or range (e.g. 0-3 or 0,2)"),
+        ("3-1", "setting SHARD_IDS: '3-1' is an empty range (write the lower id first)"),
+        ("0-99999999", "setting SHARD_IDS: '0-99999999' spans more than 100000 shards"),
+        ("one", "setting SHARD_IDS: 'one' is not a shard id or range (e.g. 0-3 or 0,2)"),
+        ("²", "setting SHARD_IDS: '²' is not a shard id or range (e.g. 0-3 or 0,2)"),
+    ],
+)
+def test_a_bad_shard_id_names_the_setting_and_the_range(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str, expected: str
+) -> None:
+    monkeypatch.setenv("SHARD_COUNT", "4")
+    monkeypatch.setenv("SHARD_IDS", text)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(tmp_path / "none.env")
+    assert str(raised.value) == expected
+
+
+def test_a_bad_shard_count_is_reported_once_not_as_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SHARD_COUNT", "-2")
+    monkeypatch.setenv("SHARD_IDS", "0")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(tmp_path / "none.env")
+    assert str(raised.value) == "setting SHARD_COUNT: Input should be greater than 0"
 
 
 def test_endpoints_are_applied_in_one_place(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,6 +36,14 @@ RESUMEs at ``resume_gateway_url``, missed events replayed); ``await fake.invalid
 heartbeats are ACKed one short round trip later, as on Discord).  Events the bot's intents
 do not cover (MESSAGE_CREATE without GUILD_MESSAGES, ...) are not sent, as on Discord.
 
+Shards: ``fake.recommended_shards`` and ``fake.max_concurrency`` (GET /gateway/bot, both 1 by
+default); ``fake.add_guild(name, shard=(1, 2))`` mints a guild id on shard 1 of 2. IDENTIFY's
+``shard: [id, count]`` opens that shard's session (``fake.gateway.sessions[id]``): READY and
+GUILD_CREATE carry only its guilds, each guild's events and interactions go to its shard,
+events of no guild to shard 0. A bad shard is closed with 4010; more than
+``fake.max_guilds_per_shard`` guilds (2,500, as Discord; None: no limit) with 4011.
+``drop_gateway(shard_id=1)`` drops one shard; a client closing with 1000/1001 ends its session.
+
 Interactions (built from the commands the bot synced; global + that guild's)::
 
     rec = await fake.slash(g, ch, member, "settings spoilers add", options={"channel": ch}, locale="en-US")

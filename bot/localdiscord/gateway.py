@@ -4,6 +4,12 @@ discord.py asks for ``compress=zlib-stream`` but ``received_message`` accepts
 plain TEXT frames uncompressed, so the fake answers with JSON text frames.
 Every dispatch gets a sequence number and stays in a replay log so a RESUME
 after a dropped connection receives what it missed, as on Discord.
+
+Shards: IDENTIFY's ``shard: [id, count]`` (absent: ``[0, 1]``) opens one session per
+shard id. READY and GUILD_CREATE list only that shard's guilds (``(guild_id >> 22) %
+count``), and every event of a guild goes to the session of the shard that owns it;
+events of no guild go to shard 0. A bad shard is closed with 4010, a shard over
+``fake.max_guilds_per_shard`` guilds with 4011 (sharding required), as on Discord.
 """
 
 # ruff: noqa: ASYNC109 - helpers take a `timeout` like asyncio.wait_for: tests wait on the bot with a bound.
@@ -29,6 +35,9 @@ Json = dict[str, Any]
 DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE_UPDATE, RESUME = 0, 1, 2, 3, 6
 RECONNECT, REQUEST_GUILD_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 7, 8, 9, 10, 11
 HEARTBEAT_INTERVAL_MS = 41250
+INVALID_SHARD, SHARDING_REQUIRED = 4010, 4011
+#: Events whose ``id`` (not ``guild_id``) is the guild they belong to.
+GUILD_ID_EVENTS = frozenset({"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"})
 #: Discord answers a heartbeat one network round trip later. Answering at once is faster than
 #: discord.py's keep-alive thread, which records the send time only after the loop has sent the
 #: beat: an instant ACK is then measured against the previous beat ("Can't keep up ... 41.3s behind").
@@ -60,6 +69,12 @@ EVENT_INTENTS: dict[str, int] = {
 }
 
 
+def guild_of(event: str, data: Json) -> int | None:
+    """The guild a dispatch belongs to (it picks the shard), or None (shard 0)."""
+    raw = data.get("id") if event in GUILD_ID_EVENTS else data.get("guild_id")
+    return int(raw) if raw is not None else None
+
+
 @dataclass
 class GatewayConnection:
     """One websocket the bot opened, and what it asked for."""
@@ -71,16 +86,37 @@ class GatewayConnection:
     resumed: bool = False
     heartbeats: int = 0
     closed_by_fake: int | None = None
+    session: GatewaySession | None = None
 
 
 @dataclass
 class GatewaySession:
-    """A gateway session: survives a dropped socket until invalidated."""
+    """A gateway session of one shard: survives a dropped socket until invalidated."""
 
     session_id: str = field(default_factory=lambda: secrets.token_hex(16))
     seq: int = 0
     log: list[tuple[int, str]] = field(default_factory=list)
     intents: int = 0
+    shard_id: int = 0
+    shard_count: int = 1
+    connection: GatewayConnection | None = None
+    ready: bool = False
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Whether this shard carries the events of ``guild_id`` (None: shard 0's)."""
+        if guild_id is None:
+            return self.shard_id == 0
+        return (guild_id >> 22) % self.shard_count == self.shard_id
+
+    def wants(self, event: str) -> bool:
+        """Whether the identified intents subscribe to ``event``."""
+        needed = EVENT_INTENTS.get(event)
+        return needed is None or bool(self.intents & needed)
+
+    @property
+    def live(self) -> bool:
+        conn = self.connection
+        return conn is not None and not conn.ws.closed and (conn.identified or conn.resumed)
 
 
 class FakeGateway:
@@ -88,8 +124,8 @@ class FakeGateway:
 
     def __init__(self, fake: FakeDiscord) -> None:
         self.fake = fake
-        self.session: GatewaySession | None = None
-        self.current: GatewayConnection | None = None
+        #: One session per shard id, made by IDENTIFY and ended by an invalid session.
+        self.sessions: dict[int, GatewaySession] = {}
         self.connections: list[GatewayConnection] = []
         self.identify_payloads: list[Json] = []
         self.resume_payloads: list[Json] = []
@@ -103,6 +139,31 @@ class FakeGateway:
         self._acks: set[asyncio.Task[None]] = set()
         #: HELLO's heartbeat_interval; tests shorten it to watch many heartbeats.
         self.heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS
+
+    @property
+    def session(self) -> GatewaySession | None:
+        """Shard 0's session (the only one of an unsharded bot)."""
+        return self.sessions.get(0) or next(iter(self.sessions.values()), None)
+
+    @property
+    def current(self) -> GatewayConnection | None:
+        """The open connection of shard 0's session."""
+        session = self.session
+        return session.connection if session is not None else None
+
+    def _update_ready(self) -> None:
+        if self.sessions and all(session.ready and session.live for session in self.sessions.values()):
+            self.ready.set()
+        else:
+            self.ready.clear()
+
+    async def _attach(self, conn: GatewayConnection, session: GatewaySession) -> None:
+        """``conn`` now carries ``session``; an older socket of that session is closed."""
+        old = session.connection
+        session.connection = conn
+        conn.session = session
+        if old is not None and old is not conn and not old.ws.closed:
+            await old.ws.close(code=4000)
 
     def start(self) -> None:
         """Start the task that sends queued dispatches in order."""
@@ -129,10 +190,6 @@ class FakeGateway:
         await ws.prepare(request)
         conn = GatewayConnection(ws=ws, path=request.path, query=dict(request.query))
         self.connections.append(conn)
-        if self.current is not None and not self.current.ws.closed:
-            await self.current.ws.close(code=4000)
-        self.current = conn
-        self.ready.clear()
         await self._send(
             conn, {"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms, "_trace": ["fake-gateway"]}}
         )
@@ -143,9 +200,14 @@ class FakeGateway:
                 elif msg.type is WSMsgType.ERROR:
                     break
         finally:
-            if self.current is conn:
-                self.current = None
-                self.ready.clear()
+            session = conn.session
+            if session is not None and session.connection is conn:
+                session.connection = None
+                session.ready = False
+                if conn.closed_by_fake is None and ws.close_code in (1000, 1001):
+                    # As on Discord, a client that closes with 1000/1001 ends its session.
+                    self.sessions.pop(session.shard_id, None)
+                self._update_ready()
         return ws
 
     async def _on_frame(self, conn: GatewayConnection, frame: Json) -> None:
@@ -171,16 +233,40 @@ class FakeGateway:
             conn.closed_by_fake = 4004
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
+        shard = data.get("shard", [0, 1])
+        valid_shard = (
+            isinstance(shard, list)
+            and len(shard) == 2
+            and all(isinstance(part, int) and not isinstance(part, bool) for part in shard)
+            and shard[1] >= 1
+            and 0 <= shard[0] < shard[1]
+        )
+        if not valid_shard:
+            conn.closed_by_fake = INVALID_SHARD
+            await conn.ws.close(code=INVALID_SHARD, message=b"Invalid shard.")
+            return
+        shard_id, shard_count = shard
+        session = GatewaySession(intents=int(data.get("intents", 0)), shard_id=shard_id, shard_count=shard_count)
+        guilds = [g for g in self.fake.guilds.values() if session.serves(g.id)]
+        limit = self.fake.max_guilds_per_shard
+        if limit is not None and len(guilds) > limit:
+            conn.closed_by_fake = SHARDING_REQUIRED
+            await conn.ws.close(code=SHARDING_REQUIRED, message=b"Sharding required.")
+            return
         self.identify_payloads.append(data)
         self.identify_count += 1
         conn.identified = True
-        self.session = GatewaySession(intents=int(data.get("intents", 0)))
-        guilds = list(self.fake.guilds.values())
+        previous = self.sessions.get(shard_id)
+        if previous is not None:  # a new session of that shard supersedes the old one
+            await self._attach(conn, previous)
+        self.sessions[shard_id] = session
+        await self._attach(conn, session)
         ready = {
             "v": 10,
             "user": self.fake.bot_user.to_payload() | {"verified": True, "mfa_enabled": False, "email": None},
             "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
-            "session_id": self.session.session_id,
+            "session_id": session.session_id,
+            "shard": [shard_id, shard_count],
             "session_type": "normal",
             "resume_gateway_url": self.fake.resume_gateway_url,
             "application": {"id": str(self.fake.application_id), "flags": self.fake.application_flags},
@@ -194,33 +280,32 @@ class FakeGateway:
             "_trace": ["fake-gateway"],
         }
         async with self._send_lock:
-            await self._dispatch_locked("READY", ready)
-            all_members = bool(self.session.intents & GUILD_MEMBERS)
+            await self._send_to(session, "READY", ready)
+            all_members = bool(session.intents & GUILD_MEMBERS)
             for guild in guilds:
-                await self._dispatch_locked("GUILD_CREATE", guild.to_gateway_payload(all_members=all_members))
-        self.ready.set()
+                await self._send_to(session, "GUILD_CREATE", guild.to_gateway_payload(all_members=all_members))
+        session.ready = True
+        self._update_ready()
 
     async def _resume(self, conn: GatewayConnection, data: Json) -> None:
-        session = self.session
+        session = next((s for s in self.sessions.values() if s.session_id == data.get("session_id")), None)
         self.resume_payloads.append(data)
-        valid = (
-            session is not None
-            and data.get("session_id") == session.session_id
-            and data.get("token") in (self.fake.token, f"Bot {self.fake.token}")
-        )
+        valid = session is not None and data.get("token") in (self.fake.token, f"Bot {self.fake.token}")
         if not valid:
             await self.send_invalid_session(resumable=False, conn=conn)
             return
         assert session is not None
         self.resume_count += 1
         conn.resumed = True
+        await self._attach(conn, session)
         last_seen = int(data.get("seq") or 0)
         async with self._send_lock:
             for seq, frame in session.log:
                 if seq > last_seen:
                     await conn.ws.send_str(frame)
-            await self._dispatch_locked("RESUMED", {"_trace": ["fake-gateway"]})
-        self.ready.set()
+            await self._send_to(session, "RESUMED", {"_trace": ["fake-gateway"]})
+        session.ready = True
+        self._update_ready()
 
     async def _member_chunk(self, data: Json) -> None:
         guild_ids = data.get("guild_id")
@@ -253,26 +338,31 @@ class FakeGateway:
             await conn.ws.send_str(json.dumps(frame))
 
     def wants(self, event: str) -> bool:
-        """Whether the identified intents subscribe to ``event``."""
-        needed = EVENT_INTENTS.get(event)
-        if needed is None or self.session is None:
-            return True
-        return bool(self.session.intents & needed)
-
-    async def _dispatch_locked(self, event: str, data: Json) -> int | None:
+        """Whether the identified intents subscribe to ``event`` (every shard asks for the same)."""
         session = self.session
-        if session is None:
-            return None
+        return session is None or session.wants(event)
+
+    async def _send_to(self, session: GatewaySession, event: str, data: Json) -> int:
+        """Sequence, log (for RESUME) and send one dispatch on one shard's session."""
         session.seq += 1
         frame = json.dumps({"op": DISPATCH, "t": event, "s": session.seq, "d": data})
         session.log.append((session.seq, frame))
-        conn = self.current
-        if conn is not None and not conn.ws.closed and (conn.identified or conn.resumed):
+        if session.live:
+            assert session.connection is not None
             try:
-                await conn.ws.send_str(frame)
+                await session.connection.ws.send_str(frame)
             except ConnectionError:
                 log.debug("fake gateway: socket gone while sending %s; kept for RESUME", event)
         return session.seq
+
+    async def _dispatch_locked(self, event: str, data: Json) -> int | None:
+        """To the session of the shard that owns the event's guild; its seq, or None if none took it."""
+        guild_id = guild_of(event, data)
+        seq = None
+        for session in list(self.sessions.values()):
+            if session.serves(guild_id) and session.wants(event):
+                seq = await self._send_to(session, event, data)
+        return seq
 
     async def dispatch(self, event: str, data: Json) -> int | None:
         """Send a DISPATCH (or keep it for RESUME while disconnected); returns its seq.
@@ -288,37 +378,53 @@ class FakeGateway:
 
     def dispatch_soon(self, event: str, data: Json) -> None:
         """Queue a dispatch from synchronous code (state changes after connect)."""
-        if self.session is None or not self.wants(event):
+        if not self.sessions or not self.wants(event):
             return
         self._outbox.put_nowait((event, data, None))
 
     # -- fault tools ---------------------------------------------------------------------
 
-    async def drop(self, code: int = 4000) -> None:
-        """Close the socket like a network blip; discord.py reconnects and RESUMEs."""
-        conn = self.current
-        self.ready.clear()
-        if conn is None:
-            return
-        conn.closed_by_fake = code
-        self.current = None
-        await conn.ws.close(code=code, message=b"fake-discord drop")
+    def _sessions_of(self, shard_id: int | None) -> list[GatewaySession]:
+        """The session of ``shard_id``, or every session (None)."""
+        if shard_id is None:
+            return list(self.sessions.values())
+        session = self.sessions.get(shard_id)
+        return [session] if session is not None else []
 
-    async def send_invalid_session(self, *, resumable: bool = False, conn: GatewayConnection | None = None) -> None:
+    async def drop(self, code: int = 4000, *, shard_id: int | None = None) -> None:
+        """Close the socket (of one shard, or all) like a network blip; discord.py reconnects and RESUMEs."""
+        for session in self._sessions_of(shard_id):
+            conn, session.connection = session.connection, None
+            session.ready = False
+            self._update_ready()
+            if conn is not None:
+                conn.closed_by_fake = code
+                await conn.ws.close(code=code, message=b"fake-discord drop")
+
+    async def send_invalid_session(
+        self, *, resumable: bool = False, conn: GatewayConnection | None = None, shard_id: int | None = None
+    ) -> None:
         """op 9: with ``resumable=False`` the session is forgotten and the bot must IDENTIFY."""
-        conn = conn or self.current
-        self.invalid_session_count += 1
-        if not resumable:
-            self.session = None
-        self.ready.clear()
-        if conn is not None:
+        if conn is not None:  # a failed RESUME: that socket has no session yet
+            self.invalid_session_count += 1
             await self._send(conn, {"op": INVALID_SESSION, "d": resumable})
+            return
+        for session in self._sessions_of(shard_id):
+            self.invalid_session_count += 1
+            if not resumable:
+                self.sessions.pop(session.shard_id, None)
+            session.ready = False
+            self._update_ready()
+            if session.connection is not None:
+                await self._send(session.connection, {"op": INVALID_SESSION, "d": resumable})
 
-    async def send_reconnect(self) -> None:
+    async def send_reconnect(self, *, shard_id: int | None = None) -> None:
         """op 7: Discord asks the client to reconnect and resume."""
-        if self.current is not None:
-            self.ready.clear()
-            await self._send(self.current, {"op": RECONNECT, "d": None})
+        for session in self._sessions_of(shard_id):
+            if session.connection is not None:
+                session.ready = False
+                self._update_ready()
+                await self._send(session.connection, {"op": RECONNECT, "d": None})
 
     async def close_all(self) -> None:
         """Stop sending and close every socket (used by ``FakeDiscord.close``)."""
@@ -331,5 +437,5 @@ class FakeGateway:
                 await conn.ws.close(code=1001, message=b"fake-discord shutting down")
 
     async def wait_ready(self, timeout: float = 5.0) -> None:
-        """Until the bot identified (GUILD_CREATEs sent) or resumed."""
+        """Until every shard the bot opened identified (GUILD_CREATEs sent) or resumed."""
         await asyncio.wait_for(self.ready.wait(), timeout)

@@ -65,6 +65,8 @@ DEFAULT_OPENAPI_PATH = Path(__file__).resolve().parents[3] / "shared" / "discord
 API_PREFIX = "/api/v10"
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 NONCE_WINDOW = 5 * 60.0
+#: Discord closes a shard with more guilds than this (4011, sharding required).
+MAX_GUILDS_PER_SHARD = 2500
 FAKE_BODY = web.RequestKey("fake_body", object)
 MESSAGE_EDITABLE = ("content", "embeds", "components", "flags", "allowed_mentions", "poll")
 
@@ -197,6 +199,12 @@ class FakeDiscord:
         self.own_response_problems: list[str] = []
         self.openapi = OpenApiValidator(openapi_path)
 
+        #: GET /gateway/bot: the shard count Discord recommends, and its identify concurrency.
+        self.recommended_shards = 1
+        self.max_concurrency = 1
+        #: More guilds than this on one shard and IDENTIFY is closed with 4011 (sharding required);
+        #: None lifts the limit (benchmarks that compare one connection with a bare bot's).
+        self.max_guilds_per_shard: int | None = MAX_GUILDS_PER_SHARD
         self.gateway = FakeGateway(self)
         self._routes: list[_Route] = []
         self._runner: web.AppRunner | None = None
@@ -280,9 +288,9 @@ class FakeDiscord:
         """Send a gateway event; returns its sequence number (None if filtered by intents)."""
         return await self.gateway.dispatch(event, data)
 
-    async def drop_gateway(self, code: int = 4000) -> None:
-        """Close the bot's socket; discord.py reconnects to resume_gateway_url and RESUMEs."""
-        await self.gateway.drop(code)
+    async def drop_gateway(self, code: int = 4000, *, shard_id: int | None = None) -> None:
+        """Close the bot's socket (one shard's, or all); discord.py reconnects to resume_gateway_url and RESUMEs."""
+        await self.gateway.drop(code, shard_id=shard_id)
 
     async def invalidate_session(self) -> None:
         """Send op 9 (not resumable): the bot must IDENTIFY afresh."""
@@ -294,9 +302,19 @@ class FakeDiscord:
 
     # == building the world ===========================================================
 
-    def add_guild(self, name: str, owner_id: int | None = None, *, locale: str = "en-US") -> Guild:
-        """Create a guild the bot is in (GUILD_CREATE if the bot is connected)."""
-        guild_id = self.new_id()
+    def add_guild(
+        self,
+        name: str,
+        owner_id: int | None = None,
+        *,
+        locale: str = "en-US",
+        shard: tuple[int, int] | None = None,
+    ) -> Guild:
+        """Create a guild the bot is in (GUILD_CREATE if the bot is connected).
+
+        ``shard=(id, count)`` mints a guild id that Discord puts on shard ``id`` of ``count``.
+        """
+        guild_id = self.new_id.on_shard(*shard) if shard is not None else self.new_id()
         owner = User(id=owner_id or self.new_id(), username=f"{name.lower().replace(' ', '-')}-owner")
         guild = Guild(
             id=guild_id,
@@ -1052,12 +1070,12 @@ class FakeDiscord:
         return ApiReply(
             body={
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
-                    "remaining": 1000 - self.identify_count,
+                    "remaining": max(0, 1000 - self.identify_count),
                     "reset_after": 14_400_000,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.max_concurrency,
                 },
             }
         )

@@ -49,6 +49,14 @@ class SnowflakeFactory:
         self._last = max(candidate, self._last + 1)
         return self._last
 
+    def on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A fresh snowflake that Discord's ``(id >> 22) % shard_count`` puts on ``shard_id``."""
+        candidate = self()
+        ms = candidate >> 22
+        ms += (shard_id - ms) % shard_count
+        self._last = max(self._last, (ms << 22) | (candidate & 0x3FFFFF))
+        return self._last
+
 
 def iso_timestamp(when: dt.datetime | None = None) -> str:
     """Discord's ISO-8601 timestamps, always UTC."""

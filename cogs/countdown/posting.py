@@ -11,6 +11,9 @@ the same message nonce (discord.py sends ``enforce_nonce: true`` with any nonce)
 a resend after a crash or a 5xx within Discord's de-duplication window returns the
 message already created instead of posting it twice. Past that window an unconfirmed
 slot is abandoned (logged and shown), never resent.
+
+Only the guilds this process owns (``bot.ownership``: those on its shards) are looked at,
+so processes running other shards never claim the same guild's slots.
 """
 
 from __future__ import annotations
@@ -205,7 +208,7 @@ class CountdownPosts:
         if self._started:
             return
         self._started = True
-        requeued = await repo.requeue_unfinished(self.bot.store, self.bot.clock())
+        requeued = await repo.requeue_unfinished(self.bot.store, self.bot.clock(), self.bot.ownership)
         if requeued:
             log.warning("resending %d countdown posts left unconfirmed by the last run", requeued)
         self._workers = [
@@ -248,7 +251,7 @@ class CountdownPosts:
             self._room_wanted = True
             return None  # a worker wakes the scheduler when there is room again
         current = await repo.fetch_current_record(self.bot.store.conn)
-        due, news = await repo.earliest_due(self.bot.store.conn, current.id if current else 0)
+        due, news = await repo.earliest_due(self.bot.store.conn, current.id if current else 0, self.bot.ownership)
         if news:
             return now
         return due
@@ -260,6 +263,7 @@ class CountdownPosts:
             self._room_wanted = True
             return
         conn = self.bot.store.conn
+        owned = self.bot.ownership
         record = await repo.fetch_current_record(conn)
         claims: list[Claim] = []
         advances: list[Advance] = []
@@ -267,7 +271,7 @@ class CountdownPosts:
         retries: list[tuple[int, str]] = []
         abandoned: list[PostJob] = []
 
-        for job in await repo.due_retries(conn, now, room):
+        for job in await repo.due_retries(conn, now, room, owned):
             key = (job.claim.guild_id, job.claim.slot_key)
             if key in self._in_flight:
                 continue
@@ -279,7 +283,7 @@ class CountdownPosts:
 
         if record is not None and room > 0:
             change_key = change_slot_key(record.id)
-            for schedule in await repo.schedules_with_news(conn, record.id, room):
+            for schedule in await repo.schedules_with_news(conn, record.id, room, owned):
                 claims.append(
                     Claim(
                         schedule.guild_id,
@@ -298,7 +302,7 @@ class CountdownPosts:
         if room > 0:
             release_start = record.window.start if record else None
             last_day = record.release_day if record else None
-            due_schedules = await repo.due_schedules(conn, now, room)
+            due_schedules = await repo.due_schedules(conn, now, room, owned)
             posted = await repo.posted_days(
                 conn, [schedule.guild_id for schedule in due_schedules], now - repo.POSTED_LOOKBACK
             )

@@ -17,6 +17,7 @@ from typing import Literal
 
 import aiosqlite
 
+from bot.shards import EVERY_SHARD, Ownership
 from bot.store import Store, from_db_time, to_db_time
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.slots import Cadence, PostingRule, Slot, milestone_on, parse_local_time
@@ -312,17 +313,29 @@ async def count_active_schedules(conn: aiosqlite.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-async def due_schedules(conn: aiosqlite.Connection, now: dt.datetime, limit: int) -> list[Schedule]:
-    """Active schedules whose regular slot has come, earliest first."""
+async def due_schedules(
+    conn: aiosqlite.Connection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
+) -> list[Schedule]:
+    """Active schedules of owned guilds whose regular slot has come, earliest first."""
+    mine, shard_params = owned.sql_filter()
     return await _fetch_schedules(
-        conn, "paused = 0 AND next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY next_due_at", (_iso(now),), limit
+        conn,
+        f"paused = 0 AND next_due_at IS NOT NULL AND next_due_at <= ? AND {mine} ORDER BY next_due_at",
+        (_iso(now), *shard_params),
+        limit,
     )
 
 
-async def schedules_with_news(conn: aiosqlite.Connection, current_change_id: int, limit: int) -> list[Schedule]:
-    """Active schedules that have not announced the current record yet."""
+async def schedules_with_news(
+    conn: aiosqlite.Connection, current_change_id: int, limit: int, owned: Ownership = EVERY_SHARD
+) -> list[Schedule]:
+    """Active schedules of owned guilds that have not announced the current record yet."""
+    mine, shard_params = owned.sql_filter()
     return await _fetch_schedules(
-        conn, "paused = 0 AND announced_change_id < ? ORDER BY guild_id", (current_change_id,), limit
+        conn,
+        f"paused = 0 AND announced_change_id < ? AND {mine} ORDER BY guild_id",
+        (current_change_id, *shard_params),
+        limit,
     )
 
 
@@ -461,37 +474,47 @@ async def posted_days(
     return {guild_id: frozenset(days) for guild_id, days in found.items()}
 
 
-async def due_retries(conn: aiosqlite.Connection, now: dt.datetime, limit: int) -> list[PostJob]:
-    """Claimed slots waiting to be sent again (after a transient error or a crash)."""
+async def due_retries(
+    conn: aiosqlite.Connection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
+) -> list[PostJob]:
+    """Claimed slots of owned guilds waiting to be sent again (after a transient error or a crash)."""
+    mine, shard_params = owned.sql_filter()
     async with conn.execute(
         "SELECT * FROM countdown_posts WHERE state = 'claimed' AND retry_at IS NOT NULL AND retry_at <= ? "
-        "ORDER BY retry_at LIMIT ?",
-        (_iso(now), limit),
+        f"AND {mine} ORDER BY retry_at LIMIT ?",
+        (_iso(now), *shard_params, limit),
     ) as cursor:
         rows = await cursor.fetchall()
     return [PostJob(_claim(row), dt.datetime.fromisoformat(row["claimed_at"]), int(row["attempts"])) for row in rows]
 
 
-async def requeue_unfinished(store: Store, now: dt.datetime) -> int:
-    """After a start: slots claimed by an earlier run that never reported back are retried now.
+async def requeue_unfinished(store: Store, now: dt.datetime, owned: Ownership = EVERY_SHARD) -> int:
+    """After a start: slots of owned guilds claimed by an earlier run that never reported back
+    are retried now.
 
     They may or may not have reached Discord; resending under the same nonce is safe
     within Discord's de-duplication window, and the sender gives up after it.
     """
+    mine, shard_params = owned.sql_filter()
     async with store.transaction() as conn:
         cursor = await conn.execute(
-            "UPDATE countdown_posts SET retry_at = ? WHERE state = 'claimed' AND retry_at IS NULL", (_iso(now),)
+            f"UPDATE countdown_posts SET retry_at = ? WHERE state = 'claimed' AND retry_at IS NULL AND {mine}",
+            (_iso(now), *shard_params),
         )
         return cursor.rowcount
 
 
-async def earliest_due(conn: aiosqlite.Connection, current_change_id: int) -> tuple[dt.datetime | None, bool]:
-    """The next regular slot or retry time, and whether some schedule has news to announce now."""
+async def earliest_due(
+    conn: aiosqlite.Connection, current_change_id: int, owned: Ownership = EVERY_SHARD
+) -> tuple[dt.datetime | None, bool]:
+    """Over owned guilds: the next regular slot or retry time, and whether some schedule has
+    news to announce now."""
+    mine, shard_params = owned.sql_filter()
     async with conn.execute(
-        "SELECT (SELECT min(next_due_at) FROM countdown_schedules WHERE paused = 0), "
-        "(SELECT min(retry_at) FROM countdown_posts WHERE state = 'claimed'), "
-        "EXISTS (SELECT 1 FROM countdown_schedules WHERE paused = 0 AND announced_change_id < ?)",
-        (current_change_id,),
+        f"SELECT (SELECT min(next_due_at) FROM countdown_schedules WHERE paused = 0 AND {mine}), "
+        f"(SELECT min(retry_at) FROM countdown_posts WHERE state = 'claimed' AND {mine}), "
+        f"EXISTS (SELECT 1 FROM countdown_schedules WHERE paused = 0 AND announced_change_id < ? AND {mine})",
+        (*shard_params, *shard_params, current_change_id, *shard_params),
     ) as cursor:
         row = await cursor.fetchone()
     assert row is not None

@@ -18,6 +18,8 @@ class AboutCard:
     sources: tuple[str, ...]
     latency_ms: int | None
     disclaimer: str
+    shard_id: int = 0
+    shard_count: int = 1
 
 
 def describe_source(title: str, publisher: str | None, date: str | None) -> str:
@@ -29,8 +31,17 @@ def describe_source(title: str, publisher: str | None, date: str | None) -> str:
     return ", ".join(parts)
 
 
-def build_about(pack: DataPack, version: str, latency_seconds: float, locale: Locale = None) -> AboutCard:
-    """Latency is unknown (inf/nan) until the first heartbeat is acknowledged."""
+def build_about(
+    pack: DataPack,
+    version: str,
+    latency_seconds: float,
+    locale: Locale = None,
+    *,
+    shard_id: int = 0,
+    shard_count: int = 1,
+) -> AboutCard:
+    """``latency_seconds`` is that of the shard ``shard_id``, the one the guild is on; it is
+    unknown (inf/nan) until that shard's first heartbeat is acknowledged."""
     latency = None if math.isinf(latency_seconds) or math.isnan(latency_seconds) else round(latency_seconds * 1000)
     sources = tuple(
         describe_source(source.title, source.publisher, format_day(source.date, locale) if source.date else None)
@@ -44,4 +55,6 @@ def build_about(pack: DataPack, version: str, latency_seconds: float, locale: Lo
         sources=sources,
         latency_ms=latency,
         disclaimer=pack.show.bot.tr("disclaimer", locale),
+        shard_id=shard_id,
+        shard_count=shard_count,
     )

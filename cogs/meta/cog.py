@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.client import HyosanBot
 from bot.i18n import cmd, t
+from bot.shards import shard_of
 from cogs.meta.about import AboutCard, build_about
 
 FIELD_VALUE_LIMIT = 1024
@@ -27,6 +28,10 @@ def render_about(card: AboutCard, locale: discord.Locale) -> discord.Embed:
         if card.latency_ms is not None
         else t("meta.about.latency_unknown", locale)
     )
+    embed.add_field(
+        name=t("meta.about.shard", locale),
+        value=t("meta.about.shard_value", locale, shard=card.shard_id, count=card.shard_count),
+    )
     embed.add_field(name=t("meta.about.latency", locale), value=latency)
     sources = "\n".join(f"• {discord.utils.escape_markdown(source)}" for source in card.sources)
     if len(sources) > FIELD_VALUE_LIMIT:
@@ -42,5 +47,12 @@ class MetaCog(commands.Cog):
 
     @app_commands.command(name=cmd("meta.about.name"), description=cmd("meta.about.description"))
     async def about(self, interaction: discord.Interaction[Any]) -> None:
-        card = build_about(self.bot.pack, self.bot.version, self.bot.latency, interaction.locale)
+        # Discord sends direct messages on shard 0.
+        count = self.bot.shard_count or 1
+        shard_id = shard_of(interaction.guild_id, count) if interaction.guild_id else 0
+        shard = self.bot.get_shard(shard_id)
+        latency = shard.latency if shard is not None else float("nan")
+        card = build_about(
+            self.bot.pack, self.bot.version, latency, interaction.locale, shard_id=shard_id, shard_count=count
+        )
         await interaction.response.send_message(embed=render_about(card, interaction.locale))

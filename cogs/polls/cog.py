@@ -75,12 +75,14 @@ class PollDeadlines:
         self._cog = cog
 
     async def next_due(self, now: datetime) -> datetime | None:
-        return await repo.next_poll_job(self._cog.bot.store.conn)
+        return await repo.next_poll_job(self._cog.bot.store.conn, self._cog.bot.ownership)
 
     async def run_due(self, now: datetime) -> None:
-        await repo.close_expired_polls(self._cog.bot.store, now)
+        """Only polls of guilds on this process's shards: another process closes the others."""
+        owned = self._cog.bot.ownership
+        await repo.close_expired_polls(self._cog.bot.store, now, owned)
         failed = 0
-        for poll_id in await repo.unannounced_polls(self._cog.bot.store.conn):
+        for poll_id in await repo.unannounced_polls(self._cog.bot.store.conn, owned):
             try:
                 await self._cog.announce_closed_poll(poll_id)
             except Exception:
@@ -156,7 +158,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
     async def _refresh_stale_messages(self) -> None:
         """After a crash some messages may show an older tally than the store: refresh those."""
         await self.bot.wait_until_ready()
-        for poll_id in await repo.stale_open_polls(self.bot.store.conn):
+        for poll_id in await repo.stale_open_polls(self.bot.store.conn, self.bot.ownership):
             self.refresher.mark_dirty(poll_id)
 
     # -- helpers ------------------------------------------------------------------

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import aiosqlite
 
+from bot.shards import EVERY_SHARD, Ownership
 from bot.store import Store, from_db_time, to_db_time
 from cogs.polls.rules import PollSpec, VoteTransition, decide_vote
 from cogs.polls.tally import Tally
@@ -361,11 +362,13 @@ async def mark_rendered(store: Store, poll_id: int, version: int) -> None:
         )
 
 
-async def stale_open_polls(conn: aiosqlite.Connection) -> list[int]:
-    """Open polls whose message shows an older tally than the store (after a crash)."""
+async def stale_open_polls(conn: aiosqlite.Connection, owned: Ownership = EVERY_SHARD) -> list[int]:
+    """Open polls of owned guilds whose message shows an older tally than the store (after a crash)."""
+    mine, shard_params = owned.sql_filter()
     rows = await conn.execute_fetchall(
         "SELECT id FROM polls WHERE closed_at IS NULL AND message_id IS NOT NULL "
-        "AND tally_version != rendered_version ORDER BY id"
+        f"AND tally_version != rendered_version AND {mine} ORDER BY id",
+        shard_params,
     )
     return [int(row[0]) for row in rows]
 
@@ -381,22 +384,25 @@ async def close_poll(store: Store, poll_id: int, now: datetime, reason: CloseRea
         return cursor.rowcount == 1
 
 
-async def close_expired_polls(store: Store, now: datetime) -> list[int]:
-    """Close every open poll whose deadline is at or before ``now``; returns their ids."""
+async def close_expired_polls(store: Store, now: datetime, owned: Ownership = EVERY_SHARD) -> list[int]:
+    """Close every open poll of an owned guild whose deadline is at or before ``now``; returns their ids."""
+    mine, shard_params = owned.sql_filter()
     async with store.transaction() as conn:
         rows = await conn.execute_fetchall(
             "UPDATE polls SET closed_at = closes_at, close_reason = 'deadline' "
             "WHERE closed_at IS NULL AND message_id IS NOT NULL AND closes_at IS NOT NULL AND closes_at <= ? "
-            "RETURNING id",
-            (to_db_time(now),),
+            f"AND {mine} RETURNING id",
+            (to_db_time(now), *shard_params),
         )
     return sorted(int(row[0]) for row in rows)
 
 
-async def unannounced_polls(conn: aiosqlite.Connection) -> list[int]:
-    """Closed polls whose final message edit and results post are still to be done."""
+async def unannounced_polls(conn: aiosqlite.Connection, owned: Ownership = EVERY_SHARD) -> list[int]:
+    """Closed polls of owned guilds whose final message edit and results post are still to be done."""
+    mine, shard_params = owned.sql_filter()
     rows = await conn.execute_fetchall(
-        "SELECT id FROM polls WHERE closed_at IS NOT NULL AND announced = 0 ORDER BY closed_at, id"
+        f"SELECT id FROM polls WHERE closed_at IS NOT NULL AND announced = 0 AND {mine} ORDER BY closed_at, id",
+        shard_params,
     )
     return [int(row[0]) for row in rows]
 
@@ -406,13 +412,16 @@ async def mark_announced(store: Store, poll_id: int) -> None:
         await conn.execute("UPDATE polls SET announced = 1 WHERE id = ? AND closed_at IS NOT NULL", (poll_id,))
 
 
-async def next_poll_job(conn: aiosqlite.Connection) -> datetime | None:
-    """The earliest deadline of an open poll, or the close time of a poll not yet announced."""
+async def next_poll_job(conn: aiosqlite.Connection, owned: Ownership = EVERY_SHARD) -> datetime | None:
+    """Over owned guilds: the earliest deadline of an open poll, or the close time of a poll
+    not yet announced."""
+    mine, shard_params = owned.sql_filter()
     rows = await conn.execute_fetchall(
         "SELECT min(due) FROM ("
         "SELECT min(closes_at) AS due FROM polls WHERE closed_at IS NULL AND message_id IS NOT NULL "
-        "AND closes_at IS NOT NULL "
-        "UNION ALL SELECT min(closed_at) FROM polls WHERE closed_at IS NOT NULL AND announced = 0)"
+        f"AND closes_at IS NOT NULL AND {mine} "
+        f"UNION ALL SELECT min(closed_at) FROM polls WHERE closed_at IS NOT NULL AND announced = 0 AND {mine})",
+        (*shard_params, *shard_params),
     )
     return from_db_time(next(iter(rows))[0])
 

@@ -331,6 +331,12 @@ async function refreshState() {
   renderMembers();
   if (first) { selectChannel(state.channel); }
   if (state.command && !data.commands.some((c) => c.path === state.command.path)) chooseCommand(null);
+  // A command typed while the member's commands were still loading gets its options now.
+  const typed = $("command").value.replace(/^\//, "").trim().toLowerCase();
+  if (typed && !state.command) {
+    const exact = data.commands.find((c) => c.path === typed);
+    if (exact) chooseCommand(exact, false);
+  }
 }
 
 function renderChannels() {

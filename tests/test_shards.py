@@ -1,0 +1,161 @@
+"""Shards: which shard a guild is on, which guilds' timed work a process owns, and how fast
+shards may IDENTIFY. Pure functions, and the SQL filter checked against SQLite itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiosqlite
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.shards import EVERY_SHARD, IDENTIFY_INTERVAL, IdentifyGate, Ownership, shard_of
+from bot.store import Store, to_db_time
+from cogs.countdown import repo
+from cogs.countdown.slots import PostingRule, Slot
+from cogs.polls import repo as polls_repo
+
+#: The snowflake of Discord's documentation ("Snowflake ID Broken Down"): timestamp 41944705796 ms.
+GUILD = 175928847299117063
+#: Divisible by every shard count from 1 to 16, so guild_on() lands where it says.
+BASE_MS = 720_720 * 100
+NOW = dt.datetime(2026, 11, 25, 13, tzinfo=dt.UTC)
+SLOT = Slot(NOW, dt.date(2026, 11, 25), None)
+
+
+def guild_on(shard_id: int, shard_count: int, n: int = 0) -> int:
+    """A guild id (snowflake) whose timestamp puts it on ``shard_id``."""
+    return ((BASE_MS + shard_id + n * shard_count) << 22) | 0x1234
+
+
+def test_a_guild_is_on_the_shard_discords_formula_names() -> None:
+    assert shard_of(GUILD, 1) == 0
+    assert [shard_of(GUILD, n) for n in (3, 4, 7)] == [2, 0, 0]
+    assert [shard_of(guild_on(s, 3), 3) for s in range(3)] == [0, 1, 2]
+    with pytest.raises(ValueError, match="at least 1"):
+        shard_of(GUILD, 0)
+
+
+def test_a_process_of_every_shard_owns_every_guild_and_adds_no_sql() -> None:
+    assert EVERY_SHARD.owns(GUILD)
+    assert EVERY_SHARD.sql_filter() == ("1 = 1", ())
+    # Naming every shard is the same as naming none.
+    assert Ownership.of(2, [0, 1]) == Ownership.of(2, None)
+    assert Ownership.of(2, [0, 1]).owns_every_shard
+
+
+def test_a_process_of_shard_1_owns_only_shard_1s_guilds() -> None:
+    owned = Ownership.of(2, [1])
+    assert owned.owns(guild_on(1, 2))
+    assert not owned.owns(guild_on(0, 2))
+    assert owned.owns_shard(1)
+    assert not owned.owns_shard(0)
+    assert owned.sql_filter("guild_id") == ("((guild_id >> 22) % ?) IN (?)", (2, 1))
+
+
+def test_shard_ids_must_fit_the_count() -> None:
+    with pytest.raises(ValueError, match=r"within 0\.\.1"):
+        Ownership.of(2, [2])
+    with pytest.raises(ValueError, match="need a shard count"):
+        Ownership.of(None, [0])
+
+
+@given(
+    guild_ids=st.lists(st.integers(min_value=1, max_value=2**63 - 1), min_size=1, max_size=30),
+    shard_count=st.integers(min_value=1, max_value=64),
+    data=st.data(),
+)
+async def test_sqlite_filters_exactly_the_guilds_python_says_are_owned(
+    guild_ids: list[int], shard_count: int, data: st.DataObject
+) -> None:
+    shard_ids = data.draw(st.sets(st.integers(min_value=0, max_value=shard_count - 1), min_size=1))
+    owned = Ownership.of(shard_count, shard_ids)
+    where, params = owned.sql_filter()
+    async with aiosqlite.connect(":memory:") as conn:
+        await conn.execute("CREATE TABLE g (guild_id INTEGER)")
+        await conn.executemany("INSERT INTO g VALUES (?)", [(g,) for g in guild_ids])
+        rows = await conn.execute_fetchall(f"SELECT guild_id FROM g WHERE {where}", params)
+    assert sorted(int(row[0]) for row in rows) == sorted(g for g in guild_ids if owned.owns(g))
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "bot.db")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def test_due_countdown_posts_are_those_of_owned_guilds_only(store: Store) -> None:
+    mine, theirs = guild_on(1, 2), guild_on(0, 2)
+    for guild_id in (theirs, mine):
+        await repo.save_schedule(
+            store,
+            guild_id=guild_id,
+            channel_id=10,
+            rule=PostingRule(dt.time(13), "UTC", "daily"),
+            mode="post",
+            slot=SLOT,
+            current_change_id=1,
+            by=5,
+            now=NOW - dt.timedelta(hours=1),
+        )
+    shard_1 = Ownership.of(2, [1])
+    # One row of room: the other shard's guild, due as early, must not take it.
+    assert [s.guild_id for s in await repo.due_schedules(store.conn, NOW, 1, shard_1)] == [mine]
+    assert [s.guild_id for s in await repo.schedules_with_news(store.conn, 2, 10, shard_1)] == [mine]
+    assert sorted(s.guild_id for s in await repo.due_schedules(store.conn, NOW, 10)) == sorted([mine, theirs])
+    due, news = await repo.earliest_due(store.conn, 2, Ownership.of(4, [3]))
+    assert (due, news) == (None, False), "a process owning no scheduled guild has nothing due"
+    assert await repo.earliest_due(store.conn, 2, shard_1) == (NOW, True)
+
+
+async def test_poll_deadlines_are_those_of_owned_guilds_only(store: Store) -> None:
+    mine, theirs = guild_on(1, 2), guild_on(0, 2)
+    async with store.transaction() as conn:
+        for poll_id, guild_id in ((1, theirs), (2, mine)):
+            await conn.execute(
+                "INSERT INTO polls (id, guild_id, channel_id, message_id, creator_id, question, max_choices, "
+                "anonymous, hide_results, spoiler, created_at, closes_at) VALUES (?, ?, 10, ?, 5, 'q', 1, 0, 0, 0, ?, ?)",
+                (poll_id, guild_id, 100 + poll_id, to_db_time(NOW - dt.timedelta(hours=2)), to_db_time(NOW)),
+            )
+    shard_1 = Ownership.of(2, [1])
+    assert await polls_repo.next_poll_job(store.conn, Ownership.of(4, [3])) is None
+    assert await polls_repo.close_expired_polls(store, NOW, shard_1) == [2]
+    assert await polls_repo.unannounced_polls(store.conn, shard_1) == [2]
+    assert await polls_repo.unannounced_polls(store.conn, Ownership.of(2, [0])) == []
+    assert await polls_repo.close_expired_polls(store, NOW) == [1]
+
+
+async def test_stale_poll_messages_are_refreshed_by_the_process_of_their_guild(store: Store) -> None:
+    mine, theirs = guild_on(1, 2), guild_on(0, 2)
+    async with store.transaction() as conn:
+        for poll_id, guild_id in ((1, theirs), (2, mine)):
+            await conn.execute(
+                "INSERT INTO polls (id, guild_id, channel_id, message_id, creator_id, question, max_choices, "
+                "anonymous, hide_results, spoiler, created_at, tally_version) VALUES (?, ?, 10, ?, 5, 'q', 1, 0, 0, 0, ?, 3)",
+                (poll_id, guild_id, 100 + poll_id, to_db_time(NOW)),
+            )
+    assert await polls_repo.stale_open_polls(store.conn, Ownership.of(2, [1])) == [2]
+    assert await polls_repo.stale_open_polls(store.conn) == [1, 2]
+
+
+def test_shards_in_different_identify_buckets_start_together() -> None:
+    now = [100.0]
+    gate = IdentifyGate(max_concurrency=2, clock=lambda: now[0])
+    assert [gate.reserve(shard) for shard in (0, 1)] == [0.0, 0.0]
+    assert gate.reserve(2) == IDENTIFY_INTERVAL  # bucket 0 again
+    assert gate.reserve(3) == IDENTIFY_INTERVAL
+    now[0] += IDENTIFY_INTERVAL * 2
+    assert gate.reserve(4) == 0.0
+
+
+def test_with_concurrency_one_every_identify_waits_its_turn() -> None:
+    now = [0.0]
+    gate = IdentifyGate(max_concurrency=1, clock=lambda: now[0])
+    assert [gate.reserve(shard) for shard in range(3)] == [0.0, IDENTIFY_INTERVAL, 2 * IDENTIFY_INTERVAL]
+    assert IdentifyGate(max_concurrency=0).max_concurrency == 1
