@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -207,6 +208,12 @@ class HyosanBot(commands.AutoShardedBot):
             await self.scheduler.stop()
             if self._logged_in:
                 await super().close()
+            else:
+                # `check` never logs in, and AutoShardedBot.close() needs a login; the cogs are
+                # unloaded all the same, so their start-up tasks end instead of failing later.
+                for extension in tuple(self.extensions):
+                    with contextlib.suppress(Exception):
+                        await self.unload_extension(extension)
         finally:
             if self._store is not None:
                 store, self._store = self._store, None

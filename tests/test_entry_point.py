@@ -60,6 +60,8 @@ def test_check_needs_no_token_and_loads_everything(workdir: Path) -> None:
     assert "character" in result.stdout
     assert f"{len(discover_cogs())} cogs" in result.stdout
     assert "languages:    en, ko; data pack translations complete" in result.stdout
+    assert "Traceback" not in result.stderr, result.stderr  # nothing the cogs started outlives the check
+    assert "never retrieved" not in result.stderr, result.stderr
     with sqlite3.connect(workdir / "var" / "hyosan.db") as conn:
         assert conn.execute("SELECT count(*) FROM pack_entries WHERE kind = 'character'").fetchone()[0] > 0
     again = run_bot(workdir, "check")
