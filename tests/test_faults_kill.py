@@ -98,6 +98,14 @@ class BotProcess:
     def log(self) -> str:
         return self.log_path.read_text("utf-8", errors="replace")
 
+    async def end(self) -> str:
+        """Kill the bot if a test left it running; its whole log (empty if it never started)."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        self._close_log()
+        return self.log() if self.log_path.exists() else ""
+
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
@@ -113,11 +121,7 @@ async def bot(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[BotProcess]:
     try:
         yield process
     finally:
-        if process.process is not None and process.process.returncode is None:
-            process.process.kill()
-            await process.process.wait()
-        process._close_log()
-    log = process.log() if process.log_path.exists() else ""
+        log = await process.end()
     assert TOKEN not in log
     assert "never-log-this-token" not in log
     assert "Traceback" not in log, log[-5000:]

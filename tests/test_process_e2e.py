@@ -36,13 +36,14 @@ def bot_environment(fake: FakeDiscord, workdir: Path, token: str) -> dict[str, s
 _OUTPUT: dict[int, asyncio.Task[bytes]] = {}
 
 
-async def start_bot_process(fake: FakeDiscord, workdir: Path, token: str) -> asyncio.subprocess.Process:
+async def start_bot_process(fake: FakeDiscord, workdir: Path, token: str, **env: str) -> asyncio.subprocess.Process:
+    """``python -m bot`` with ``env`` over the test environment; its output is read as it comes."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         cwd=workdir,
-        env=bot_environment(fake, workdir, token),
+        env=bot_environment(fake, workdir, token) | env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -136,18 +137,7 @@ async def test_a_bot_process_with_two_shards_serves_the_guilds_of_both(tmp_path:
     for shard in (0, 1):
         guild = fake.add_guild(f"Shard {shard} Guild", shard=(shard, 2))
         servers.append((shard, guild, guild.add_channel("general"), guild.add_member(name="fan")))
-    env = bot_environment(fake, tmp_path, TOKEN) | {"SHARD_COUNT": "2"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    assert process.stdout is not None
-    _OUTPUT[process.pid] = asyncio.create_task(process.stdout.read())
+    process = await start_bot_process(fake, tmp_path, TOKEN, SHARD_COUNT="2")
     try:
         for _ in range(600):
             if fake.commands_for(None) and len(fake.gateway.sessions) == 2:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-import sqlite3
 import time
 import zoneinfo
 from collections.abc import AsyncIterator, Callable
@@ -23,7 +22,7 @@ import pytest
 
 from bot.localdiscord import FakeDiscord, Permission
 from bot.localdiscord.state import TEXT, Channel, Guild, Member
-from tests.test_faults_kill import TOKEN, BotProcess
+from tests.test_faults_kill import TOKEN, BotProcess, read_db
 
 pytestmark = pytest.mark.slow
 
@@ -81,12 +80,8 @@ async def set_countdown(
     return str(record.content)
 
 
-def ledger(db: Path) -> list[tuple[int, str, str]]:
-    conn = sqlite3.connect(db, timeout=10)
-    try:
-        return [tuple(row) for row in conn.execute("SELECT guild_id, slot_key, state FROM countdown_posts")]
-    finally:
-        conn.close()
+def ledger(db: Path) -> list[tuple[Any, ...]]:
+    return read_db(db, "SELECT guild_id, slot_key, state FROM countdown_posts")
 
 
 @pytest.fixture
@@ -103,11 +98,7 @@ async def bot(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[BotProcess]:
     try:
         yield process
     finally:
-        if process.process is not None and process.process.returncode is None:
-            process.process.kill()
-            await process.process.wait()
-        process._close_log()
-    log = process.log() if process.log_path.exists() else ""
+        log = await process.end()
     assert TOKEN not in log
     assert "Traceback" not in log, log[-5000:]
     assert fake.violations == [], "requests broke Discord's limits or schema"

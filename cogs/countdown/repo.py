@@ -460,7 +460,7 @@ async def posted_days(
     if not guild_ids:
         return {}
     found: dict[int, set[dt.date]] = {}
-    first_key = f"day:{(since.date() - dt.timedelta(days=1)).isoformat()}"
+    first_key = f"day:{since.date().isoformat()}"
     for start in range(0, len(guild_ids), 500):
         chunk = list(guild_ids[start : start + 500])
         marks = ", ".join("?" * len(chunk))

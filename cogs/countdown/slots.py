@@ -176,8 +176,20 @@ def next_open_slot(
     A moderator who moves today's time after today's post gets the new time from tomorrow
     on, and is told so, instead of a promise for today that the ledger would not keep.
     """
+    first = next_slot(rule, after, release_start=release_start, last_day=last_day)
+    return _pass_posted_days(rule, first, release_start=release_start, last_day=last_day, posted=posted)
+
+
+def _pass_posted_days(
+    rule: PostingRule,
+    slot: Slot | None,
+    *,
+    release_start: dt.date | None,
+    last_day: dt.date | None,
+    posted: Collection[dt.date],
+) -> tuple[Slot | None, tuple[Slot, ...]]:
+    """``slot`` or the first one after it on a day not in ``posted``, and the slots passed over."""
     passed: list[Slot] = []
-    slot = next_slot(rule, after, release_start=release_start, last_day=last_day)
     while slot is not None and slot.local_date in posted:
         passed.append(slot)
         slot = next_slot(rule, slot.due_at, release_start=release_start, last_day=last_day)
@@ -225,16 +237,8 @@ def catch_up(
     if latest is not None and now - latest.due_at >= LATE_LIMIT:
         skipped.append(latest)
         latest = None
-    if current is not None:
-        current, passed = next_open_slot(
-            rule,
-            current.due_at - dt.timedelta(microseconds=1),
-            release_start=release_start,
-            last_day=last_day,
-            posted=posted,
-        )
-        already.extend(passed)
-    return Catchup(latest, tuple(skipped), current, tuple(already))
+    current, passed = _pass_posted_days(rule, current, release_start=release_start, last_day=last_day, posted=posted)
+    return Catchup(latest, tuple(skipped), current, (*already, *passed))
 
 
 def suggest_zones(query: str, limit: int = 25) -> list[str]:
