@@ -1,0 +1,299 @@
+"""The store: one SQLAlchemy async engine, opened in setup_hook and disposed on shutdown.
+
+Writes go through :meth:`Store.transaction`, one transaction each, committed before the
+caller goes on (a vote is committed before its click is answered). Reads go through
+:meth:`Store.read`, which does not open a transaction (one round trip a statement).
+
+SQLite: every connection gets WAL, foreign keys and a busy timeout; a write starts with
+``BEGIN IMMEDIATE`` (SQLAlchemy's recipe for pysqlite: the driver's own implicit
+transactions are switched off), and the writers of one process take turns on an
+asyncio lock, so they never wait for each other inside SQLite. PostgreSQL: a pool of
+asyncpg connections; a connection lost with the server is dropped from the pool and
+the next use connects again, so the bot carries on by itself once the server is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Table, event, inspect, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from bot.store.errors import StoreError
+from bot.store.urls import describe_url, parse_database_url
+
+log = logging.getLogger(__name__)
+# Alembic announces its context at INFO on every start; "applied migration" lines say what matters.
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: How long an SQLite write waits for another process's lock: under Discord's 3 s answer
+#: window, so a command blocked by a lock still answers (with "try again") in time.
+BUSY_TIMEOUT_MS = 2000
+#: PostgreSQL: how long connecting (and waiting for a free pooled connection) may take,
+#: again under the 3 s answer window.
+CONNECT_TIMEOUT_SECONDS = 2.0
+POOL_SIZE = 5
+#: Execution option of the read engine: its connections start no transaction on SQLite.
+_READ_OPTION = "hyosan_read"
+
+
+class Store:
+    """Owns the engine; ``Store.open`` connects, checks and migrates."""
+
+    def __init__(self, engine: AsyncEngine, url: URL) -> None:
+        self.engine = engine
+        self.url = url
+        self.dialect = url.get_backend_name()
+        self.busy_timeout_ms = BUSY_TIMEOUT_MS
+        # SQLite has one writer at a time; the writers of this process queue here, not in SQLite.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        options = {_READ_OPTION: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
+        self._reader = engine.execution_options(**options)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
+    def path(self) -> str:
+        """What the operator named, without a password (an SQLite file's path as given)."""
+        return describe_url(self.url)
+
+    # -- opening ------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, target: str | Path | URL, *, revision: str = "head") -> Store:
+        """Open (creating an SQLite file if needed), check and migrate the database.
+
+        ``revision`` stops the upgrade early (tests that build an old database).
+        """
+        url = target if isinstance(target, URL) else parse_database_url(target)
+        store = cls(_create_engine(url), url)
+        try:
+            await store._check_connection()
+            await store.migrate(revision)
+        except BaseException:
+            await store.engine.dispose()
+            raise
+        return store
+
+    async def _check_connection(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    # Reading the schema is the first thing that fails on a file that is not SQLite.
+                    await conn.exec_driver_sql("SELECT count(*) FROM sqlite_master")
+                else:
+                    await conn.exec_driver_sql("SELECT 1")
+                await conn.rollback()
+        except (sa_exc.DBAPIError, OSError, TimeoutError) as exc:
+            raise StoreError(self._describe_open_failure(exc)) from None
+
+    def _describe_open_failure(self, exc: BaseException) -> str:
+        original = exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else exc
+        reason = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+        if self.is_sqlite:
+            return f"{self.path} is not a usable SQLite database ({reason})"
+        where = f"{self.url.host or 'localhost'}:{self.url.port or 5432}"
+        cause = original.__cause__ or original
+        name = type(cause).__name__
+        if name in {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"}:
+            return f"DATABASE_URL: PostgreSQL at {where} refused the user {self.url.username!r} ({reason})"
+        if name == "InvalidCatalogNameError":
+            return f"DATABASE_URL: PostgreSQL at {where} has no database {self.url.database!r}; create it first"
+        if isinstance(cause, OSError | TimeoutError) or isinstance(original, OSError | TimeoutError):
+            return f"DATABASE_URL: cannot reach PostgreSQL at {where} ({reason or 'timed out'})"
+        return f"DATABASE_URL: cannot use PostgreSQL at {where} ({reason})"
+
+    # -- migrations ------------------------------------------------------------------
+
+    async def migrate(self, revision: str = "head") -> list[str]:
+        """Apply every revision up to ``revision``; returns the revisions that ran."""
+        async with self.engine.connect() as conn:
+            ran: list[str] = await conn.run_sync(self._migrate_sync, revision)
+        for name in ran:
+            log.info("applied migration %s", name)
+        return ran
+
+    def _migrate_sync(self, conn: Connection, revision: str) -> list[str]:
+        config = alembic_config(conn)
+        script = ScriptDirectory.from_config(config)
+        known = {rev.revision for rev in script.walk_revisions()}
+        before = self._current_revision(conn)
+        if before is None and self.is_sqlite:
+            before = self._stamp_legacy(conn, config, known)
+        if before is not None and before not in known:
+            raise StoreError(
+                f"{self.path} has schema revision {before}, newer than this bot knows ({script.get_current_head()}); "
+                "upgrade the bot or use another database"
+            )
+        try:
+            command.upgrade(config, revision)
+        except CommandError as exc:
+            raise StoreError(f"cannot migrate {self.path}: {exc}") from None
+        ran: list[str] = []
+        after = self._current_revision(conn)
+        for rev in reversed(list(script.iterate_revisions(after, before))):
+            if rev.revision != before:
+                ran.append(f"{rev.revision} {rev.doc.splitlines()[0] if rev.doc else ''}".strip())
+        return ran
+
+    @staticmethod
+    def _current_revision(conn: Connection) -> str | None:
+        revision = MigrationContext.configure(conn).get_current_revision()
+        if conn.in_transaction():
+            conn.commit()
+        return revision
+
+    def _stamp_legacy(self, conn: Connection, config: Config, known: set[str]) -> str | None:
+        """A database made before Alembic carries its version in ``PRAGMA user_version``
+        (the same numbers as the revisions); it is stamped so the upgrade goes on from there."""
+        version = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
+        if conn.in_transaction():
+            conn.commit()
+        if version == 0:
+            return None
+        legacy = f"{version:04d}"
+        if legacy not in known:
+            return legacy  # reported as newer than this bot knows
+        command.stamp(config, legacy)
+        log.info("database made by an earlier release at version %d; upgrading it in place", version)
+        return legacy
+
+    async def schema_version(self) -> str | None:
+        """The Alembic revision the database is at (None: empty)."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(self._current_revision)
+
+    # -- using ------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; each statement sees what is committed when it runs."""
+        async with self._reader.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction, committed when the block ends (rolled back if it raises)."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            conn = await stack.enter_async_context(self.engine.connect())
+            transaction = await conn.begin()
+            try:
+                yield conn
+                # Shielded: a cancellation must not leave the connection mid-commit.
+                await asyncio.shield(transaction.commit())
+            except BaseException:
+                if transaction.is_active:
+                    with contextlib.suppress(sa_exc.DBAPIError, OSError):
+                        await asyncio.shield(transaction.rollback())
+                raise
+
+    def insert(self, table: Table) -> Any:
+        """``INSERT`` with ``ON CONFLICT`` for this database (both speak the same clause)."""
+        return pg_dialect.insert(table) if self.dialect == "postgresql" else sqlite_dialect.insert(table)
+
+    async def table_names(self) -> list[str]:
+        async with self.read() as conn:
+            return await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+
+    async def set_busy_timeout(self, milliseconds: int) -> None:
+        """Change how long SQLite writes wait for another process's lock (tests, operators)."""
+        self.busy_timeout_ms = milliseconds
+        self.engine.sync_engine.dispose(close=False)  # new connections get the new timeout
+        _BUSY_TIMEOUTS[id(self.engine.sync_engine)] = milliseconds
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+#: The busy timeout of each SQLite engine, read when a connection is made.
+_BUSY_TIMEOUTS: dict[int, int] = {}
+
+
+def alembic_config(conn: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = conn
+    return config
+
+
+def _create_engine(url: URL) -> AsyncEngine:
+    if url.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(url)
+    return create_async_engine(
+        url,
+        pool_size=POOL_SIZE,
+        max_overflow=10,
+        pool_timeout=CONNECT_TIMEOUT_SECONDS,
+        connect_args={
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+            "server_settings": {"application_name": "hyosan-bot"},
+        },
+    )
+
+
+def _create_sqlite_engine(url: URL) -> AsyncEngine:
+    memory = url.database in (None, "", ":memory:")
+    if not memory:
+        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        url,
+        # Transactions end explicitly (commit or rollback), so checking a connection back in
+        # needs no extra ROLLBACK trip to aiosqlite's thread.
+        pool_reset_on_return=None,
+        **({"poolclass": StaticPool} if memory else {"pool_size": POOL_SIZE, "max_overflow": 10}),
+    )
+    sync_engine = engine.sync_engine
+    _BUSY_TIMEOUTS[id(sync_engine)] = BUSY_TIMEOUT_MS
+
+    @event.listens_for(sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's implicit BEGIN is switched off: the "begin" hook below says when.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in (
+                f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUTS.get(id(sync_engine), BUSY_TIMEOUT_MS))}",
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA foreign_keys = ON",
+                "PRAGMA synchronous = NORMAL",
+            ):
+                cursor.execute(pragma)
+                cursor.fetchall()
+        finally:
+            cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if not conn.get_execution_options().get(_READ_OPTION):
+            # Takes the write lock up front: no upgrade from a read lock that could fail half-way.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+async def drop_everything(store: Store) -> None:
+    """Tests: remove every table and function of the bot from a PostgreSQL database."""
+    async with store.transaction() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))

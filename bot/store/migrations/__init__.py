@@ -1,0 +1,1 @@
+"""The migration history (Alembic revisions under ``versions/``) and its SQLite scripts."""
