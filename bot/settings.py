@@ -9,8 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL
+
+from bot.store.errors import StoreError
+from bot.store.urls import parse_database_url
 
 DISCORD_API_BASE_URL = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
@@ -40,6 +44,8 @@ class Settings(BaseSettings):
 
     discord_token: SecretStr | None = None
     database_path: Path = DEFAULT_DATABASE_PATH
+    #: sqlite:///path or postgresql://...; unset: the SQLite file at database_path. Secret: it may hold a password.
+    database_url: SecretStr | None = None
     data_dir: Path = DEFAULT_DATA_DIR
     log_level: LogLevel = "INFO"
     owner_ids: IdList = ()
@@ -58,6 +64,29 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _empty_url_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                parse_database_url(value.get_secret_value())
+            except StoreError as exc:
+                raise ValueError(str(exc).removeprefix("DATABASE_URL: ")) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_database_setting(self) -> Settings:
+        if self.database_url is not None and "database_path" in self.model_fields_set:
+            raise ValueError("DATABASE_URL and DATABASE_PATH are both set; keep one of them")
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -136,6 +165,14 @@ class Settings(BaseSettings):
         if not value.startswith(("ws://", "wss://")) or len(value) <= len("wss://"):
             raise ValueError("must be a ws:// or wss:// URL, e.g. wss://gateway.discord.gg/")
         return value
+
+    @property
+    def store_url(self) -> URL:
+        """The database the store opens: DATABASE_URL, else the SQLite file at DATABASE_PATH."""
+        if self.database_url is None:
+            return parse_database_url(self.database_path)
+        url = self.database_url
+        return parse_database_url(url.get_secret_value() if isinstance(url, SecretStr) else str(url))
 
     @property
     def token(self) -> str | None:

@@ -46,6 +46,9 @@ from bot.localdiscord.permissions import Permission
 from bot.localdiscord.server import point_discord_py_at
 from bot.localdiscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild, Member
 from bot.settings import Settings
+from tests.stores import selected_backends, store, store_url, empty_postgres_url, _postgres_template_cleanup
+
+__all__ = ["_postgres_template_cleanup", "empty_postgres_url", "store", "store_url"]
 
 START_TIME = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 READY_TIMEOUT = 10.0
@@ -140,10 +143,10 @@ class Harness:
             warnings.warn(f"the bot did not stop within {STOP_TIMEOUT} s; its tasks were cancelled", stacklevel=2)
             for task in [*bot_tasks(), self._task]:
                 task.cancel()
-            store = self.bot._store
-            if store is not None:
+            opened = self.bot._store
+            if opened is not None:
                 self.bot._store = None
-                await store.conn.close()
+                await opened.close()
         self._task = None
 
     async def _stop(self, *, kill: bool) -> None:
@@ -282,12 +285,12 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-async def harness(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(fake_discord: FakeDiscord, store_url: str) -> AsyncIterator[Harness]:
     world = build_world(fake_discord)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         discord_token=fake_discord.token,
-        database_path=tmp_path / "bot.db",
+        database_url=store_url,
         owner_ids=(world["owner"].id,),
         admin_guild_ids=(world["guild"].id,),
         discord_api_base_url=fake_discord.api_base_url,
@@ -310,3 +313,19 @@ async def harness(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator[Ha
     assert fake_discord.unhandled == [], "the bot called routes the fake does not know"
     if not h.errors_expected:
         assert [r.getMessage() for r in h.errors.records] == [], "the bot logged errors"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("both", "sqlite", "postgresql"),
+        default="both",
+        help="run the store-touching tests on this backend only (default: both)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses a database runs once on SQLite and once on PostgreSQL."""
+    if "store_url" in metafunc.fixturenames:
+        backends = selected_backends(metafunc.config)
+        metafunc.parametrize("store_url", backends, indirect=True, ids=backends)

@@ -34,22 +34,22 @@ def parse_database_url(text: str | Path, *, setting: str = "DATABASE_URL") -> UR
         return sqlite_url(text)
     text = text.strip()
     if not text:
-        raise StoreError(f"{setting} is empty; use {EXAMPLES}")
+        raise StoreError(f"{setting}: empty; use {EXAMPLES}")
     if "://" not in text:
         return sqlite_url(text)
     scheme = text.split("://", 1)[0].lower()
     if scheme not in DRIVERS:
-        raise StoreError(f"{setting} has the unknown scheme {scheme!r}; use {EXAMPLES}")
+        raise StoreError(f"{setting}: unknown scheme {scheme!r}; use {EXAMPLES}")
     try:
         url = make_url(text)
     except ArgumentError:
-        raise StoreError(f"{setting} is not a database URL; use {EXAMPLES}") from None
+        raise StoreError(f"{setting}: not a database URL; use {EXAMPLES}") from None
     url = url.set(drivername=DRIVERS[scheme])
     if url.get_backend_name() == "sqlite":
         if not url.database:
-            raise StoreError(f"{setting} names no SQLite file; use sqlite:///path/to/file.db")
+            raise StoreError(f"{setting}: names no SQLite file; use sqlite:///path/to/file.db")
     elif not url.database:
-        raise StoreError(f"{setting} names no PostgreSQL database; add it after the host, e.g. .../hyosan")
+        raise StoreError(f"{setting}: names no PostgreSQL database; add it after the host, e.g. postgresql://user@host:5432/hyosan")
     return url
 
 

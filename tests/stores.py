@@ -1,0 +1,174 @@
+"""Real databases for tests: an SQLite file in tmp_path, or a fresh PostgreSQL database.
+
+Every store-touching test takes the ``store_url`` fixture (directly, through ``store``,
+or through the harness) and so runs once on each backend. PostgreSQL is the real
+server at ``TEST_DATABASE_URL`` (default: the project machines' server,
+``postgresql://postgres@127.0.0.1:5432/test``); each test gets its own database,
+created from a template that was migrated once per run, and dropped afterwards.
+When no server answers, the PostgreSQL runs are skipped with one reason, except
+with ``CI=true``, where they fail: CI must not pass without having run them.
+
+``--store=sqlite`` or ``--store=postgresql`` runs one backend only (quicker while working).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.store import Store
+
+DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+BACKENDS = ("sqlite", "postgresql")
+#: Databases this run created start with this, so a crashed run's leftovers are easy to find.
+PREFIX = "hyosan_test_"
+
+
+def test_database_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+
+
+class PostgresServer:
+    """The test server: checked once, a migrated template made once, a database per test."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url).set(drivername="postgresql")
+        self.template = f"{PREFIX}template_{os.getpid()}_{secrets.token_hex(3)}"
+        self.problem: str | None = None
+        self._template_ready = False
+
+    def _dsn(self, database: str | None = None) -> str:
+        url = self.url if database is None else self.url.set(database=database)
+        return url.render_as_string(hide_password=False)
+
+    async def _admin(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self._dsn(), timeout=5)
+
+    async def check(self) -> str | None:
+        """None when the server answers, else why not (the skip reason)."""
+        try:
+            conn = await self._admin()
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            shown = self.url.render_as_string(hide_password=True)
+            return f"PostgreSQL at {shown} (TEST_DATABASE_URL) does not answer: {exc}"
+        await conn.close()
+        return None
+
+    async def create_database(self) -> str:
+        """A new database with every migration applied; returns its URL."""
+        if not self._template_ready:
+            await self._create_template()
+        name = f"{PREFIX}{secrets.token_hex(6)}"
+        conn = await self._admin()
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        finally:
+            await conn.close()
+        return self._dsn(name)
+
+    async def create_empty_database(self) -> str:
+        name = f"{PREFIX}{secrets.token_hex(6)}"
+        conn = await self._admin()
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        return self._dsn(name)
+
+    async def _create_template(self) -> None:
+        conn = await self._admin()
+        try:
+            await conn.execute(f'CREATE DATABASE "{self.template}"')
+        finally:
+            await conn.close()
+        store = await Store.open(self._dsn(self.template))
+        await store.close()
+        self._template_ready = True
+
+    async def drop_database(self, url: str) -> None:
+        name = make_url(url).database
+        assert name and name.startswith(PREFIX), name
+        conn = await self._admin()
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    async def drop_template(self) -> None:
+        if self._template_ready:
+            await self.drop_database(self._dsn(self.template))
+
+
+_server: PostgresServer | None = None
+
+
+async def postgres_server() -> PostgresServer:
+    """The run's server, checked on first use; skips (or fails under CI=true) when it is down."""
+    global _server
+    if _server is None:
+        _server = PostgresServer(test_database_url())
+        _server.problem = await _server.check()
+    if _server.problem is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{_server.problem}; CI=true needs the PostgreSQL tests to run", pytrace=False)
+        pytest.skip(_server.problem)
+    return _server
+
+
+def cleanup_server() -> Iterator[None]:
+    yield
+    if _server is not None and _server.problem is None:
+        asyncio.run(_server.drop_template())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_template_cleanup() -> Iterator[None]:
+    yield from cleanup_server()
+
+
+def selected_backends(config: pytest.Config) -> tuple[str, ...]:
+    chosen = config.getoption("--store")
+    return BACKENDS if chosen in (None, "both") else (chosen,)
+
+
+@pytest.fixture
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database URL for one test: an SQLite file, or a fresh, migrated PostgreSQL database."""
+    backend: str = request.param
+    if backend == "sqlite":
+        yield str(tmp_path / "bot.db")
+        return
+    server = await postgres_server()
+    url = await server.create_database()
+    try:
+        yield url
+    finally:
+        await server.drop_database(url)
+
+
+@pytest.fixture
+async def empty_postgres_url() -> AsyncIterator[str]:
+    """A PostgreSQL database with nothing in it (for migrations and ``store copy``)."""
+    server = await postgres_server()
+    url = await server.create_empty_database()
+    try:
+        yield url
+    finally:
+        await server.drop_database(url)
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    """The bot's store on a fresh database of each backend."""
+    opened = await Store.open(store_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()
