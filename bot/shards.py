@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement, true
+
 #: Discord allows one IDENTIFY per rate-limit bucket every this many seconds.
 IDENTIFY_INTERVAL = 5.0
 
@@ -58,6 +60,14 @@ class Ownership:
             return True
         assert self.shard_count is not None
         return shard_of(guild_id, self.shard_count) in self.shard_ids
+
+    def clause(self, column: ColumnElement[int]) -> ColumnElement[bool]:
+        """A condition true for rows of owned guilds: ``(id >> 22) % n IN (...)``, the same
+        integer arithmetic in SQLite and PostgreSQL (bigint)."""
+        if self.shard_ids is None:
+            return true()
+        assert self.shard_count is not None
+        return (column.op(">>")(22) % self.shard_count).in_(sorted(self.shard_ids))
 
     def sql_filter(self, column: str = "guild_id") -> tuple[str, tuple[int, ...]]:
         """A WHERE condition (and its parameters) true for rows of owned guilds.

@@ -6,7 +6,7 @@ repositories build their statements from :mod:`bot.store.schema` and run them th
 schema is one Alembic history (``bot/store/migrations``), applied at every start.
 """
 
-from bot.store.engine import Store
+from bot.store.engine import Store, dialect_insert
 from bot.store.errors import StoreError, StoreFailure, classify_failure
 from bot.store.schema import from_db_time, to_db_time
 from bot.store.urls import describe_url, parse_database_url
@@ -17,6 +17,7 @@ __all__ = [
     "StoreFailure",
     "classify_failure",
     "describe_url",
+    "dialect_insert",
     "from_db_time",
     "parse_database_url",
     "to_db_time",

@@ -210,7 +210,7 @@ class Store:
 
     def insert(self, table: Table) -> Any:
         """``INSERT`` with ``ON CONFLICT`` for this database (both speak the same clause)."""
-        return pg_dialect.insert(table) if self.dialect == "postgresql" else sqlite_dialect.insert(table)
+        return _insert_for(self.dialect, table)
 
     async def table_names(self) -> list[str]:
         async with self.read() as conn:
@@ -228,6 +228,16 @@ class Store:
 
 #: The busy timeout of each SQLite engine, read when a connection is made.
 _BUSY_TIMEOUTS: dict[int, int] = {}
+
+
+def dialect_insert(conn: AsyncConnection | Connection, table: Table) -> Any:
+    """The ``INSERT`` of ``conn``'s database, which has ``on_conflict_do_update``/``_do_nothing``
+    (the same clause in SQLite and PostgreSQL, built by each dialect's own construct)."""
+    return _insert_for(conn.dialect.name, table)
+
+
+def _insert_for(dialect: str, table: Table) -> Any:
+    return pg_dialect.insert(table) if dialect == "postgresql" else sqlite_dialect.insert(table)
 
 
 def alembic_config(conn: Connection) -> Config:
