@@ -46,7 +46,7 @@ from bot.localdiscord.permissions import Permission
 from bot.localdiscord.server import point_discord_py_at
 from bot.localdiscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild, Member
 from bot.settings import Settings
-from tests.stores import selected_backends, store, store_url, empty_postgres_url, _postgres_template_cleanup
+from tests.stores import _postgres_template_cleanup, empty_postgres_url, selected_backends, store, store_url
 
 __all__ = ["_postgres_template_cleanup", "empty_postgres_url", "store", "store_url"]
 

@@ -94,7 +94,8 @@ class PostgresServer:
 
     async def drop_database(self, url: str) -> None:
         name = make_url(url).database
-        assert name and name.startswith(PREFIX), name
+        assert name is not None
+        assert name.startswith(PREFIX), name
         conn = await self._admin()
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
