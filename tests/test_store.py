@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.store import Store, StoreError, StoreFailure, classify_failure, describe_url, parse_database_url
@@ -233,7 +234,7 @@ async def test_times_come_back_aware_in_utc_whatever_zone_went_in(store: Store) 
     with pytest.raises(Exception, match="timezone-aware"):
         async with store.transaction() as conn:
             await conn.execute(
-                insert(spoiler_channels).values(guild_id=1, channel_id=3, added_by=3, added_at=dt.datetime(2026, 12, 1))
+                insert(spoiler_channels).values(guild_id=1, channel_id=3, added_by=3, added_at=dt.datetime(2026, 12, 1))  # noqa: DTZ001 - refused on purpose
             )
 
 
@@ -315,7 +316,7 @@ async def test_an_unknown_postgresql_database_or_role_is_named() -> None:
 async def test_store_failures_are_classified_on_both(store: Store) -> None:
     """A write blocked by another writer is BUSY; other errors are bugs (None)."""
     async with store.read() as conn:
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(DBAPIError) as caught:
             await conn.execute(text("SELECT * FROM no_such_table"))
     assert classify_failure(caught.value) is None
     if store.is_sqlite:
