@@ -4,8 +4,6 @@ and requests are paced under Discord's global limit."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -21,15 +19,6 @@ RULE = PostingRule(dt.time(13), "UTC", "daily")
 SLOT = Slot(NOW, dt.date(2026, 11, 25), None)
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "bot.db")
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
 def claim(guild_id: int = 1, key: str = SLOT.key) -> repo.Claim:
     return repo.Claim(guild_id, key, 10, "post", "scheduled", 1, slot_nonce(guild_id, key), NOW)
 
@@ -40,13 +29,23 @@ async def add_schedule(store: Store, guild_id: int = 1) -> None:
     )
 
 
+async def ledger(store: Store, guild_id: int = 1) -> list[tuple[str, str, int | None]]:
+    async with store.read() as conn:
+        return await repo.fetch_ledger(conn, guild_id)
+
+
+async def fetch_schedule(store: Store, guild_id: int = 1) -> repo.Schedule | None:
+    async with store.read() as conn:
+        return await repo.fetch_schedule(conn, guild_id)
+
+
 async def test_a_slot_is_claimed_only_once(store: Store) -> None:
     await add_schedule(store)
     first = await repo.claim_slots(store, [claim()], [repo.Advance(1, None)], [], [], NOW)
     again = await repo.claim_slots(store, [claim()], [], [], [], NOW + dt.timedelta(seconds=1))
     assert [job.claim.slot_key for job in first] == [SLOT.key]
     assert again == []
-    assert await repo.fetch_ledger(store.conn, 1) == [(SLOT.key, "claimed", None)]
+    assert await ledger(store) == [(SLOT.key, "claimed", None)]
 
 
 async def test_turning_posts_off_and_on_does_not_repost_the_same_day(store: Store) -> None:
@@ -63,17 +62,18 @@ async def test_three_failures_in_a_row_pause_and_a_success_resets_the_count(stor
         [job] = await repo.claim_slots(store, [claim(key=f"day:2026-11-2{5 + day}")], [], [], [], NOW)
         paused = await repo.mark_failed(store, job, state="failed", error="missing_access", detail="50001", now=NOW)
         assert paused == (day == 2)
-    schedule = await repo.fetch_schedule(store.conn, 1)
+    schedule = await fetch_schedule(store)
     assert schedule is not None
     assert schedule.paused
     assert schedule.consecutive_failures == 3
-    due, news = await repo.earliest_due(store.conn, 1)
+    async with store.read() as conn:
+        due, news = await repo.earliest_due(conn, 1)
     assert (due, news) == (None, False)  # a paused schedule is never due
 
     await add_schedule(store)  # setting it again resumes it
     [job] = await repo.claim_slots(store, [claim(key="day:2026-11-28")], [], [], [], NOW)
     await repo.mark_sent(store, job, message_id=99, kept_message=False, now=NOW)
-    schedule = await repo.fetch_schedule(store.conn, 1)
+    schedule = await fetch_schedule(store)
     assert schedule is not None
     assert not schedule.paused
     assert schedule.consecutive_failures == 0
@@ -84,9 +84,11 @@ async def test_three_failures_in_a_row_pause_and_a_success_resets_the_count(stor
 async def test_sends_a_crash_left_unconfirmed_are_due_again_at_start(store: Store) -> None:
     await add_schedule(store)
     await repo.claim_slots(store, [claim()], [repo.Advance(1, None)], [], [], NOW)
-    assert await repo.earliest_due(store.conn, 1) == (None, False)  # in flight: not due again
+    async with store.read() as conn:
+        assert await repo.earliest_due(conn, 1) == (None, False)  # in flight: not due again
     assert await repo.requeue_unfinished(store, NOW + dt.timedelta(seconds=30)) == 1
-    [job] = await repo.due_retries(store.conn, NOW + dt.timedelta(seconds=30), 10)
+    async with store.read() as conn:
+        [job] = await repo.due_retries(conn, NOW + dt.timedelta(seconds=30), 10)
     assert job.claim.nonce == slot_nonce(1, SLOT.key)
     assert job.claimed_at == NOW
 
@@ -103,7 +105,8 @@ async def test_an_owner_record_survives_an_older_pack_and_every_change_is_histor
     assert await repo.seed_from_pack(store, pack, NOW, keep, pack_replaces) is None
     await repo.record_change(store, version("owner", "2027-03-14", dt.date(2026, 11, 20)), NOW, keep)
     assert await repo.seed_from_pack(store, pack, NOW, keep, pack_replaces) is None
-    history = await repo.fetch_history(store.conn)
+    async with store.read() as conn:
+        history = await repo.fetch_history(conn)
     assert [(r.origin, r.window.label) for r in history] == [("owner", "2027-03-14"), ("pack", "early 2027")]
 
 
