@@ -24,7 +24,8 @@ from bot.datapack import STALE_AFTER_MONTHS, DataPackError, is_stale, load_data_
 from bot.endpoints import apply_discord_endpoints
 from bot.i18n import languages
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store import StoreError
+from bot.store import Store, StoreError, describe_url, parse_database_url
+from bot.store.copy import copy_store
 
 log = logging.getLogger("bot")
 
@@ -67,6 +68,7 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
     try:
         await bot.prepare()
         version = await bot.store.schema_version()
+        bot_store_path, dialect = bot.store.path, bot.store.dialect
         summary = bot.pack_sync_summary
         newest = newest_source_date(bot.pack)
         today = bot.clock().astimezone(dt.UTC).date()
@@ -90,7 +92,7 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
         [
             f"hyosan-bot {__version__}: configuration OK",
             f"  token:        {'set' if settings.token else 'not set (needed to run the bot)'}",
-            f"  database:     {settings.database_path} (schema version {version})",
+            f"  database:     {describe_store(bot_store_path, dialect)} (schema revision {version})",
             f"  data pack:    {settings.data_dir} ({counts}; {'updated' if summary.changed else 'unchanged'})",
             f"  pack sources: {age}",
             f"  features:     {features} cogs, {global_commands} global commands",
@@ -103,6 +105,28 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
             *warnings,
         ]
     )
+
+
+def describe_store(path: str, dialect: str) -> str:
+    return f"{path} (SQLite)" if dialect == "sqlite" else f"{path} (PostgreSQL)"
+
+
+async def store_command(settings: Settings, action: str | None, target: str | None) -> int:
+    """``store copy --to URL``: copy this bot's store (DATABASE_URL / DATABASE_PATH) into an
+    empty PostgreSQL database, then say how to switch over."""
+    if action != "copy":
+        return fail("usage: python -m bot store copy --to postgresql://user@host:5432/database")
+    if not target:
+        return fail("store copy needs --to postgresql://user@host:5432/database (an empty database)")
+    target_url = parse_database_url(target, setting="--to")
+    source = await Store.open(settings.store_url)
+    try:
+        report = await copy_store(source, target_url, progress=lambda line: print(f"  {line}", flush=True))
+    finally:
+        await source.close()
+    print("\n".join(report.lines()))
+    print(f"Set DATABASE_URL to that database (written as {describe_url(target_url)}) and start the bot.")
+    return 0
 
 
 def describe_shards(settings: Settings) -> str:
@@ -157,7 +181,9 @@ def _request_shutdown(stop_requested: asyncio.Event, signum: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="hyosan-bot")
-    parser.add_argument("command", nargs="?", choices=["run", "check", "preview"], default="run")
+    parser.add_argument("command", nargs="?", choices=["run", "check", "preview", "store"], default="run")
+    parser.add_argument("action", nargs="?", help="with store: copy")
+    parser.add_argument("--to", dest="target", help="with store copy: the empty PostgreSQL database to copy into")
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file (default .env)")
     preview_options = parser.add_argument_group("preview")
     preview_options.add_argument(
@@ -170,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the preview's store here (default: a fresh var/preview.db at every start)",
     )
     args = parser.parse_args(argv)
+    if args.action is not None and args.command != "store":
+        return fail(f"unexpected argument {args.action!r} after {args.command}")
     if args.command == "preview":
         return preview(args)
     try:
@@ -183,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             print(asyncio.run(check(settings)))
             return 0
+        if args.command == "store":
+            return asyncio.run(store_command(settings, args.action, args.target))
         if settings.token is None:
             print(NO_TOKEN_HELP, file=sys.stderr)
             return EXIT_CONFIG

@@ -142,7 +142,8 @@ class HyosanBot(commands.AutoShardedBot):
 
     async def prepare(self) -> None:
         """Everything start-up does that needs no network: store, data pack, cogs, command tree."""
-        self._store = await Store.open(self.settings.database_path)
+        self._store = await Store.open(self.settings.store_url)
+        log.info("store: %s (%s)", self._store.path, self._store.dialect)
         self._pack = load_data_pack(self.settings.data_dir)
         self.missing_translations = missing_translations(self._pack, self.settings.data_dir)
         for line in self.missing_translations:
@@ -177,7 +178,8 @@ class HyosanBot(commands.AutoShardedBot):
             self.tree.copy_global_to(guild=discord.Object(self.settings.dev_guild_id))
             guild_ids.add(self.settings.dev_guild_id)
         prefix = f"command_sync:{self.application_id}:"
-        synced_before = {key.removeprefix(prefix) for key in await state_keys(self.store.conn, prefix)}
+        async with self.store.read() as conn:
+            synced_before = {key.removeprefix(prefix) for key in await state_keys(conn, prefix)}
         guild_ids |= {int(scope) for scope in synced_before if scope.isdigit()}
         await self._sync_scope(None, prefix)
         for guild_id in sorted(guild_ids):
@@ -188,7 +190,8 @@ class HyosanBot(commands.AutoShardedBot):
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         scope = str(guild.id) if guild else "global"
         key = prefix + scope
-        synced = await read_state(self.store.conn, key)
+        async with self.store.read() as conn:
+            synced = await read_state(conn, key)
         if guild is not None and not payload and synced is None:
             return  # nothing to add and nothing of ours to remove there
         if synced == digest:

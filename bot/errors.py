@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-import sqlite3
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
@@ -19,7 +18,7 @@ import discord
 from discord import app_commands
 
 from bot.i18n import Counted, permission_names, t
-from bot.store import is_full_error, is_lock_error
+from bot.store import StoreFailure, classify_failure
 from bot.usertext import quote_user_text
 
 log = logging.getLogger(__name__)
@@ -52,6 +51,14 @@ class UserError(app_commands.AppCommandError):
         return t(self.key, locale, **self.values)
 
 
+#: What a member reads when the store refused their write; nothing was changed in each case.
+STORE_FAILURE_TEXT = {
+    StoreFailure.BUSY: "errors.store_busy",
+    StoreFailure.UNAVAILABLE: "errors.store_unavailable",
+    StoreFailure.FULL: "errors.store_full",
+}
+
+
 def new_reference() -> str:
     """A short id that appears both in the log and in the user's error message."""
     return secrets.token_hex(4)
@@ -63,11 +70,9 @@ def describe_user_error(error: Exception, locale: discord.Locale | str | None) -
         error = error.original
     if isinstance(error, UserError):
         return error.render(locale)
-    if isinstance(error, sqlite3.OperationalError):
-        if is_lock_error(error):
-            return t("errors.store_busy", locale)
-        if is_full_error(error):
-            return t("errors.store_full", locale)
+    failure = classify_failure(error)
+    if failure is not None:
+        return t(STORE_FAILURE_TEXT[failure], locale)
     if isinstance(error, app_commands.MissingPermissions | app_commands.BotMissingPermissions):
         perms = permission_names(error.missing_permissions, locale)
         key = (
@@ -123,10 +128,10 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
     message = describe_user_error(error, interaction.locale)
     if message is None:
         message = t("errors.unexpected", interaction.locale, reference=log_unexpected(interaction, error))
-    elif isinstance(original := getattr(error, "original", error), sqlite3.Error):
+    elif (failure := classify_failure(original := getattr(error, "original", error))) is not None:
         # Not a bug, so no traceback; but a full disk does not fix itself: the operator must hear of it.
-        level = logging.ERROR if is_full_error(original) else logging.WARNING
-        log.log(level, "could not save for a %s interaction: %s", interaction.type.name, original)
+        level = logging.ERROR if failure is StoreFailure.FULL else logging.WARNING
+        log.log(level, "could not save for a %s interaction (%s): %s", interaction.type.name, failure.value, original)
     try:
         await send_ephemeral(interaction, message)
     except discord.HTTPException as exc:

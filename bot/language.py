@@ -10,28 +10,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import aiosqlite
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.i18n import Locale, language_name, languages, t
+from bot.store.engine import dialect_insert
+from bot.store.schema import guild_languages
 
 if TYPE_CHECKING:
     from bot.client import HyosanBot
 
 
-async def read_guild_language(conn: aiosqlite.Connection, guild_id: int) -> str | None:
-    rows = list(await conn.execute_fetchall("SELECT language FROM guild_languages WHERE guild_id = ?", (guild_id,)))
-    return str(rows[0][0]) if rows else None
+async def read_guild_language(conn: AsyncConnection, guild_id: int) -> str | None:
+    value = await conn.scalar(select(guild_languages.c.language).where(guild_languages.c.guild_id == guild_id))
+    return None if value is None else str(value)
 
 
-async def write_guild_language(conn: aiosqlite.Connection, guild_id: int, language: str | None) -> None:
+async def write_guild_language(conn: AsyncConnection, guild_id: int, language: str | None) -> None:
     """None: follow the server's language in Discord again. Runs inside the caller's transaction."""
     if language is None:
-        await conn.execute("DELETE FROM guild_languages WHERE guild_id = ?", (guild_id,))
+        await conn.execute(delete(guild_languages).where(guild_languages.c.guild_id == guild_id))
         return
+    insert = dialect_insert(conn, guild_languages).values(guild_id=guild_id, language=language)
     await conn.execute(
-        "INSERT INTO guild_languages (guild_id, language) VALUES (?, ?) "
-        "ON CONFLICT (guild_id) DO UPDATE SET language = excluded.language",
-        (guild_id, language),
+        insert.on_conflict_do_update(index_elements=["guild_id"], set_={"language": insert.excluded.language})
     )
 
 
@@ -43,7 +45,8 @@ def server_locale(bot: HyosanBot, guild_id: int) -> str | None:
 
 async def public_locale(bot: HyosanBot, guild_id: int) -> str | None:
     """The language of the bot's own posts in a server; a choice of a language since removed is ignored."""
-    chosen = await read_guild_language(bot.store.conn, guild_id)
+    async with bot.store.read() as conn:
+        chosen = await read_guild_language(conn, guild_id)
     if chosen is not None and chosen in languages():
         return chosen
     return server_locale(bot, guild_id)
@@ -51,7 +54,8 @@ async def public_locale(bot: HyosanBot, guild_id: int) -> str | None:
 
 async def describe_public_language(bot: HyosanBot, guild_id: int, locale: Locale) -> str:
     """One line for settings pages: the posts' language and whether a moderator chose it."""
-    chosen = await read_guild_language(bot.store.conn, guild_id)
+    async with bot.store.read() as conn:
+        chosen = await read_guild_language(conn, guild_id)
     shown = language_name(await public_locale(bot, guild_id))
     if chosen is not None and chosen in languages():
         return t("language.public_chosen", locale, language=shown)

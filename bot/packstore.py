@@ -1,4 +1,4 @@
-"""Writing the validated data pack into SQLite and reading its entries back.
+"""Writing the validated data pack into the store and reading its entries back.
 
 Why the pack goes into the database at all: features read facts through their
 repositories (one connection, one place to query), and a row per entry lets a feature
@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-import aiosqlite
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.datapack import Character, DataPack, FaqEntry, Release, ShowMeta, Source, Survivors
 from bot.state import read_state, write_state
 from bot.store import Store
+from bot.store.schema import pack_entries
 
 __all__ = [
     "FINGERPRINT_KEY",
@@ -110,23 +112,28 @@ async def sync_data_pack(store: Store, pack: DataPack) -> PackSyncSummary:
     wanted = pack_rows(pack)
     fingerprint = pack.fingerprint()
     kinds = tuple(PACK_KINDS)
-    placeholders = ",".join("?" * len(kinds))
+    table = pack_entries
     async with store.transaction() as conn:
-        async with conn.execute(
-            f"SELECT kind, key, data FROM pack_entries WHERE kind IN ({placeholders})", kinds
-        ) as cursor:
-            existing = {(row[0], row[1]): row[2] for row in await cursor.fetchall()}
-        inserts = [(k, key, data) for (k, key), data in wanted.items() if (k, key) not in existing]
-        updates = [
-            (data, k, key) for (k, key), data in wanted.items() if (k, key) in existing and existing[(k, key)] != data
+        result = await conn.execute(
+            select(table.c.kind, table.c.key, table.c.data).where(table.c.kind.in_(kinds))
+        )
+        existing = {(row.kind, row.key): row.data for row in result}
+        inserts = [
+            {"kind": k, "key": key, "data": data} for (k, key), data in wanted.items() if (k, key) not in existing
         ]
-        deletes = [(k, key) for (k, key) in existing if (k, key) not in wanted]
+        updates = [
+            {"b_kind": k, "b_key": key, "data": data}
+            for (k, key), data in wanted.items()
+            if (k, key) in existing and existing[(k, key)] != data
+        ]
+        deletes = [{"b_kind": k, "b_key": key} for (k, key) in existing if (k, key) not in wanted]
+        same_row = and_(table.c.kind == bindparam("b_kind"), table.c.key == bindparam("b_key"))
         if inserts:
-            await conn.executemany("INSERT INTO pack_entries (kind, key, data) VALUES (?, ?, ?)", inserts)
+            await conn.execute(insert(table), inserts)
         if updates:
-            await conn.executemany("UPDATE pack_entries SET data = ? WHERE kind = ? AND key = ?", updates)
+            await conn.execute(update(table).where(same_row).values(data=bindparam("data")), updates)
         if deletes:
-            await conn.executemany("DELETE FROM pack_entries WHERE kind = ? AND key = ?", deletes)
+            await conn.execute(delete(table).where(same_row), deletes)
         previous = await read_state(conn, FINGERPRINT_KEY)
         if previous != fingerprint:
             await write_state(conn, FINGERPRINT_KEY, fingerprint)
@@ -153,18 +160,17 @@ def _parse(kind: str, key: str, data: str, model: type[M]) -> M:
         ) from None
 
 
-async def fetch_pack_entries(conn: aiosqlite.Connection, kind: str, model: type[M]) -> list[M]:
+async def fetch_pack_entries(conn: AsyncConnection, kind: str, model: type[M]) -> list[M]:
     """All entries of ``kind`` as ``model``, in pack-file order (``position``), then by key."""
-    async with conn.execute(
-        "SELECT key, data FROM pack_entries WHERE kind = ? ORDER BY json_extract(data, '$.position'), key",
-        (kind,),
-    ) as cursor:
-        rows = await cursor.fetchall()
-    return [_parse(kind, row[0], row[1], model) for row in rows]
+    result = await conn.execute(select(pack_entries.c.key, pack_entries.c.data).where(pack_entries.c.kind == kind))
+    entries = [(row.key, _parse(kind, row.key, row.data, model)) for row in result]
+    entries.sort(key=lambda entry: (getattr(entry[1], "position", 0) or 0, entry[0]))
+    return [entry for _, entry in entries]
 
 
-async def fetch_pack_entry(conn: aiosqlite.Connection, kind: str, key: str, model: type[M]) -> M | None:
+async def fetch_pack_entry(conn: AsyncConnection, kind: str, key: str, model: type[M]) -> M | None:
     """One entry as ``model``, or None when the pack has no such entry."""
-    async with conn.execute("SELECT data FROM pack_entries WHERE kind = ? AND key = ?", (kind, key)) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else _parse(kind, key, row[0], model)
+    data = await conn.scalar(
+        select(pack_entries.c.data).where(and_(pack_entries.c.kind == kind, pack_entries.c.key == key))
+    )
+    return None if data is None else _parse(kind, key, data, model)

@@ -6,28 +6,30 @@ every feature. Writers run inside the caller's transaction.
 
 from __future__ import annotations
 
-import aiosqlite
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.store.engine import dialect_insert
+from bot.store.schema import bot_state
 
 
-async def read_state(conn: aiosqlite.Connection, key: str) -> str | None:
-    rows = list(await conn.execute_fetchall("SELECT value FROM bot_state WHERE key = ?", (key,)))
-    return str(rows[0][0]) if rows else None
+async def read_state(conn: AsyncConnection, key: str) -> str | None:
+    value = await conn.scalar(select(bot_state.c.value).where(bot_state.c.key == key))
+    return None if value is None else str(value)
 
 
-async def state_keys(conn: aiosqlite.Connection, prefix: str) -> list[str]:
+async def state_keys(conn: AsyncConnection, prefix: str) -> list[str]:
     """Every key starting with ``prefix`` (matched literally, not as a LIKE pattern)."""
-    rows = await conn.execute_fetchall(
-        "SELECT key FROM bot_state WHERE substr(key, 1, length(?)) = ?", (prefix, prefix)
+    rows = await conn.scalars(
+        select(bot_state.c.key).where(func.substr(bot_state.c.key, 1, len(prefix)) == prefix)
     )
-    return [str(row[0]) for row in rows]
+    return [str(key) for key in rows]
 
 
-async def write_state(conn: aiosqlite.Connection, key: str, value: str) -> None:
-    await conn.execute(
-        "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
+async def write_state(conn: AsyncConnection, key: str, value: str) -> None:
+    insert = dialect_insert(conn, bot_state).values(key=key, value=value)
+    await conn.execute(insert.on_conflict_do_update(index_elements=["key"], set_={"value": insert.excluded.value}))
 
 
-async def delete_state(conn: aiosqlite.Connection, key: str) -> None:
-    await conn.execute("DELETE FROM bot_state WHERE key = ?", (key,))
+async def delete_state(conn: AsyncConnection, key: str) -> None:
+    await conn.execute(delete(bot_state).where(bot_state.c.key == key))

@@ -46,7 +46,7 @@ from bot.localdiscord.permissions import Permission
 from bot.localdiscord.server import point_discord_py_at
 from bot.localdiscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild, Member
 from bot.settings import Settings
-from tests.stores import selected_backends, store, store_url, empty_postgres_url, _postgres_template_cleanup
+from tests.stores import BACKENDS, _postgres_template_cleanup, empty_postgres_url, selected_backends, store, store_url
 
 __all__ = ["_postgres_template_cleanup", "empty_postgres_url", "store", "store_url"]
 
@@ -328,4 +328,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that uses a database runs once on SQLite and once on PostgreSQL."""
     if "store_url" in metafunc.fixturenames:
         backends = selected_backends(metafunc.config)
+        only = [name for name in BACKENDS if metafunc.definition.get_closest_marker(f"{name}_only")]
+        if only:
+            backends = tuple(name for name in backends if name in only)
         metafunc.parametrize("store_url", backends, indirect=True, ids=backends)

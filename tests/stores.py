@@ -16,14 +16,18 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+from sqlalchemy import Row, text
 from sqlalchemy.engine import make_url
 
 from bot.store import Store
+
+T = TypeVar("T")
 
 DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
@@ -94,7 +98,8 @@ class PostgresServer:
 
     async def drop_database(self, url: str) -> None:
         name = make_url(url).database
-        assert name and name.startswith(PREFIX), name
+        assert name is not None
+        assert name.startswith(PREFIX), name
         conn = await self._admin()
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -172,3 +177,21 @@ async def store(store_url: str) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+async def fetch_rows(store: Store, sql: str, **params: object) -> list[Row[Any]]:
+    """A test's own look at the tables (``:name`` parameters), on either database."""
+    async with store.read() as conn:
+        return list(await conn.execute(text(sql), params))
+
+
+async def execute_sql(store: Store, sql: str, **params: object) -> int:
+    """A test's own write, in one transaction; returns the rows it touched."""
+    async with store.transaction() as conn:
+        return int((await conn.execute(text(sql), params)).rowcount)
+
+
+async def read_with(store: Store, reader: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Call a repository read function with a connection of its own: ``read_with(store, fetch_x, 1)``."""
+    async with store.read() as conn:
+        return await reader(conn, *args, **kwargs)

@@ -31,6 +31,7 @@ from bot.localdiscord import InteractionRecord, Permission, wait_until
 from bot.localdiscord.state import TEXT, Channel, Member
 from bot.spoilers.repo import add_spoiler_channel
 from tests.conftest import Harness
+from tests.stores import fetch_rows
 
 APPLICATION_COMMAND = 2
 CHANNEL_MESSAGE = 4
@@ -645,11 +646,9 @@ async def crafted_slash(
 
 async def snapshot(h: Harness) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, to prove nothing was written."""
-    conn = h.bot.store.conn
-    tables = [row[0] for row in await conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")]
     state: dict[str, list[tuple[Any, ...]]] = {}
-    for table in tables:
-        rows = await conn.execute_fetchall(f'SELECT * FROM "{table}"')
+    for table in await h.bot.store.table_names():
+        rows = await fetch_rows(h.bot.store, f'SELECT * FROM "{table}"')
         state[table] = sorted((tuple(row) for row in rows), key=repr)
     return state
 

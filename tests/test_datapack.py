@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pydantic
 import pytest
+from sqlalchemy import text as sql
 
 from bot.datapack import (
     Character,
@@ -44,6 +45,7 @@ from bot.packstore import (
     sync_data_pack,
 )
 from bot.store import Store
+from tests.stores import fetch_rows, read_with
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 ARTICLE = "article-2025-09-18"
@@ -554,18 +556,17 @@ def test_reference_checks_only_while_loading(pack: DataPack) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Syncing into SQLite
+# Syncing into the store (both databases)
 # ---------------------------------------------------------------------------
 
 
 async def all_rows(store: Store, sql: str) -> list[tuple[object, ...]]:
-    async with store.conn.execute(sql) as cursor:
-        return [tuple(row) for row in await cursor.fetchall()]
+    return [tuple(row) for row in await fetch_rows(store, sql)]
 
 
 @pytest.mark.asyncio
-async def test_sync_is_idempotent_and_reads_back(pack: DataPack, tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "t.db")
+async def test_sync_is_idempotent_and_reads_back(pack: DataPack, store_url: str) -> None:
+    store = await Store.open(store_url)
     try:
         first = await sync_data_pack(store, pack)
         assert first.changed
@@ -587,31 +588,31 @@ async def test_sync_is_idempotent_and_reads_back(pack: DataPack, tmp_path: Path)
             (pack.fingerprint(),)
         ]
 
-        characters = await fetch_pack_entries(store.conn, KIND_CHARACTER, Character)
+        characters = await read_with(store, fetch_pack_entries, KIND_CHARACTER, Character)
         assert characters == list(pack.characters)
-        assert await fetch_pack_entries(store.conn, KIND_FAQ, FaqEntry) == list(pack.faq)
-        sources = await fetch_pack_entries(store.conn, KIND_SOURCE, Source)
+        assert await read_with(store, fetch_pack_entries, KIND_FAQ, FaqEntry) == list(pack.faq)
+        sources = await read_with(store, fetch_pack_entries, KIND_SOURCE, Source)
         assert {s.id for s in sources} == {s.id for s in pack.sources}
-        assert await fetch_pack_entry(store.conn, KIND_RELEASE, SINGLETON_KEY, Release) == pack.release
-        assert await fetch_pack_entry(store.conn, KIND_SHOW, SINGLETON_KEY, ShowMeta) == pack.show
-        assert await fetch_pack_entry(store.conn, KIND_SURVIVORS, SINGLETON_KEY, Survivors) == pack.survivors
-        assert await fetch_pack_entry(store.conn, KIND_CHARACTER, "lee-cheong-san", Character) == (
+        assert await read_with(store, fetch_pack_entry, KIND_RELEASE, SINGLETON_KEY, Release) == pack.release
+        assert await read_with(store, fetch_pack_entry, KIND_SHOW, SINGLETON_KEY, ShowMeta) == pack.show
+        assert await read_with(store, fetch_pack_entry, KIND_SURVIVORS, SINGLETON_KEY, Survivors) == pack.survivors
+        assert await read_with(store, fetch_pack_entry, KIND_CHARACTER, "lee-cheong-san", Character) == (
             pack.character("lee-cheong-san")
         )
-        assert await fetch_pack_entry(store.conn, KIND_CHARACTER, "nobody", Character) is None
+        assert await read_with(store, fetch_pack_entry, KIND_CHARACTER, "nobody", Character) is None
     finally:
         await store.close()
 
 
 @pytest.mark.asyncio
-async def test_removed_entry_is_deleted_and_others_untouched(pack: DataPack, pack_copy: Path, tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "t.db")
+async def test_removed_entry_is_deleted_and_others_untouched(pack: DataPack, pack_copy: Path, store_url: str) -> None:
+    store = await Store.open(store_url)
     try:
         async with store.transaction() as conn:
-            await conn.execute("CREATE TABLE other (x TEXT)")
-            await conn.execute("INSERT INTO other VALUES ('keep me')")
-            await conn.execute("INSERT INTO bot_state VALUES ('someone_else', 'keep')")
-            await conn.execute("INSERT INTO pack_entries VALUES ('note', 'n1', '{\"a\": 1}')")
+            await conn.execute(sql("CREATE TABLE other (x TEXT)"))
+            await conn.execute(sql("INSERT INTO other VALUES ('keep me')"))
+            await conn.execute(sql("INSERT INTO bot_state VALUES ('someone_else', 'keep')"))
+            await conn.execute(sql("INSERT INTO pack_entries VALUES ('note', 'n1', '{\"a\": 1}')"))
         await sync_data_pack(store, pack)
 
         edit(pack_copy, "faq.toml", lambda t: t[: t.index('[[faq]]\nid = "watch-season-1"')].rstrip() + "\n")
@@ -622,7 +623,7 @@ async def test_removed_entry_is_deleted_and_others_untouched(pack: DataPack, pac
         assert summary.deleted == 1
         assert summary.inserted == summary.updated == 0
         assert summary.counts[KIND_FAQ] == len(pack.faq) - 1
-        assert await fetch_pack_entry(store.conn, KIND_FAQ, "watch-season-1", FaqEntry) is None
+        assert await read_with(store, fetch_pack_entry, KIND_FAQ, "watch-season-1", FaqEntry) is None
         assert await all_rows(store, f"SELECT value FROM bot_state WHERE key = '{FINGERPRINT_KEY}'") == [
             (smaller.fingerprint(),)
         ]
@@ -635,15 +636,15 @@ async def test_removed_entry_is_deleted_and_others_untouched(pack: DataPack, pac
 
 
 @pytest.mark.asyncio
-async def test_changed_entry_is_updated(pack: DataPack, pack_copy: Path, tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "t.db")
+async def test_changed_entry_is_updated(pack: DataPack, pack_copy: Path, store_url: str) -> None:
+    store = await Store.open(store_url)
     try:
         await sync_data_pack(store, pack)
         edit(pack_copy, "faq.toml", lambda t: t.replace("Where can I watch it?", "Where do I watch it?"))
         summary = await sync_data_pack(store, load_data_pack(pack_copy))
         assert summary.changed
         assert (summary.inserted, summary.updated, summary.deleted) == (0, 1, 0)
-        entry = await fetch_pack_entry(store.conn, KIND_FAQ, "where-to-watch", FaqEntry)
+        entry = await read_with(store, fetch_pack_entry, KIND_FAQ, "where-to-watch", FaqEntry)
         assert entry is not None
         assert entry.title == "Where do I watch it?"
     finally:
@@ -651,13 +652,15 @@ async def test_changed_entry_is_updated(pack: DataPack, pack_copy: Path, tmp_pat
 
 
 @pytest.mark.asyncio
-async def test_stale_row_that_no_longer_fits_is_reported(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "t.db")
+async def test_stale_row_that_no_longer_fits_is_reported(store_url: str) -> None:
+    store = await Store.open(store_url)
     try:
         async with store.transaction() as conn:
-            await conn.execute("INSERT INTO pack_entries VALUES (?, ?, ?)", (KIND_FAQ, "old", '{"id": "old"}'))
+            await conn.execute(
+                sql("INSERT INTO pack_entries VALUES (:kind, 'old', :data)"), {"kind": KIND_FAQ, "data": '{"id": "old"}'}
+            )
         with pytest.raises(PackStoreError, match="faq/old does not fit FaqEntry"):
-            await fetch_pack_entries(store.conn, KIND_FAQ, FaqEntry)
+            await read_with(store, fetch_pack_entries, KIND_FAQ, FaqEntry)
     finally:
         await store.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import shutil
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.__main__ import check
 from bot.client import discover_cogs
@@ -173,3 +175,56 @@ async def test_check_judges_the_pack_age_on_the_clock_it_is_given(workdir: Path,
         ]
     else:
         assert warning == []
+
+
+def test_check_on_postgresql_names_the_database_without_its_password(workdir: Path, store_url: str) -> None:
+    url = make_url(store_url).set(password="hunter2").render_as_string(hide_password=False)
+    result = run_bot(workdir, "check", DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
+    database_line = next(line for line in result.stdout.splitlines() if "database:" in line)
+    assert "schema revision 0005" in database_line
+    assert ("(PostgreSQL)" if store_url.startswith("postgresql") else "(SQLite)") in database_line
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": "mysql://root:hunter2@localhost/hyosan"}, "setting DATABASE_URL: unknown scheme 'mysql'"),
+        ({"DATABASE_URL": "postgresql://bot:hunter2@127.0.0.1:1/hyosan"}, "DATABASE_URL: cannot reach PostgreSQL at 127.0.0.1:1"),
+        ({"DATABASE_URL": "sqlite:///a.db", "DATABASE_PATH": "b.db"}, "DATABASE_URL and DATABASE_PATH are both set"),
+    ],
+)
+def test_a_bad_database_setting_is_one_line_and_a_non_zero_exit(workdir: Path, env: dict[str, str], message: str) -> None:
+    result = run_bot(workdir, "check", **env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+    assert "hunter2" not in result.stderr + result.stdout
+    assert not (workdir / "var").exists() or not any((workdir / "var").iterdir())
+
+
+async def test_store_copy_moves_an_sqlite_store_into_an_empty_postgresql(
+    workdir: Path, empty_postgres_url: str
+) -> None:
+    """Through the command, as an operator runs it: the bot made the SQLite store, then the copy."""
+    assert run_bot(workdir, "check").returncode == 0
+    made = await asyncio.to_thread(run_bot, workdir, "store", "copy", "--to", empty_postgres_url)
+    assert made.returncode == 0, made.stderr
+    assert "row counts verified" in made.stdout
+    assert "pack_entries:" in made.stdout
+    again = await asyncio.to_thread(run_bot, workdir, "store", "copy", "--to", empty_postgres_url)
+    assert again.returncode == 2
+    assert "already holds data" in again.stderr
+    moved = await asyncio.to_thread(run_bot, workdir, "check", DATABASE_URL=empty_postgres_url)
+    assert moved.returncode == 0, moved.stderr
+    assert "data pack:" in moved.stdout
+    assert "unchanged" in moved.stdout
+
+
+def test_store_copy_refuses_a_target_that_is_not_postgresql(workdir: Path) -> None:
+    result = run_bot(workdir, "store", "copy", "--to", "sqlite:///other.db")
+    assert result.returncode == 2
+    assert "--to must be a postgresql:// URL" in result.stderr
+    assert not (workdir / "other.db").exists()

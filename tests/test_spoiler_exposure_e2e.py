@@ -36,6 +36,7 @@ from bot.datapack import PACK_FILES, DataPack, FateStatus, iter_spoiler_texts, l
 from bot.i18n import languages, t
 from bot.localdiscord.interactions import InteractionRecord
 from tests.conftest import Harness
+from tests.stores import fetch_rows
 from tests.test_countdown_e2e import tick
 from tests.test_spoilers_render import discord_display
 
@@ -432,8 +433,8 @@ async def use_everything(h: Harness, pack: DataPack, reading: Reading, synced: d
 
 
 async def poll_ids(h: Harness) -> list[int]:
-    rows = await h.bot.store.conn.execute_fetchall("SELECT id FROM polls WHERE guild_id = ? ORDER BY id", (h.guild.id,))
-    return [int(row["id"]) for row in rows]
+    rows = await fetch_rows(h.bot.store, "SELECT id FROM polls WHERE guild_id = :g ORDER BY id", g=h.guild.id)
+    return [int(row.id) for row in rows]
 
 
 @pytest.mark.parametrize("variant", ["pack as it is", "scratch pack", "in Korean"])

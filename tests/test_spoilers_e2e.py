@@ -19,6 +19,7 @@ from bot.localdiscord.state import Channel
 from bot.spoilers import register_reveal_provider, unregister_reveal_provider
 from cogs.spoilers.cog import reveal_survivors
 from tests.conftest import Harness
+from tests.stores import fetch_rows
 from tests.test_spoilers_render import discord_display
 
 SERIES_FATES = (
@@ -103,10 +104,8 @@ async def add_spoiler_channel(h: Harness, channel: Channel) -> Any:
 
 
 async def listed_ids(h: Harness) -> set[int]:
-    async with h.bot.store.conn.execute(
-        "SELECT channel_id FROM spoiler_channels WHERE guild_id = ?", (h.guild.id,)
-    ) as cursor:
-        return {int(row["channel_id"]) for row in await cursor.fetchall()}
+    rows = await fetch_rows(h.bot.store, "SELECT channel_id FROM spoiler_channels WHERE guild_id = :g", g=h.guild.id)
+    return {int(row.channel_id) for row in rows}
 
 
 async def test_with_no_spoiler_channels_survivors_hides_every_fate_and_offers_a_private_reveal(

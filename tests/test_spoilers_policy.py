@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -25,6 +23,7 @@ from bot.spoilers.repo import (
     remove_spoiler_channel,
 )
 from bot.store import Store
+from tests.stores import read_with
 
 GUILD, OTHER_GUILD = 1, 2
 GENERAL, CATEGORY, IN_CATEGORY, THREAD, FORUM, POST = 10, 20, 21, 30, 40, 41
@@ -71,13 +70,6 @@ def test_only_text_places_and_categories_can_be_listed() -> None:
     assert refusal_for_kind("thread") == "spoilers.settings.thread_refused"
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "spoilers.db")
-    yield opened
-    await opened.close()
-
-
 async def add(store: Store, channel_id: int, guild_id: int = GUILD) -> AddResult:
     return await add_spoiler_channel(store, guild_id=guild_id, channel_id=channel_id, added_by=99, now=NOW)
 
@@ -85,8 +77,8 @@ async def add(store: Store, channel_id: int, guild_id: int = GUILD) -> AddResult
 async def test_a_guilds_list_is_its_own(store: Store) -> None:
     assert await add(store, GENERAL) is AddResult.ADDED
     assert await add(store, CATEGORY, OTHER_GUILD) is AddResult.ADDED
-    assert await fetch_spoiler_channel_ids(store.conn, GUILD) == {GENERAL}
-    rows = await fetch_spoiler_channels(store.conn, GUILD)
+    assert await read_with(store, fetch_spoiler_channel_ids, GUILD) == {GENERAL}
+    rows = await read_with(store, fetch_spoiler_channels, GUILD)
     assert [(r.channel_id, r.added_by, r.added_at) for r in rows] == [(GENERAL, 99, NOW)]
 
 
@@ -96,14 +88,14 @@ async def test_adding_twice_or_beyond_the_limit_changes_nothing(store: Store) ->
     for channel_id in range(1000, 1000 + MAX_SPOILER_CHANNELS - 1):
         assert await add(store, channel_id) is AddResult.ADDED
     assert await add(store, 5000) is AddResult.LIST_FULL
-    assert len(await fetch_spoiler_channel_ids(store.conn, GUILD)) == MAX_SPOILER_CHANNELS
+    assert len(await read_with(store, fetch_spoiler_channel_ids, GUILD)) == MAX_SPOILER_CHANNELS
 
 
 async def test_removing_says_whether_it_was_listed(store: Store) -> None:
     await add(store, GENERAL)
     assert await remove_spoiler_channel(store, guild_id=GUILD, channel_id=GENERAL) is True
     assert await remove_spoiler_channel(store, guild_id=GUILD, channel_id=GENERAL) is False
-    assert await fetch_spoiler_channel_ids(store.conn, GUILD) == frozenset()
+    assert await read_with(store, fetch_spoiler_channel_ids, GUILD) == frozenset()
 
 
 async def test_leaving_a_guild_forgets_only_that_guild(store: Store) -> None:
@@ -111,8 +103,8 @@ async def test_leaving_a_guild_forgets_only_that_guild(store: Store) -> None:
     await add(store, CATEGORY)
     await add(store, FORUM, OTHER_GUILD)
     assert await forget_guild(store, GUILD) == 2
-    assert await fetch_spoiler_channel_ids(store.conn, GUILD) == frozenset()
-    assert await fetch_spoiler_channel_ids(store.conn, OTHER_GUILD) == {FORUM}
+    assert await read_with(store, fetch_spoiler_channel_ids, GUILD) == frozenset()
+    assert await read_with(store, fetch_spoiler_channel_ids, OTHER_GUILD) == {FORUM}
 
 
 async def test_catching_up_drops_deleted_channels_and_left_guilds(store: Store) -> None:
@@ -124,7 +116,7 @@ async def test_catching_up_drops_deleted_channels_and_left_guilds(store: Store) 
     dropped = await forget_missing(store, {GUILD: {GENERAL, IN_CATEGORY}}, present_guild_ids={GUILD, 3})
 
     assert dropped == {GUILD: [CATEGORY], OTHER_GUILD: [FORUM]}
-    assert await fetch_spoiler_channel_ids(store.conn, GUILD) == {GENERAL}
-    assert await fetch_spoiler_channel_ids(store.conn, OTHER_GUILD) == frozenset()
-    assert await fetch_spoiler_channel_ids(store.conn, 3) == {POST}
+    assert await read_with(store, fetch_spoiler_channel_ids, GUILD) == {GENERAL}
+    assert await read_with(store, fetch_spoiler_channel_ids, OTHER_GUILD) == frozenset()
+    assert await read_with(store, fetch_spoiler_channel_ids, 3) == {POST}
     assert await forget_channels_except(store, GUILD, {GENERAL}) == []

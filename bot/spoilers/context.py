@@ -104,6 +104,7 @@ async def spoiler_view_for(bot: HyosanBot, channel: Any, locale: Locale = None) 
     guild_id = guild_id_of(channel)
     if guild_id is None:
         return SpoilerContext(openly=False, locale=locale)
-    listed = await fetch_spoiler_channel_ids(bot.store.conn, guild_id)
+    async with bot.store.read() as conn:
+        listed = await fetch_spoiler_channel_ids(conn, guild_id)
     openly = shows_spoilers_openly(place_of(channel, client=bot), listed)
     return SpoilerContext(openly=openly, locale=locale)

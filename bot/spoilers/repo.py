@@ -1,7 +1,6 @@
 """SQL of the ``spoiler_channels`` table (bot/migrations/0002_spoilers.sql).
 
-Reads use the shared connection; every write is one ``store.transaction()``.
-Times are stored as UTC ISO-8601 text.
+Reads take a connection from ``store.read()``; every write is one ``store.transaction()``.
 """
 
 from __future__ import annotations
@@ -11,10 +10,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
+from sqlalchemy import and_, case, delete, func, insert, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.spoilers.policy import MAX_SPOILER_CHANNELS
-from bot.store import Store, to_db_time
+from bot.store import Store
+from bot.store.schema import spoiler_channels as table
 
 
 class AddResult(enum.Enum):
@@ -33,29 +34,24 @@ class SpoilerChannelRow:
     added_at: datetime
 
 
-async def fetch_spoiler_channel_ids(conn: aiosqlite.Connection, guild_id: int) -> frozenset[int]:
+async def fetch_spoiler_channel_ids(conn: AsyncConnection, guild_id: int) -> frozenset[int]:
     """The ids a guild lists as spoiler channels or categories (what the policy needs)."""
-    # One round trip to aiosqlite's thread (a cursor takes three): this runs for every response.
-    rows = await conn.execute_fetchall("SELECT channel_id FROM spoiler_channels WHERE guild_id = ?", (guild_id,))
-    return frozenset(int(row["channel_id"]) for row in rows)
+    rows = await conn.scalars(select(table.c.channel_id).where(table.c.guild_id == guild_id))
+    return frozenset(int(channel_id) for channel_id in rows)
 
 
-async def fetch_spoiler_channels(conn: aiosqlite.Connection, guild_id: int) -> list[SpoilerChannelRow]:
+async def fetch_spoiler_channels(conn: AsyncConnection, guild_id: int) -> list[SpoilerChannelRow]:
     """A guild's list in the order it was built."""
-    async with conn.execute(
-        "SELECT guild_id, channel_id, added_by, added_at FROM spoiler_channels "
-        "WHERE guild_id = ? ORDER BY added_at, channel_id",
-        (guild_id,),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    result = await conn.execute(
+        select(table.c.guild_id, table.c.channel_id, table.c.added_by, table.c.added_at)
+        .where(table.c.guild_id == guild_id)
+        .order_by(table.c.added_at, table.c.channel_id)
+    )
     return [
         SpoilerChannelRow(
-            guild_id=int(row["guild_id"]),
-            channel_id=int(row["channel_id"]),
-            added_by=int(row["added_by"]),
-            added_at=datetime.fromisoformat(row["added_at"]),
+            guild_id=int(row.guild_id), channel_id=int(row.channel_id), added_by=int(row.added_by), added_at=row.added_at
         )
-        for row in rows
+        for row in result
     ]
 
 
@@ -64,19 +60,20 @@ async def add_spoiler_channel(
 ) -> AddResult:
     """List a channel; the duplicate and size checks happen inside the same transaction."""
     async with store.transaction() as conn:
-        async with conn.execute(
-            "SELECT count(*) AS n, sum(channel_id = ?) AS listed FROM spoiler_channels WHERE guild_id = ?",
-            (channel_id, guild_id),
-        ) as cursor:
-            row = await cursor.fetchone()
-        count, listed = (int(row["n"]), int(row["listed"] or 0)) if row else (0, 0)
-        if listed:
+        row = (
+            await conn.execute(
+                select(
+                    func.count().label("n"),
+                    func.sum(case((table.c.channel_id == channel_id, 1), else_=0)).label("listed"),
+                ).where(table.c.guild_id == guild_id)
+            )
+        ).one()
+        if row.listed:
             return AddResult.ALREADY_LISTED
-        if count >= MAX_SPOILER_CHANNELS:
+        if row.n >= MAX_SPOILER_CHANNELS:
             return AddResult.LIST_FULL
         await conn.execute(
-            "INSERT INTO spoiler_channels (guild_id, channel_id, added_by, added_at) VALUES (?, ?, ?, ?)",
-            (guild_id, channel_id, added_by, to_db_time(now)),
+            insert(table).values(guild_id=guild_id, channel_id=channel_id, added_by=added_by, added_at=now)
         )
     return AddResult.ADDED
 
@@ -84,17 +81,17 @@ async def add_spoiler_channel(
 async def remove_spoiler_channel(store: Store, *, guild_id: int, channel_id: int) -> bool:
     """Unlist a channel; False when it was not listed."""
     async with store.transaction() as conn:
-        cursor = await conn.execute(
-            "DELETE FROM spoiler_channels WHERE guild_id = ? AND channel_id = ?", (guild_id, channel_id)
+        result = await conn.execute(
+            delete(table).where(and_(table.c.guild_id == guild_id, table.c.channel_id == channel_id))
         )
-        return cursor.rowcount > 0
+        return result.rowcount > 0
 
 
 async def forget_guild(store: Store, guild_id: int) -> int:
     """Delete everything a guild configured here (the bot left it); returns rows deleted."""
     async with store.transaction() as conn:
-        cursor = await conn.execute("DELETE FROM spoiler_channels WHERE guild_id = ?", (guild_id,))
-        return cursor.rowcount
+        result = await conn.execute(delete(table).where(table.c.guild_id == guild_id))
+        return int(result.rowcount)
 
 
 async def forget_channels_except(store: Store, guild_id: int, existing_ids: Collection[int]) -> list[int]:
@@ -115,15 +112,13 @@ async def forget_missing(
     """
     dropped: dict[int, list[int]] = {}
     async with store.transaction() as conn:
-        async with conn.execute("SELECT guild_id, channel_id FROM spoiler_channels") as cursor:
-            rows = [(int(row["guild_id"]), int(row["channel_id"])) for row in await cursor.fetchall()]
+        rows = (await conn.execute(select(table.c.guild_id, table.c.channel_id))).all()
         for guild_id, channel_id in rows:
             gone_guild = present_guild_ids is not None and guild_id not in present_guild_ids
             known = existing_channels.get(guild_id)
             if gone_guild or (known is not None and channel_id not in known):
-                dropped.setdefault(guild_id, []).append(channel_id)
-        await conn.executemany(
-            "DELETE FROM spoiler_channels WHERE guild_id = ? AND channel_id = ?",
-            [(guild_id, channel_id) for guild_id, ids in dropped.items() for channel_id in ids],
-        )
+                dropped.setdefault(int(guild_id), []).append(int(channel_id))
+        pairs = [(guild_id, channel_id) for guild_id, ids in dropped.items() for channel_id in ids]
+        if pairs:
+            await conn.execute(delete(table).where(tuple_(table.c.guild_id, table.c.channel_id).in_(pairs)))
     return dropped

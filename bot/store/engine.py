@@ -103,7 +103,7 @@ class Store:
                 else:
                     await conn.exec_driver_sql("SELECT 1")
                 await conn.rollback()
-        except (sa_exc.DBAPIError, OSError, TimeoutError) as exc:
+        except Exception as exc:  # the first contact: whatever fails, the operator gets one line
             raise StoreError(self._describe_open_failure(exc)) from None
 
     def _describe_open_failure(self, exc: BaseException) -> str:

@@ -70,7 +70,8 @@ class CharactersCog(commands.Cog, name="Characters"):
         """The catalog of the pack the bot holds now; rebuilt from the store when that pack changed."""
         pack = self.bot.pack
         if self._catalog is None or self._built_from is not pack:
-            stored = await load_stored_pack(self.bot.store.conn)
+            async with self.bot.store.read() as conn:
+                stored = await load_stored_pack(conn)
             self._catalog = Catalog.build(stored)
             self._built_from = pack
             self._embeds.clear()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.datapack import Character, FaqEntry, Source
 from bot.packstore import (
@@ -34,12 +34,12 @@ class StoredPack:
     sources: tuple[Source, ...]
 
 
-async def fetch_fingerprint(conn: aiosqlite.Connection) -> str:
+async def fetch_fingerprint(conn: AsyncConnection) -> str:
     """The fingerprint of the pack last synced into the store ("" before the first sync)."""
     return await read_state(conn, FINGERPRINT_KEY) or ""
 
 
-async def load_stored_pack(conn: aiosqlite.Connection) -> StoredPack:
+async def load_stored_pack(conn: AsyncConnection) -> StoredPack:
     """Everything at once, for building the in-memory indexes."""
     return StoredPack(
         fingerprint=await fetch_fingerprint(conn),
@@ -49,13 +49,13 @@ async def load_stored_pack(conn: aiosqlite.Connection) -> StoredPack:
     )
 
 
-async def fetch_character(conn: aiosqlite.Connection, character_id: str) -> Character | None:
+async def fetch_character(conn: AsyncConnection, character_id: str) -> Character | None:
     return await fetch_pack_entry(conn, KIND_CHARACTER, character_id, Character)
 
 
-async def fetch_faq_entry(conn: aiosqlite.Connection, faq_id: str) -> FaqEntry | None:
+async def fetch_faq_entry(conn: AsyncConnection, faq_id: str) -> FaqEntry | None:
     return await fetch_pack_entry(conn, KIND_FAQ, faq_id, FaqEntry)
 
 
-async def fetch_sources(conn: aiosqlite.Connection) -> dict[str, Source]:
+async def fetch_sources(conn: AsyncConnection) -> dict[str, Source]:
     return {source.id: source for source in await fetch_pack_entries(conn, KIND_SOURCE, Source)}

@@ -143,7 +143,8 @@ class SpoilerSettingsGroup(SettingsSubgroup):
         guild = interaction.guild
         assert guild is not None
         dropped = await forget_channels_except(self.bot.store, guild.id, existing_channel_ids(guild))
-        rows = await fetch_spoiler_channels(self.bot.store.conn, guild.id)
+        async with self.bot.store.read() as conn:
+            rows = await fetch_spoiler_channels(conn, guild.id)
         locale = interaction.locale
         if not rows:
             lines = [t("spoilers.settings.list_empty", locale)]
