@@ -16,6 +16,7 @@ from bot.localdiscord import skip_identify_delay, wait_until
 from cogs.countdown import repo as countdown_repo
 from cogs.polls.cog import PollsCog
 from tests.conftest import Harness
+from tests.stores import read_with
 from tests.test_countdown_e2e import messages as countdown_posts
 from tests.test_countdown_e2e import set_daily, text_of, tick
 from tests.test_polls_e2e import create, current, embed_text, poll_messages, stored_votes, vote, vote_ids
@@ -73,7 +74,7 @@ async def test_429s_with_retry_after_on_every_route_the_bot_uses_are_waited_out(
     await tick(h, dt.timedelta(hours=1))
     assert await wait_until(lambda: len(countdown_posts(h, h.general)) == 2, timeout=5)  # the poll and the post
     assert scheduled.hits == 1
-    ledger = await countdown_repo.fetch_ledger(h.bot.store.conn, h.guild.id)
+    ledger = await read_with(h.bot.store, countdown_repo.fetch_ledger, h.guild.id)
     assert [state for _, state, _ in ledger] == ["sent"]
     assert h.fake.rate_limit_hits == 6
     assert await stored_votes(h, 1) == {(h.member.id, 1)}
@@ -169,7 +170,7 @@ async def test_a_403_on_a_scheduled_post_is_shown_to_moderators_and_the_next_slo
 
     await tick(h, dt.timedelta(days=1))
     assert await wait_until(lambda: len(countdown_posts(h, h.general)) == 1, timeout=5)
-    ledger = await countdown_repo.fetch_ledger(h.bot.store.conn, h.guild.id)
+    ledger = await read_with(h.bot.store, countdown_repo.fetch_ledger, h.guild.id)
     assert [(key, state) for key, state, _ in ledger] == [("day:2026-11-25", "failed"), ("day:2026-11-26", "sent")]
     show = await h.slash(h.moderator, h.general, "settings countdown show")
     fields = {f["name"]: f["value"] for f in show.embeds[0]["fields"]}

@@ -28,6 +28,7 @@ import pytest
 from bot.localdiscord import InteractionRecord, wait_until
 from cogs.countdown import repo as countdown_repo
 from tests.conftest import Harness
+from tests.stores import read_with
 from tests.test_countdown_e2e import messages as countdown_posts
 from tests.test_countdown_e2e import set_daily, tick
 from tests.test_polls_e2e import create, current, poll_messages, stored_votes, vote_ids
@@ -178,7 +179,7 @@ async def test_a_scheduled_post_blocked_by_a_lock_is_posted_once_when_it_is_rele
     assert await wait_until(lambda: len(countdown_posts(h, h.general)) == 1)
     await tick(h, dt.timedelta(minutes=5))
     assert len(countdown_posts(h, h.general)) == 1
-    ledger = await countdown_repo.fetch_ledger(h.bot.store.conn, h.guild.id)
+    ledger = await read_with(h.bot.store, countdown_repo.fetch_ledger, h.guild.id)
     assert ledger == [("day:2026-11-25", "sent", int(countdown_posts(h, h.general)[0]["id"]))]
 
 
