@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL
 
@@ -44,7 +44,7 @@ class Settings(BaseSettings):
 
     discord_token: SecretStr | None = None
     database_path: Path = DEFAULT_DATABASE_PATH
-    #: sqlite:///path or postgresql://...; unset: the SQLite file at database_path. Secret: it may hold a password.
+    #: sqlite:///path or postgresql://...; when set it wins over database_path. Secret: it may hold a password.
     database_url: SecretStr | None = None
     data_dir: Path = DEFAULT_DATA_DIR
     log_level: LogLevel = "INFO"
@@ -81,12 +81,6 @@ class Settings(BaseSettings):
             except StoreError as exc:
                 raise ValueError(str(exc).removeprefix("DATABASE_URL: ")) from None
         return value
-
-    @model_validator(mode="after")
-    def _one_database_setting(self) -> Settings:
-        if self.database_url is not None and "database_path" in self.model_fields_set:
-            raise ValueError("DATABASE_URL and DATABASE_PATH are both set; keep one of them")
-        return self
 
     @field_validator("log_level", mode="before")
     @classmethod

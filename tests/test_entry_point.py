@@ -192,7 +192,6 @@ def test_check_on_postgresql_names_the_database_without_its_password(workdir: Pa
     [
         ({"DATABASE_URL": "mysql://root:hunter2@localhost/hyosan"}, "setting DATABASE_URL: unknown scheme 'mysql'"),
         ({"DATABASE_URL": "postgresql://bot:hunter2@127.0.0.1:1/hyosan"}, "DATABASE_URL: cannot reach PostgreSQL at 127.0.0.1:1"),
-        ({"DATABASE_URL": "sqlite:///a.db", "DATABASE_PATH": "b.db"}, "DATABASE_URL and DATABASE_PATH are both set"),
     ],
 )
 def test_a_bad_database_setting_is_one_line_and_a_non_zero_exit(workdir: Path, env: dict[str, str], message: str) -> None:

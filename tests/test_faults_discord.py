@@ -16,7 +16,7 @@ from bot.localdiscord import skip_identify_delay, wait_until
 from cogs.countdown import repo as countdown_repo
 from cogs.polls.cog import PollsCog
 from tests.conftest import Harness
-from tests.stores import read_with
+from tests.stores import fetch_rows, read_with
 from tests.test_countdown_e2e import messages as countdown_posts
 from tests.test_countdown_e2e import set_daily, text_of, tick
 from tests.test_polls_e2e import create, current, embed_text, poll_messages, stored_votes, vote, vote_ids
@@ -93,7 +93,7 @@ async def test_a_500_is_retried_and_a_503_while_creating_a_poll_leaves_nothing_b
     assert failed.ephemeral
     assert failed.followups[0]["flags"] & 64
     assert "quote reference" in failed.followups[0]["content"]
-    rows = await h.bot.store.conn.execute_fetchall("SELECT id, message_id FROM polls ORDER BY id")
+    rows = await fetch_rows(h.bot.store, "SELECT id, message_id FROM polls ORDER BY id")
     assert [tuple(row) for row in rows] == [(1, int(message["id"]))], "the failed poll was not left half-created"
     assert len(poll_messages(h, h.general)) == 1
 

@@ -5,8 +5,9 @@ A database from a newer schema version is refused at start-up with one clear lin
 exit status 2, and left as it was: tests/test_entry_point.py
 (test_a_newer_database_is_refused_and_kept), so it is not repeated here.
 
-The bot's one connection waits up to busy_timeout (5 s) for a lock. Some tests lower
-it on that connection so "longer than the timeout" takes a second, not five.
+The bot's SQLite connections wait up to busy_timeout (2 s) for a lock. Some tests lower
+it so "longer than the timeout" takes a fraction of a second. These are SQLite's own
+failures; PostgreSQL's (a restarted server) are in tests/test_faults_postgres.py.
 """
 
 from __future__ import annotations
@@ -24,14 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event, text
 
 from bot.localdiscord import InteractionRecord, wait_until
 from cogs.countdown import repo as countdown_repo
 from tests.conftest import Harness
-from tests.stores import read_with
+from tests.stores import fetch_rows, read_with
 from tests.test_countdown_e2e import messages as countdown_posts
 from tests.test_countdown_e2e import set_daily, tick
 from tests.test_polls_e2e import create, current, poll_messages, stored_votes, vote_ids
+
+pytestmark = pytest.mark.sqlite_only
 
 GENERIC_BUG_ANSWER = "Something went wrong on our side"
 BIG_OPTIONS = " | ".join(f"Option {n} " + "z" * 70 for n in range(20))
@@ -45,7 +49,7 @@ async def writer_holding_the_lock(h: Harness, seconds: float) -> AsyncIterator[a
     test. Yields once the lock is held; the yielded future resolves when it was released.
     """
     await h.settle(0.3)
-    path = h.settings.database_path
+    path = h.bot.store.path
     taken = threading.Event()
 
     def hold() -> None:
@@ -71,13 +75,33 @@ async def set_busy_timeout(h: Harness, milliseconds: int) -> None:
 
 
 async def integrity(h: Harness) -> str:
-    rows = await h.bot.store.conn.execute_fetchall("PRAGMA integrity_check")
-    return str(next(iter(rows))[0])
+    rows = await fetch_rows(h.bot.store, "PRAGMA integrity_check")
+    return str(rows[0][0])
 
 
 async def spoiler_rows(h: Harness) -> list[int]:
-    rows = await h.bot.store.conn.execute_fetchall("SELECT channel_id FROM spoiler_channels ORDER BY channel_id")
+    rows = await fetch_rows(h.bot.store, "SELECT channel_id FROM spoiler_channels ORDER BY channel_id")
     return [int(row[0]) for row in rows]
+
+
+def limit_pages(h: Harness, pages: int) -> None:
+    """SQLite's max_page_count is per connection: every connection the bot takes gets it."""
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA max_page_count = {int(pages)}")
+        cursor.fetchall()
+        cursor.close()
+
+    engine = h.bot.store.engine.sync_engine
+    for listener in getattr(h, "_page_limits", []):
+        event.remove(engine, "checkout", listener)
+    event.listen(engine, "checkout", on_checkout)
+    h._page_limits = [on_checkout]  # type: ignore[attr-defined]
+
+
+async def page_count(h: Harness) -> int:
+    return int((await fetch_rows(h.bot.store, "PRAGMA page_count"))[0][0])
 
 
 def answer_of(record: InteractionRecord) -> tuple[str, bool]:
@@ -186,13 +210,13 @@ async def test_a_scheduled_post_blocked_by_a_lock_is_posted_once_when_it_is_rele
 async def test_a_write_waits_for_the_lock_even_while_another_read_is_open(harness: Harness) -> None:
     h = harness
     h.expect_errors()
-    async with writer_holding_the_lock(h, 1.5):
-        cursor = await h.bot.store.conn.execute("SELECT kind FROM pack_entries")
-        await cursor.fetchone()  # another coroutine in the middle of reading
+    async with writer_holding_the_lock(h, 1.5), h.bot.store.read() as conn:
+        result = await conn.stream(text("SELECT kind FROM pack_entries"))
+        await result.fetchmany(1)  # another coroutine in the middle of reading
         try:
             record = await add_spoilers(h, h.in_category)
         finally:
-            await cursor.close()
+            await result.close()
     assert record.content == f"Spoilers are now shown openly in <#{h.in_category.id}>."
 
 
@@ -210,15 +234,16 @@ async def fill_with_polls(h: Harness, limit: int = 60) -> tuple[int, Interaction
 
 
 async def assert_no_half_written_polls(h: Harness) -> None:
-    conn = h.bot.store.conn
+    store = h.bot.store
     assert await integrity(h) == "ok"
-    unposted = await conn.execute_fetchall("SELECT id FROM polls WHERE message_id IS NULL")
+    unposted = await fetch_rows(store, "SELECT id FROM polls WHERE message_id IS NULL")
     assert list(unposted) == [], "a poll without its message was left behind"
-    counts = await conn.execute_fetchall(
-        "SELECT p.id, count(o.option_index) FROM polls p LEFT JOIN poll_options o ON o.poll_id = p.id GROUP BY p.id"
+    counts = await fetch_rows(
+        store,
+        "SELECT p.id, count(o.option_index) FROM polls p LEFT JOIN poll_options o ON o.poll_id = p.id GROUP BY p.id",
     )
     assert all(row[1] in (3, 20) for row in counts), [tuple(row) for row in counts]
-    polls = await conn.execute_fetchall("SELECT message_id FROM polls")
+    polls = await fetch_rows(store, "SELECT message_id FROM polls")
     assert sorted(int(row[0]) for row in polls) == sorted(int(m["id"]) for m in poll_messages(h, h.general)), (
         "every poll message posted belongs to a stored poll"
     )
@@ -248,12 +273,10 @@ async def test_a_full_database_file_refuses_the_write_cleanly_and_recovers(harne
     """A size-limited file: max_page_count on the bot's connection, set to what the file has now."""
     h = harness
     h.expect_errors()  # the failed writes are logged
-    rows = await h.bot.store.conn.execute_fetchall("PRAGMA page_count")
-    pages = int(next(iter(rows))[0])
-    await h.bot.store.conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+    limit_pages(h, await page_count(h) + 2)
 
     async def make_room() -> None:
-        await h.bot.store.conn.execute("PRAGMA max_page_count = 1073741823")
+        limit_pages(h, 1073741823)
 
     await check_full_store(h, make_room)
 
@@ -279,7 +302,7 @@ async def test_a_full_disk_refuses_the_write_cleanly_and_recovers_when_space_is_
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     try:
-        await h.restart(database_path=tiny / "bot.db")
+        await h.restart(database_url=str(tiny / "bot.db"))
         h.expect_errors()
 
         async def make_room() -> None:
@@ -305,8 +328,7 @@ async def test_a_store_failure_gets_a_specific_answer_not_the_bug_message(harnes
         async with writer_holding_the_lock(h, 1.0):
             record = await add_spoilers(h, h.in_category)
     else:
-        rows = await h.bot.store.conn.execute_fetchall("PRAGMA page_count")
-        await h.bot.store.conn.execute(f"PRAGMA max_page_count = {int(next(iter(rows))[0])}")
+        limit_pages(h, await page_count(h))
         _, record = await fill_with_polls(h)
     content, ephemeral = answer_of(record)
     assert ephemeral

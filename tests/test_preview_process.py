@@ -178,7 +178,7 @@ async def test_when_the_bot_cannot_start_the_preview_says_so_and_exits_with_its_
     code = await asyncio.wait_for(preview.process.wait(), 60)
     await preview.wait_for_line("preview: stopped")
     assert code == 2, preview.output
-    assert "has schema version 999, newer than this bot knows" in preview.output
+    assert "has schema revision 0999, newer than this bot knows" in preview.output
     assert "preview: the bot stopped by itself (exit status 2)" in preview.output
     assert "Traceback" not in preview.output
     with sqlite3.connect(tmp_path / "newer.db") as conn:

@@ -20,6 +20,7 @@ from bot.shards import shard_of
 from cogs.countdown import repo
 from cogs.polls import repo as polls_repo
 from tests.conftest import Harness
+from tests.stores import fetch_rows, read_with
 
 
 @dataclass
@@ -118,7 +119,7 @@ async def test_a_countdown_due_in_guilds_of_both_shards_goes_out_once_in_each(
     assert len(countdown_posts(h, zero)) == 1
     assert len(countdown_posts(h, one)) == 1
     for server in (zero, one):
-        assert [state for _, state, _ in await repo.fetch_ledger(h.bot.store.conn, server.guild.id)] == ["sent"]
+        assert [state for _, state, _ in await read_with(h.bot.store, repo.fetch_ledger, server.guild.id)] == ["sent"]
 
 
 async def test_a_process_of_shard_1_only_leaves_shard_0s_guilds_to_their_process(
@@ -145,11 +146,11 @@ async def test_a_process_of_shard_1_only_leaves_shard_0s_guilds_to_their_process
     await run_scheduler(h, dt.timedelta(hours=1))  # 13:00: both slots due; the poll's 30 minutes are over
 
     assert countdown_posts(h, zero) == []
-    assert await repo.fetch_ledger(h.bot.store.conn, zero.guild.id) == []
+    assert await read_with(h.bot.store, repo.fetch_ledger, zero.guild.id) == []
     assert len(countdown_posts(h, one)) == 1
-    [open_poll] = await h.bot.store.conn.execute_fetchall("SELECT closed_at FROM polls")
+    [open_poll] = await fetch_rows(h.bot.store, "SELECT closed_at FROM polls")
     assert open_poll[0] is None, "the poll of shard 0's guild waits for its own process"
-    assert await polls_repo.unannounced_polls(h.bot.store.conn) == []
+    assert await read_with(h.bot.store, polls_repo.unannounced_polls) == []
 
     # The process that owns shard 0 comes back: its guild's post and poll are done then, once.
     await h.restart(shard_count=2, shard_ids=(0,))
@@ -157,5 +158,5 @@ async def test_a_process_of_shard_1_only_leaves_shard_0s_guilds_to_their_process
     await h.settle(0.3)
     assert len(countdown_posts(h, zero)) == 1
     assert len(countdown_posts(h, one)) == 1
-    [closed] = await h.bot.store.conn.execute_fetchall("SELECT closed_at, announced FROM polls")
+    [closed] = await fetch_rows(h.bot.store, "SELECT closed_at, announced FROM polls")
     assert closed[0] is not None

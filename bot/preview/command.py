@@ -58,7 +58,8 @@ def bot_environment(fake: FakeDiscord, world: PreviewWorld, options: PreviewOpti
         DISCORD_TOKEN=fake.token,
         DISCORD_API_BASE_URL=fake.api_base_url,
         DISCORD_GATEWAY_URL=fake.gateway_url,
-        DATABASE_PATH=str(options.store),
+        # DATABASE_URL wins over an operator's DATABASE_PATH or DATABASE_URL: the preview has its own store.
+        DATABASE_URL=str(options.store),
         # The preview's owner owns the bot too, and its server is the admin server: /release works.
         OWNER_IDS=str(world.owner.id),
         ADMIN_GUILD_IDS=str(world.guild.id),
