@@ -517,7 +517,7 @@ async def claim_slots(
 
     Every step is one statement whose condition is checked on the row it writes (the
     primary key and ``WHERE state = 'failed'`` for a claim, ``WHERE retry_at IS NOT NULL``
-    for a retry, ``greatest`` for the announced change), so none relies on a read made
+    for a retry, a CASE keeping the larger announced change), so none relies on a read made
     before it, whichever process runs beside this one.
     """
     jobs: list[PostJob] = []
