@@ -74,14 +74,15 @@ async def run(guild_count: int, wait_seconds: float) -> dict[str, Any]:
         repo = sys.modules["cogs.countdown.repo"]
         slots = sys.modules["cogs.countdown.slots"]
         posting = sys.modules["cogs.countdown.posting"]
-        record = await repo.fetch_current_record(h.bot.store.conn)
+        async with h.bot.store.read() as conn:
+            record = await repo.fetch_current_record(conn)
         for index, channel in enumerate(channels):
             zone, local = ZONES[index % len(ZONES)]
             rule = slots.PostingRule(slots.parse_local_time(local), zone, "daily")
             slot = slots.next_slot(rule, clock.now(), release_start=record.window.start, last_day=None)
             assert slot is not None, zone
             assert slot.due_at == DUE, (zone, slot)
-            await repo.save_schedule(
+            saved = await repo.save_schedule(
                 h.bot.store,
                 guild_id=channel.guild_id,
                 channel_id=channel.id,
@@ -92,6 +93,7 @@ async def run(guild_count: int, wait_seconds: float) -> dict[str, Any]:
                 by=1,
                 now=clock.now(),
             )
+            assert saved, "no other writer changes the record here"
         fake.global_rate_limit(per_second=GLOBAL_LIMIT)
         requests_before = len(fake.requests)
         hits_before = fake.rate_limit_hits

@@ -465,7 +465,7 @@ async def seed_schedules(database: Path, guild_channels: list[tuple[int, int]], 
             zone = load_zone(zone_name)
             local = due.astimezone(zone)
             rule = PostingRule(dt.time(local.hour, local.minute), zone_name, "daily")
-            await countdown_repo.save_schedule(
+            saved = await countdown_repo.save_schedule(
                 store,
                 guild_id=guild_id,
                 channel_id=channel_id,
@@ -476,6 +476,7 @@ async def seed_schedules(database: Path, guild_channels: list[tuple[int, int]], 
                 by=1,
                 now=now,
             )
+            assert saved, "the release record does not exist before the bot starts"
     finally:
         await store.close()
 

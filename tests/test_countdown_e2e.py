@@ -18,6 +18,7 @@ import pytest
 from bot.localdiscord import Permission, wait_until
 from cogs.countdown import repo
 from cogs.countdown.posting import CountdownPosts, slot_nonce
+from tests.stores import read_with
 
 
 def posts(h: Any) -> CountdownPosts:
@@ -124,7 +125,7 @@ async def test_moving_todays_time_after_todays_post_promises_tomorrow_and_keeps_
     assert len(messages(h, h.general)) == 1
     await tick(h, dt.timedelta(days=1))  # 13:35 tomorrow: the promised post
     assert await wait_until(lambda: len(messages(h, h.general)) == 2)
-    assert [key for key, _, _ in await repo.fetch_ledger(h.bot.store.conn, h.guild.id)] == [
+    assert [key for key, _, _ in await read_with(h.bot.store, repo.fetch_ledger, h.guild.id)] == [
         "day:2026-11-25",
         "day:2026-11-26",
     ]
@@ -137,7 +138,7 @@ async def test_a_post_that_failed_for_good_is_tried_again_when_the_moderator_res
     channel = h.bot.get_channel(h.general.id)
     assert await wait_until(lambda: not channel.permissions_for(channel.guild.me).send_messages)
     await tick(h, dt.timedelta(hours=1))  # 13:00: refused, nothing posted
-    assert [state for _, state, _ in await repo.fetch_ledger(h.bot.store.conn, h.guild.id)] == ["failed"]
+    assert [state for _, state, _ in await read_with(h.bot.store, repo.fetch_ledger, h.guild.id)] == ["failed"]
 
     h.guild.set_bot_overwrite(h.general, allow=0, deny=0)
     assert await wait_until(lambda: channel.permissions_for(channel.guild.me).send_messages)
@@ -147,7 +148,7 @@ async def test_a_post_that_failed_for_good_is_tried_again_when_the_moderator_res
     assert f"<t:{today}:F>" in moved.content  # nothing was posted today, so today it is
     await tick(h, dt.timedelta(minutes=20))
     assert await wait_until(lambda: len(messages(h, h.general)) == 1)
-    assert [state for _, state, _ in await repo.fetch_ledger(h.bot.store.conn, h.guild.id)] == ["sent"]
+    assert [state for _, state, _ in await read_with(h.bot.store, repo.fetch_ledger, h.guild.id)] == ["sent"]
 
 
 async def test_a_slot_missed_while_down_is_posted_once_if_less_than_an_hour_late(harness: Any) -> None:
@@ -201,7 +202,7 @@ async def test_a_crash_right_after_sending_does_not_post_twice(harness: Any, mon
     assert len(sends) == 2  # resent once at start-up...
     nonce = slot_nonce(h.guild.id, "day:2026-11-25")
     assert [(r.body["nonce"], r.body["enforce_nonce"]) for r in sends] == [(nonce, True)] * 2  # ...under the same nonce
-    ledger = await repo.fetch_ledger(h.bot.store.conn, h.guild.id)
+    ledger = await read_with(h.bot.store, repo.fetch_ledger, h.guild.id)
     assert ledger == [("day:2026-11-25", "sent", int(messages(h, h.general)[-1]["id"]))]
     assert len(messages(h, h.general)) == 1  # Discord returned the message it already had
 
@@ -237,11 +238,11 @@ async def test_three_failed_posts_pause_the_schedule_and_show_says_why(harness: 
     fields = {f["name"]: f["value"] for f in show.embeds[0]["fields"]}
     assert "Paused after 3 failed posts" in fields["Next post"]
     assert "Send Messages" in fields["Last error"]
-    ledger = await repo.fetch_ledger(h.bot.store.conn, h.guild.id)
+    ledger = await read_with(h.bot.store, repo.fetch_ledger, h.guild.id)
     assert [state for _, state, _ in ledger] == ["failed"] * 3
 
     await tick(h, dt.timedelta(days=1))
-    assert len(await repo.fetch_ledger(h.bot.store.conn, h.guild.id)) == 3  # paused: no more attempts
+    assert len(await read_with(h.bot.store, repo.fetch_ledger, h.guild.id)) == 3  # paused: no more attempts
 
 
 async def test_transient_errors_are_retried_under_the_same_nonce(harness: Any) -> None:
@@ -277,7 +278,7 @@ async def test_bad_settings_are_refused_and_nothing_is_saved(
     assert rec.ephemeral
     assert expected in rec.content
     assert "nothing was saved" in rec.content
-    assert await repo.fetch_schedule(h.bot.store.conn, h.guild.id) is None
+    assert await read_with(h.bot.store, repo.fetch_schedule, h.guild.id) is None
 
 
 async def test_a_channel_the_bot_cannot_post_in_names_the_missing_permission(harness: Any) -> None:
@@ -297,7 +298,7 @@ async def test_a_channel_the_bot_cannot_post_in_names_the_missing_permission(har
     )
     assert rec.ephemeral
     assert "I'm missing Embed Links there" in rec.content
-    assert await repo.fetch_schedule(h.bot.store.conn, h.guild.id) is None
+    assert await read_with(h.bot.store, repo.fetch_schedule, h.guild.id) is None
 
 
 async def test_members_cannot_change_countdown_settings_even_if_the_server_allows_the_command(harness: Any) -> None:
@@ -315,7 +316,7 @@ async def test_members_cannot_change_countdown_settings_even_if_the_server_allow
     )
     assert rec.ephemeral
     assert "Manage Server" in rec.content
-    assert await repo.fetch_schedule(h.bot.store.conn, h.guild.id) is None
+    assert await read_with(h.bot.store, repo.fetch_schedule, h.guild.id) is None
 
 
 async def test_timezone_autocomplete_offers_iana_names(harness: Any) -> None:
@@ -371,7 +372,7 @@ async def test_bad_owner_updates_are_refused_and_nothing_is_saved(
     rec = await h.slash(h.owner, h.general, "release update", **values)
     assert rec.ephemeral
     assert expected in rec.content
-    assert len(await repo.fetch_history(h.bot.store.conn)) == 1
+    assert len(await read_with(h.bot.store, repo.fetch_history)) == 1
 
 
 async def test_a_non_owner_cannot_update_the_release(harness: Any) -> None:
@@ -381,7 +382,7 @@ async def test_a_non_owner_cannot_update_the_release(harness: Any) -> None:
     )
     assert rec.ephemeral
     assert "Only the bot's owners" in rec.content
-    assert len(await repo.fetch_history(h.bot.store.conn)) == 1
+    assert len(await read_with(h.bot.store, repo.fetch_history)) == 1
 
 
 async def test_release_update_is_registered_only_in_admin_guilds(harness: Any) -> None:
@@ -399,7 +400,7 @@ async def test_a_post_still_failing_after_the_nonce_grace_is_given_up_not_resent
     await tick(h, dt.timedelta(hours=1))
     for wait in (5, 15, 45):  # the retries, each failing again
         await tick(h, dt.timedelta(seconds=wait))
-    ledger = await repo.fetch_ledger(h.bot.store.conn, h.guild.id)
+    ledger = await read_with(h.bot.store, repo.fetch_ledger, h.guild.id)
     assert ledger == [("day:2026-11-25", "abandoned", None)]
     attempts = [r for r in h.fake.requests if r.method == "POST" and r.path.endswith(f"{h.general.id}/messages")]
     assert len(attempts) == 4
@@ -410,8 +411,8 @@ async def test_a_post_still_failing_after_the_nonce_grace_is_given_up_not_resent
 async def test_a_server_that_removes_the_bot_loses_its_schedule(harness: Any) -> None:
     h = harness
     await set_daily(h)
-    assert await repo.fetch_schedule(h.bot.store.conn, h.guild.id) is not None
+    assert await read_with(h.bot.store, repo.fetch_schedule, h.guild.id) is not None
     h.fake.remove_guild(h.guild)
     assert await wait_until(lambda: h.bot.get_guild(h.guild.id) is None)
     await h.settle()
-    assert await repo.fetch_schedule(h.bot.store.conn, h.guild.id) is None
+    assert await read_with(h.bot.store, repo.fetch_schedule, h.guild.id) is None

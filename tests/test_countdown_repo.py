@@ -3,31 +3,26 @@ and requests are paced under Discord's global limit."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
+from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.shards import Ownership
 from bot.store import Store
 from cogs.countdown import repo
 from cogs.countdown.posting import RequestPacer, slot_nonce
 from cogs.countdown.record import ReleaseRecord, pack_replaces
 from cogs.countdown.slots import PostingRule, Slot
 from cogs.countdown.window import parse_window
+from tests.stores import fetch_rows, read_with
+from tests.test_shards import guild_on
 
 NOW = dt.datetime(2026, 11, 25, 13, tzinfo=dt.UTC)
 RULE = PostingRule(dt.time(13), "UTC", "daily")
 SLOT = Slot(NOW, dt.date(2026, 11, 25), None)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "bot.db")
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def claim(guild_id: int = 1, key: str = SLOT.key) -> repo.Claim:
@@ -46,7 +41,7 @@ async def test_a_slot_is_claimed_only_once(store: Store) -> None:
     again = await repo.claim_slots(store, [claim()], [], [], [], NOW + dt.timedelta(seconds=1))
     assert [job.claim.slot_key for job in first] == [SLOT.key]
     assert again == []
-    assert await repo.fetch_ledger(store.conn, 1) == [(SLOT.key, "claimed", None)]
+    assert await read_with(store, repo.fetch_ledger, 1) == [(SLOT.key, "claimed", None)]
 
 
 async def test_turning_posts_off_and_on_does_not_repost_the_same_day(store: Store) -> None:
@@ -63,17 +58,17 @@ async def test_three_failures_in_a_row_pause_and_a_success_resets_the_count(stor
         [job] = await repo.claim_slots(store, [claim(key=f"day:2026-11-2{5 + day}")], [], [], [], NOW)
         paused = await repo.mark_failed(store, job, state="failed", error="missing_access", detail="50001", now=NOW)
         assert paused == (day == 2)
-    schedule = await repo.fetch_schedule(store.conn, 1)
+    schedule = await read_with(store, repo.fetch_schedule, 1)
     assert schedule is not None
     assert schedule.paused
     assert schedule.consecutive_failures == 3
-    due, news = await repo.earliest_due(store.conn, 1)
+    due, news = await read_with(store, repo.earliest_due, 1)
     assert (due, news) == (None, False)  # a paused schedule is never due
 
     await add_schedule(store)  # setting it again resumes it
     [job] = await repo.claim_slots(store, [claim(key="day:2026-11-28")], [], [], [], NOW)
     await repo.mark_sent(store, job, message_id=99, kept_message=False, now=NOW)
-    schedule = await repo.fetch_schedule(store.conn, 1)
+    schedule = await read_with(store, repo.fetch_schedule, 1)
     assert schedule is not None
     assert not schedule.paused
     assert schedule.consecutive_failures == 0
@@ -84,9 +79,9 @@ async def test_three_failures_in_a_row_pause_and_a_success_resets_the_count(stor
 async def test_sends_a_crash_left_unconfirmed_are_due_again_at_start(store: Store) -> None:
     await add_schedule(store)
     await repo.claim_slots(store, [claim()], [repo.Advance(1, None)], [], [], NOW)
-    assert await repo.earliest_due(store.conn, 1) == (None, False)  # in flight: not due again
+    assert await read_with(store, repo.earliest_due, 1) == (None, False)  # in flight: not due again
     assert await repo.requeue_unfinished(store, NOW + dt.timedelta(seconds=30)) == 1
-    [job] = await repo.due_retries(store.conn, NOW + dt.timedelta(seconds=30), 10)
+    [job] = await read_with(store, repo.due_retries, NOW + dt.timedelta(seconds=30), 10)
     assert job.claim.nonce == slot_nonce(1, SLOT.key)
     assert job.claimed_at == NOW
 
@@ -103,8 +98,180 @@ async def test_an_owner_record_survives_an_older_pack_and_every_change_is_histor
     assert await repo.seed_from_pack(store, pack, NOW, keep, pack_replaces) is None
     await repo.record_change(store, version("owner", "2027-03-14", dt.date(2026, 11, 20)), NOW, keep)
     assert await repo.seed_from_pack(store, pack, NOW, keep, pack_replaces) is None
-    history = await repo.fetch_history(store.conn)
+    history = await read_with(store, repo.fetch_history)
     assert [(r.origin, r.window.label) for r in history] == [("owner", "2027-03-14"), ("pack", "early 2027")]
+
+
+def record_version(origin: str, window: str, source_date: dt.date) -> ReleaseRecord:
+    return ReleaseRecord("Season 2", parse_window(window), "estimated", "src", None, source_date, origin, NOW)  # type: ignore[arg-type]
+
+
+def keep(schedule: repo.Schedule, record: ReleaseRecord, at: dt.datetime, posted: frozenset[dt.date]) -> Slot | None:
+    return schedule.next_slot(record.window.start)
+
+
+async def test_times_come_back_as_aware_utc_datetimes_and_days_as_dates(store: Store) -> None:
+    seoul = ZoneInfo("Asia/Seoul")
+    due = (NOW + dt.timedelta(microseconds=123456)).astimezone(seoul)  # stored from another offset
+    await repo.seed_from_pack(
+        store, record_version("pack", "early 2027", dt.date(2025, 9, 18)), NOW, keep, pack_replaces
+    )
+    await repo.save_schedule(
+        store,
+        guild_id=1,
+        channel_id=10,
+        rule=RULE,
+        mode="post",
+        slot=Slot(due, dt.date(2026, 11, 25), None),
+        current_change_id=1,
+        by=5,
+        now=due,
+    )
+    schedule = await read_with(store, repo.fetch_schedule, 1)
+    assert schedule is not None
+    assert schedule.next_due_at == due
+    assert schedule.next_due_at is not None
+    assert schedule.next_due_at.tzinfo == dt.UTC
+    assert schedule.next_slot_date == dt.date(2026, 11, 25)
+    assert type(schedule.next_slot_date) is dt.date
+    assert schedule.paused is False
+    assert schedule.announced_change_id == 1
+
+    record = await read_with(store, repo.fetch_current_record)
+    assert record is not None
+    assert (record.recorded_at, record.recorded_at.tzinfo) == (NOW, dt.UTC)
+    assert (type(record.window.start), type(record.source_date)) == (dt.date, dt.date)
+
+    [job] = await repo.claim_slots(store, [claim()], [], [], [], due)
+    await repo.requeue_unfinished(store, due)
+    [retry] = await read_with(store, repo.due_retries, NOW + dt.timedelta(seconds=1), 10)
+    assert retry.claimed_at == due
+    assert retry.claimed_at.tzinfo == dt.UTC
+    assert retry.claim == job.claim
+    assert await read_with(store, repo.earliest_due, 1) == (due, False)
+    [row] = await fetch_rows(store, "SELECT due_at, claimed_at, retry_at FROM countdown_posts")
+    assert row.claimed_at is not None  # the raw column holds a time on both databases
+
+    await repo.mark_sent(store, retry, message_id=99, kept_message=True, now=due)
+    schedule = await read_with(store, repo.fetch_schedule, 1)
+    assert schedule is not None
+    assert (schedule.last_post_at, schedule.message_id, schedule.last_post_message_id) == (due, 99, 99)
+
+
+async def test_a_slot_that_failed_for_good_is_claimed_again_but_no_other_state_is(store: Store) -> None:
+    await add_schedule(store)
+    [job] = await repo.claim_slots(store, [claim()], [], [], [], NOW)
+    await repo.mark_failed(store, job, state="failed", error="missing_access", detail="50001", now=NOW)
+    assert await read_with(store, repo.fetch_ledger, 1) == [(SLOT.key, "failed", None)]
+
+    later = NOW + dt.timedelta(hours=1)
+    moved = replace(claim(), channel_id=11)  # a moderator fixed the channel
+    [again] = await repo.claim_slots(store, [moved], [], [], [], later)
+    assert (again.claim, again.claimed_at, again.attempts) == (moved, later, 0)
+    [row] = await fetch_rows(
+        store, "SELECT channel_id, state, attempts, retry_at, finished_at, claimed_at FROM countdown_posts"
+    )
+    assert (row.channel_id, row.state, row.attempts, row.retry_at, row.finished_at) == (11, "claimed", 0, None, None)
+
+    assert await repo.claim_slots(store, [claim()], [], [], [], later) == []  # claimed: not twice
+    await repo.mark_sent(store, again, message_id=99, kept_message=False, now=later)
+    assert await repo.claim_slots(store, [claim()], [], [], [], later) == []  # sent: never again
+    assert await read_with(store, repo.fetch_ledger, 1) == [(SLOT.key, "sent", 99)]
+
+    other = claim(key="day:2026-11-26")
+    [job] = await repo.claim_slots(store, [other], [], [], [], later)
+    await repo.mark_failed(store, job, state="abandoned", error="unconfirmed", detail=None, now=later)
+    assert await repo.claim_slots(store, [other], [], [], [], later) == []  # abandoned: maybe posted
+
+
+async def test_due_slots_retries_and_restarts_touch_only_the_owned_guilds(store: Store) -> None:
+    mine, theirs = guild_on(1, 2), guild_on(0, 2)
+    for guild_id in (mine, theirs):
+        await add_schedule(store, guild_id)
+    shard_1 = Ownership.of(2, [1])
+    # One row of room: the other shard's guild, due as early, must not take it.
+    assert [s.guild_id for s in await read_with(store, repo.due_schedules, NOW, 1, shard_1)] == [mine]
+    assert [s.guild_id for s in await read_with(store, repo.schedules_with_news, 2, 1, shard_1)] == [mine]
+    assert await read_with(store, repo.earliest_due, 2, Ownership.of(4, [3])) == (None, False)
+    advances = [repo.Advance(mine, None), repo.Advance(theirs, None)]
+    await repo.claim_slots(store, [claim(mine), claim(theirs)], advances, [], [], NOW)
+    soon = NOW + dt.timedelta(seconds=30)
+    assert await repo.requeue_unfinished(store, soon, shard_1) == 1
+    assert [job.claim.guild_id for job in await read_with(store, repo.due_retries, soon, 10)] == [mine]
+    assert await read_with(store, repo.due_retries, soon, 10, Ownership.of(2, [0])) == []
+    assert await read_with(store, repo.earliest_due, 1, shard_1) == (soon, False)
+    assert await repo.requeue_unfinished(store, soon) == 1  # the other process's guild, at its start
+
+
+async def test_posted_days_are_the_regular_days_claimed_sent_or_abandoned_since_the_lookback(store: Store) -> None:
+    await add_schedule(store)
+    keys = ["day:2026-11-22", "day:2026-11-23", "day:2026-11-24", "day:2026-11-25", "change:1"]
+    jobs = {
+        job.claim.slot_key: job for job in await repo.claim_slots(store, [claim(key=k) for k in keys], [], [], [], NOW)
+    }
+    await repo.mark_sent(store, jobs["day:2026-11-23"], message_id=5, kept_message=False, now=NOW)
+    await repo.mark_failed(store, jobs["day:2026-11-24"], state="failed", error="x", detail=None, now=NOW)
+    await repo.mark_failed(store, jobs["day:2026-11-25"], state="abandoned", error="x", detail=None, now=NOW)
+    posted = await read_with(store, repo.posted_days, [1, 2], NOW - repo.POSTED_LOOKBACK)
+    assert posted == {1: frozenset({dt.date(2026, 11, 23), dt.date(2026, 11, 25)})}
+
+
+async def test_a_schedule_planned_against_an_older_record_is_not_saved(store: Store) -> None:
+    await repo.seed_from_pack(
+        store, record_version("pack", "early 2027", dt.date(2025, 9, 18)), NOW, keep, pack_replaces
+    )
+    await repo.record_change(store, record_version("owner", "2027-03-14", dt.date(2026, 11, 20)), NOW, keep)
+    values = {"guild_id": 1, "channel_id": 10, "rule": RULE, "mode": "post", "slot": SLOT, "by": 5, "now": NOW}
+    assert not await repo.save_schedule(store, current_change_id=1, **values)  # type: ignore[arg-type]
+    assert await read_with(store, repo.fetch_schedule, 1) is None
+    assert await repo.save_schedule(store, current_change_id=2, **values)  # type: ignore[arg-type]
+    assert await read_with(store, repo.fetch_schedule, 1) is not None
+
+
+async def test_an_advance_leaves_a_schedule_that_moved_since_it_was_read(store: Store) -> None:
+    await add_schedule(store)  # read as due with SLOT ...
+    tomorrow = Slot(NOW + dt.timedelta(days=1), dt.date(2026, 11, 26), None)
+    later = Slot(NOW + dt.timedelta(hours=5), dt.date(2026, 11, 25), None)
+    await repo.save_schedule(  # ... then saved again with a new time before the claim
+        store, guild_id=1, channel_id=10, rule=RULE, mode="post", slot=later, current_change_id=1, by=5, now=NOW
+    )
+    await repo.claim_slots(store, [claim()], [repo.Advance(1, tomorrow, moves_from=SLOT)], [], [], NOW)
+    schedule = await read_with(store, repo.fetch_schedule, 1)
+    assert schedule is not None
+    assert schedule.next_slot(None) == later
+    await repo.claim_slots(store, [], [repo.Advance(1, tomorrow, moves_from=later)], [], [], NOW)
+    schedule = await read_with(store, repo.fetch_schedule, 1)
+    assert schedule is not None
+    assert schedule.next_slot(None) == tomorrow
+
+
+async def test_news_is_marked_announced_up_to_the_newest_change_only(store: Store) -> None:
+    await add_schedule(store)
+    await repo.claim_slots(store, [], [], [(1, 3)], [], NOW)
+    await repo.claim_slots(store, [], [], [(1, 2)], [], NOW)  # an older change never lowers it
+    schedule = await read_with(store, repo.fetch_schedule, 1)
+    assert schedule is not None
+    assert schedule.announced_change_id == 3
+
+
+async def test_two_processes_starting_at_once_take_the_pack_record_once(store_url: str) -> None:
+    first, second = await Store.open(store_url), await Store.open(store_url)
+    try:
+        older = record_version("pack", "2027", dt.date(2025, 1, 1))
+        await repo.seed_from_pack(first, older, NOW, keep, pack_replaces)
+        await repo.save_schedule(
+            first, guild_id=1, channel_id=10, rule=RULE, mode="post", slot=SLOT, current_change_id=1, by=5, now=NOW
+        )
+        newer = record_version("pack", "early 2027", dt.date(2025, 9, 18))
+        seeded = await asyncio.gather(
+            *(repo.seed_from_pack(store, newer, NOW, keep, pack_replaces) for store in (first, second))
+        )
+        assert sum(result is not None for result in seeded) == 1
+        history = await read_with(first, repo.fetch_history)
+        assert [record.window.label for record in history] == ["early 2027", "2027"]
+    finally:
+        await first.close()
+        await second.close()
 
 
 def test_the_pacer_spaces_requests_evenly_without_a_burst() -> None:

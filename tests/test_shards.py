@@ -17,6 +17,7 @@ from bot.store import Store, to_db_time
 from cogs.countdown import repo
 from cogs.countdown.slots import PostingRule, Slot
 from cogs.polls import repo as polls_repo
+from tests.stores import read_with
 
 #: The snowflake of Discord's documentation ("Snowflake ID Broken Down"): timestamp 41944705796 ms.
 GUILD = 175928847299117063
@@ -106,12 +107,12 @@ async def test_due_countdown_posts_are_those_of_owned_guilds_only(store: Store) 
         )
     shard_1 = Ownership.of(2, [1])
     # One row of room: the other shard's guild, due as early, must not take it.
-    assert [s.guild_id for s in await repo.due_schedules(store.conn, NOW, 1, shard_1)] == [mine]
-    assert [s.guild_id for s in await repo.schedules_with_news(store.conn, 2, 10, shard_1)] == [mine]
-    assert sorted(s.guild_id for s in await repo.due_schedules(store.conn, NOW, 10)) == sorted([mine, theirs])
-    due, news = await repo.earliest_due(store.conn, 2, Ownership.of(4, [3]))
+    assert [s.guild_id for s in await read_with(store, repo.due_schedules, NOW, 1, shard_1)] == [mine]
+    assert [s.guild_id for s in await read_with(store, repo.schedules_with_news, 2, 10, shard_1)] == [mine]
+    assert sorted(s.guild_id for s in await read_with(store, repo.due_schedules, NOW, 10)) == sorted([mine, theirs])
+    due, news = await read_with(store, repo.earliest_due, 2, Ownership.of(4, [3]))
     assert (due, news) == (None, False), "a process owning no scheduled guild has nothing due"
-    assert await repo.earliest_due(store.conn, 2, shard_1) == (NOW, True)
+    assert await read_with(store, repo.earliest_due, 2, shard_1) == (NOW, True)
 
 
 async def test_poll_deadlines_are_those_of_owned_guilds_only(store: Store) -> None:

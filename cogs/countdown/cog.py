@@ -177,7 +177,6 @@ class CountdownSettingsGroup(SettingsSubgroup):
             cadence=cadence,  # type: ignore[arg-type]
             weekday=weekday if weekday is not None else local_date(now, zone).weekday(),
         )
-        record = await repo.fetch_current_record(self.bot.store.conn)
         schedule = repo.Schedule(
             guild_id=guild.id,
             channel_id=target.id,
@@ -195,20 +194,26 @@ class CountdownSettingsGroup(SettingsSubgroup):
             consecutive_failures=0,
             paused=False,
         )
-        posted = await repo.posted_days(self.bot.store.conn, [guild.id], now - repo.POSTED_LOOKBACK)
-        slot, passed = plan_next_slot(schedule, record, now, posted.get(guild.id, frozenset()))
+        while True:
+            async with self.bot.store.read() as conn:
+                record = await repo.fetch_current_record(conn)
+                posted = await repo.posted_days(conn, [guild.id], now - repo.POSTED_LOOKBACK)
+            slot, passed = plan_next_slot(schedule, record, now, posted.get(guild.id, frozenset()))
+            saved = await repo.save_schedule(
+                self.bot.store,
+                guild_id=guild.id,
+                channel_id=target.id,
+                rule=rule,
+                mode=mode,  # type: ignore[arg-type]
+                slot=slot,
+                current_change_id=record.id if record else 0,
+                by=interaction.user.id,
+                now=now,
+            )
+            if saved:
+                break
+            # Another process recorded a release change since the read: plan against it instead.
         log_already_posted(guild.id, passed, f"by the new schedule of {interaction.user.id}")
-        await repo.save_schedule(
-            self.bot.store,
-            guild_id=guild.id,
-            channel_id=target.id,
-            rule=rule,
-            mode=mode,  # type: ignore[arg-type]
-            slot=slot,
-            current_change_id=record.id if record else 0,
-            by=interaction.user.id,
-            now=now,
-        )
         self.bot.scheduler.wake()
         next_text = (
             f"{instant_timestamp(slot.due_at, 'F')} ({instant_timestamp(slot.due_at, 'R')})"
@@ -258,7 +263,8 @@ class CountdownSettingsGroup(SettingsSubgroup):
         guild = interaction.guild
         assert guild is not None
         locale = interaction.locale
-        schedule = await repo.fetch_schedule(self.bot.store.conn, guild.id)
+        async with self.bot.store.read() as conn:
+            schedule = await repo.fetch_schedule(conn, guild.id)
         if schedule is None:
             await interaction.response.send_message(t("countdown.settings.none", locale), ephemeral=True)
             return
@@ -356,7 +362,8 @@ class ReleaseGroup(app_commands.Group):
             title, url = split_source(source)
         except WindowError as exc:
             raise window_error(exc) from None
-        current = await repo.fetch_current_record(self.bot.store.conn)
+        async with self.bot.store.read() as conn:
+            current = await repo.fetch_current_record(conn)
         record = ReleaseRecord(
             awaited=current.awaited if current else self.bot.pack.release.awaited,
             window=parsed,
@@ -372,7 +379,8 @@ class ReleaseGroup(app_commands.Group):
             raise UserError("countdown.release.unchanged")
         stored = await repo.record_change(self.bot.store, record, now, next_slot_for)
         self.bot.scheduler.wake()
-        guilds = await repo.count_active_schedules(self.bot.store.conn)
+        async with self.bot.store.read() as conn:
+            guilds = await repo.count_active_schedules(conn)
         log.info("release record changed by %s to %s (%s)", interaction.user.id, stored.window, stored.confidence)
         await interaction.response.send_message(
             t(
@@ -457,7 +465,8 @@ class CountdownCog(commands.Cog):
         """The zone the day count is made in: the server's countdown zone, else UTC."""
         if guild_id is None:
             return COUNT_ZONE_DEFAULT
-        schedule = await repo.fetch_schedule(self.bot.store.conn, guild_id)
+        async with self.bot.store.read() as conn:
+            schedule = await repo.fetch_schedule(conn, guild_id)
         return schedule.rule.zone if schedule else COUNT_ZONE_DEFAULT
 
     @app_commands.command(name=cmd("countdown.command.name"), description=cmd("countdown.command.description"))
@@ -465,9 +474,9 @@ class CountdownCog(commands.Cog):
     @app_commands.describe(history=cmd("countdown.command.history_description"))
     async def countdown(self, interaction: discord.Interaction[Any], history: bool = False) -> None:
         locale = interaction.locale
-        conn = self.bot.store.conn
         if history:
-            records = await repo.fetch_history(conn)
+            async with self.bot.store.read() as conn:
+                records = await repo.fetch_history(conn)
             card = render_history_card(
                 records,
                 platform=self.platform(locale),
@@ -476,7 +485,8 @@ class CountdownCog(commands.Cog):
             )
             await interaction.response.send_message(embed=card_embed(card), ephemeral=True)
             return
-        record = await repo.fetch_current_record(conn)
+        async with self.bot.store.read() as conn:
+            record = await repo.fetch_current_record(conn)
         if record is None:
             raise UserError("countdown.command.no_record")
         zone = await self.count_zone(interaction.guild_id)

@@ -250,8 +250,9 @@ class CountdownPosts:
         if self.queue.full():
             self._room_wanted = True
             return None  # a worker wakes the scheduler when there is room again
-        current = await repo.fetch_current_record(self.bot.store.conn)
-        due, news = await repo.earliest_due(self.bot.store.conn, current.id if current else 0, self.bot.ownership)
+        async with self.bot.store.read() as conn:
+            current = await repo.fetch_current_record(conn)
+            due, news = await repo.earliest_due(conn, current.id if current else 0, self.bot.ownership)
         if news:
             return now
         return due
@@ -262,85 +263,86 @@ class CountdownPosts:
         if room <= 0:
             self._room_wanted = True
             return
-        conn = self.bot.store.conn
         owned = self.bot.ownership
-        record = await repo.fetch_current_record(conn)
-        claims: list[Claim] = []
-        advances: list[Advance] = []
-        announced: list[tuple[int, int]] = []
-        retries: list[tuple[int, str]] = []
-        abandoned: list[PostJob] = []
+        # The reads share one connection, given back before the claims are written.
+        async with self.bot.store.read() as conn:
+            record = await repo.fetch_current_record(conn)
+            claims: list[Claim] = []
+            advances: list[Advance] = []
+            announced: list[tuple[int, int]] = []
+            retries: list[tuple[int, str]] = []
+            abandoned: list[PostJob] = []
 
-        for job in await repo.due_retries(conn, now, room, owned):
-            key = (job.claim.guild_id, job.claim.slot_key)
-            if key in self._in_flight:
-                continue
-            if now - job.claimed_at > NONCE_GRACE:
-                abandoned.append(job)
-            else:
-                retries.append(key)
-        room -= len(retries)
+            for job in await repo.due_retries(conn, now, room, owned):
+                key = (job.claim.guild_id, job.claim.slot_key)
+                if key in self._in_flight:
+                    continue
+                if now - job.claimed_at > NONCE_GRACE:
+                    abandoned.append(job)
+                else:
+                    retries.append(key)
+            room -= len(retries)
 
-        if record is not None and room > 0:
-            change_key = change_slot_key(record.id)
-            for schedule in await repo.schedules_with_news(conn, record.id, room, owned):
-                claims.append(
-                    Claim(
-                        schedule.guild_id,
-                        change_key,
-                        schedule.channel_id,
-                        schedule.mode,
-                        "change",
-                        record.id,
-                        slot_nonce(schedule.guild_id, change_key),
-                        now,
-                    )
-                )
-                announced.append((schedule.guild_id, record.id))
-            room -= len(claims)
-
-        if room > 0:
-            release_start = record.window.start if record else None
-            last_day = record.release_day if record else None
-            due_schedules = await repo.due_schedules(conn, now, room, owned)
-            posted = await repo.posted_days(
-                conn, [schedule.guild_id for schedule in due_schedules], now - repo.POSTED_LOOKBACK
-            )
-            for schedule in due_schedules:
-                due = schedule.next_slot(release_start)
-                assert due is not None
-                catchup = catch_up(
-                    schedule.rule,
-                    due,
-                    now,
-                    release_start=release_start,
-                    last_day=last_day,
-                    posted=posted.get(schedule.guild_id, frozenset()),
-                )
-                log_already_posted(schedule.guild_id, catchup.already_posted, "when it came due")
-                for missed in catchup.skipped:
-                    log.warning(
-                        "countdown slot %s of guild %s skipped: %s late when the bot could post it",
-                        missed.key,
-                        schedule.guild_id,
-                        now - missed.due_at,
-                    )
-                advances.append(Advance(schedule.guild_id, catchup.next_slot))
-                if catchup.slot is not None:
-                    slot = catchup.slot
-                    occasion: repo.Occasion = "milestone" if slot.milestone is not None else "scheduled"
+            if record is not None and room > 0:
+                change_key = change_slot_key(record.id)
+                for schedule in await repo.schedules_with_news(conn, record.id, room, owned):
                     claims.append(
                         Claim(
                             schedule.guild_id,
-                            slot.key,
+                            change_key,
                             schedule.channel_id,
                             schedule.mode,
-                            occasion,
-                            record.id if record else 0,
-                            slot_nonce(schedule.guild_id, slot.key),
-                            slot.due_at,
+                            "change",
+                            record.id,
+                            slot_nonce(schedule.guild_id, change_key),
+                            now,
                         )
                     )
+                    announced.append((schedule.guild_id, record.id))
+                room -= len(claims)
+
+            if room > 0:
+                release_start = record.window.start if record else None
+                last_day = record.release_day if record else None
+                due_schedules = await repo.due_schedules(conn, now, room, owned)
+                posted = await repo.posted_days(
+                    conn, [schedule.guild_id for schedule in due_schedules], now - repo.POSTED_LOOKBACK
+                )
+                for schedule in due_schedules:
+                    due = schedule.next_slot(release_start)
+                    assert due is not None
+                    catchup = catch_up(
+                        schedule.rule,
+                        due,
+                        now,
+                        release_start=release_start,
+                        last_day=last_day,
+                        posted=posted.get(schedule.guild_id, frozenset()),
+                    )
+                    log_already_posted(schedule.guild_id, catchup.already_posted, "when it came due")
+                    for missed in catchup.skipped:
+                        log.warning(
+                            "countdown slot %s of guild %s skipped: %s late when the bot could post it",
+                            missed.key,
+                            schedule.guild_id,
+                            now - missed.due_at,
+                        )
+                    advances.append(Advance(schedule.guild_id, catchup.next_slot, moves_from=due))
+                    if catchup.slot is not None:
+                        slot = catchup.slot
+                        occasion: repo.Occasion = "milestone" if slot.milestone is not None else "scheduled"
+                        claims.append(
+                            Claim(
+                                schedule.guild_id,
+                                slot.key,
+                                schedule.channel_id,
+                                schedule.mode,
+                                occasion,
+                                record.id if record else 0,
+                                slot_nonce(schedule.guild_id, slot.key),
+                                slot.due_at,
+                            )
+                        )
 
         for job in abandoned:
             log.warning(
@@ -388,7 +390,8 @@ class CountdownPosts:
         """Send (or edit) one claimed slot and record how it went."""
         claim = job.claim
         store = self.bot.store
-        schedule = await repo.fetch_schedule(store.conn, claim.guild_id)
+        async with store.read() as conn:
+            schedule = await repo.fetch_schedule(conn, claim.guild_id)
         if schedule is None:
             await repo.mark_failed(
                 store, job, state="abandoned", error="schedule_off", detail=None, now=self.bot.clock()
@@ -430,13 +433,13 @@ class CountdownPosts:
         await repo.mark_sent(store, job, message_id=message_id, kept_message=claim.mode == "edit", now=self.bot.clock())
 
     async def build_embed(self, claim: Claim, schedule: Schedule, guild: discord.Guild) -> discord.Embed | None:
-        conn = self.bot.store.conn
         previous = None
-        if claim.occasion == "change":
-            record = await repo.fetch_record(conn, claim.change_id)
-            previous = await repo.fetch_previous_record(conn, claim.change_id)
-        else:
-            record = await repo.fetch_current_record(conn)
+        async with self.bot.store.read() as conn:
+            if claim.occasion == "change":
+                record = await repo.fetch_record(conn, claim.change_id)
+                previous = await repo.fetch_previous_record(conn, claim.change_id)
+            else:
+                record = await repo.fetch_current_record(conn)
         if record is None:
             return None
         zone = schedule.rule.zone

@@ -1,11 +1,16 @@
-"""SQL of the countdown (bot/migrations/0003_countdown.sql): release history, schedules, ledger.
+"""SQL of the countdown (tables in bot/store/schema.py): release history, schedules, ledger.
 
-Reads use the shared connection; every write is one ``store.transaction()``. Times are
-UTC ISO-8601 text, calendar dates "YYYY-MM-DD" text.
+Reads take a connection from ``store.read()``; every write is one ``store.transaction()``.
+The statements are SQLAlchemy Core, the same on SQLite and PostgreSQL; times are aware
+UTC datetimes and calendar dates ``datetime.date`` on both.
 
-Exactly once: a slot becomes a ``countdown_posts`` row (UNIQUE per guild and slot) in
-the same transaction that moves the schedule on, *before* anything is sent; a slot
-whose row exists is never claimed again.
+Exactly once: a slot becomes a ``countdown_posts`` row (primary key per guild and slot)
+in the same transaction that moves the schedule on, *before* anything is sent; a slot
+whose row exists is never claimed again (unless it failed for good: nothing was posted).
+
+Several processes may share one PostgreSQL database (READ COMMITTED). A guild's posts
+are only written by the process that owns the guild, but any process may record a
+release change; every read-then-write below is safe under that (see each function).
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
-import aiosqlite
+from sqlalchemy import ColumnElement, Row, and_, bindparam, case, exists, false, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.shards import EVERY_SHARD, Ownership
-from bot.store import Store, from_db_time, to_db_time
+from bot.store import Store, dialect_insert
+from bot.store.schema import countdown_posts as posts
+from bot.store.schema import countdown_release_history as history
+from bot.store.schema import countdown_schedules as schedules
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.slots import Cadence, PostingRule, Slot, milestone_on, parse_local_time
 from cogs.countdown.window import ReleaseWindow
@@ -29,13 +38,17 @@ Occasion = Literal["scheduled", "milestone", "change"]
 #: After this many failed posts in a row a schedule pauses instead of failing forever.
 PAUSE_AFTER_FAILURES = 3
 
+#: PostgreSQL advisory lock taken by every writer that reads the current release record and
+#: writes schedules from it (any process may record a change). SQLite needs none: a write
+#: transaction there (BEGIN IMMEDIATE) already excludes every other writer.
+RECORD_LOCK_KEY = 0x68796F73616E_0003  # "hyosan", migration 0003
 
-def _iso(when: dt.datetime | None) -> str | None:
-    return None if when is None else to_db_time(when)
 
-
-def _day(text: str | None) -> dt.date | None:
-    return None if text is None else dt.date.fromisoformat(text)
+async def _lock_record_writers(conn: AsyncConnection) -> None:
+    """Serialize, until this transaction ends, with every other writer of the record or of
+    schedules computed from it; statements after this see what the last holder committed."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RECORD_LOCK_KEY})
 
 
 # ---------------------------------------------------------------------------
@@ -43,62 +56,61 @@ def _day(text: str | None) -> dt.date | None:
 # ---------------------------------------------------------------------------
 
 _RECORD_COLUMNS = (
-    "id, awaited, precision, start_date, end_date, label, confidence, source_title, source_url, "
-    "source_date, origin, changed_by, recorded_at"
+    history.c.id,
+    history.c.awaited,
+    history.c.precision,
+    history.c.start_date,
+    history.c.end_date,
+    history.c.label,
+    history.c.confidence,
+    history.c.source_title,
+    history.c.source_url,
+    history.c.source_date,
+    history.c.origin,
+    history.c.changed_by,
+    history.c.recorded_at,
 )
 
 
-def _record(row: aiosqlite.Row) -> ReleaseRecord:
+def _record(row: Row[Any]) -> ReleaseRecord:
     return ReleaseRecord(
-        id=int(row["id"]),
-        awaited=row["awaited"],
-        window=ReleaseWindow(
-            precision=row["precision"],
-            start=dt.date.fromisoformat(row["start_date"]),
-            end=dt.date.fromisoformat(row["end_date"]),
-            label=row["label"],
-        ),
-        confidence=row["confidence"],
-        source_title=row["source_title"],
-        source_url=row["source_url"],
-        source_date=dt.date.fromisoformat(row["source_date"]),
-        origin=row["origin"],
-        changed_by=row["changed_by"],
-        recorded_at=dt.datetime.fromisoformat(row["recorded_at"]),
+        id=int(row.id),
+        awaited=row.awaited,
+        window=ReleaseWindow(precision=row.precision, start=row.start_date, end=row.end_date, label=row.label),
+        confidence=row.confidence,
+        source_title=row.source_title,
+        source_url=row.source_url,
+        source_date=row.source_date,
+        origin=row.origin,
+        changed_by=row.changed_by,
+        recorded_at=row.recorded_at,
     )
 
 
-async def fetch_current_record(conn: aiosqlite.Connection) -> ReleaseRecord | None:
-    rows = list(
-        await conn.execute_fetchall(f"SELECT {_RECORD_COLUMNS} FROM countdown_release_history ORDER BY id DESC LIMIT 1")
-    )
-    return _record(rows[0]) if rows else None
-
-
-async def fetch_record(conn: aiosqlite.Connection, record_id: int) -> ReleaseRecord | None:
-    async with conn.execute(
-        f"SELECT {_RECORD_COLUMNS} FROM countdown_release_history WHERE id = ?", (record_id,)
-    ) as cursor:
-        row = await cursor.fetchone()
+async def fetch_current_record(conn: AsyncConnection) -> ReleaseRecord | None:
+    row = (await conn.execute(select(*_RECORD_COLUMNS).order_by(history.c.id.desc()).limit(1))).first()
     return None if row is None else _record(row)
 
 
-async def fetch_previous_record(conn: aiosqlite.Connection, record_id: int) -> ReleaseRecord | None:
+async def fetch_record(conn: AsyncConnection, record_id: int) -> ReleaseRecord | None:
+    row = (await conn.execute(select(*_RECORD_COLUMNS).where(history.c.id == record_id))).first()
+    return None if row is None else _record(row)
+
+
+async def fetch_previous_record(conn: AsyncConnection, record_id: int) -> ReleaseRecord | None:
     """The version a change replaced (for "was … now …" in announcements)."""
-    async with conn.execute(
-        f"SELECT {_RECORD_COLUMNS} FROM countdown_release_history WHERE id < ? ORDER BY id DESC LIMIT 1",
-        (record_id,),
-    ) as cursor:
-        row = await cursor.fetchone()
+    row = (
+        await conn.execute(
+            select(*_RECORD_COLUMNS).where(history.c.id < record_id).order_by(history.c.id.desc()).limit(1)
+        )
+    ).first()
     return None if row is None else _record(row)
 
 
-async def fetch_history(conn: aiosqlite.Connection, limit: int = 50) -> list[ReleaseRecord]:
+async def fetch_history(conn: AsyncConnection, limit: int = 50) -> list[ReleaseRecord]:
     """Every change, newest first."""
-    async with conn.execute(
-        f"SELECT {_RECORD_COLUMNS} FROM countdown_release_history ORDER BY id DESC LIMIT ?", (limit,)
-    ) as cursor:
-        return [_record(row) for row in await cursor.fetchall()]
+    rows = await conn.execute(select(*_RECORD_COLUMNS).order_by(history.c.id.desc()).limit(limit))
+    return [_record(row) for row in rows]
 
 
 Reschedule = Callable[["Schedule", ReleaseRecord, dt.datetime, frozenset[dt.date]], Slot | None]
@@ -106,47 +118,72 @@ Reschedule = Callable[["Schedule", ReleaseRecord, dt.datetime, frozenset[dt.date
 the schedule's next slot (from slots.next_open_slot)."""
 
 
-async def _insert_record(conn: aiosqlite.Connection, record: ReleaseRecord) -> int:
-    cursor = await conn.execute(
-        "INSERT INTO countdown_release_history (awaited, precision, start_date, end_date, label, confidence, "
-        "source_title, source_url, source_date, origin, changed_by, recorded_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            record.awaited,
-            record.window.precision,
-            record.window.start.isoformat(),
-            record.window.end.isoformat(),
-            record.window.label,
-            record.confidence,
-            record.source_title,
-            record.source_url,
-            record.source_date.isoformat(),
-            record.origin,
-            record.changed_by,
-            _iso(record.recorded_at),
-        ),
+async def _insert_record(conn: AsyncConnection, record: ReleaseRecord) -> int:
+    result = await conn.execute(
+        history.insert()
+        .values(
+            awaited=record.awaited,
+            precision=record.window.precision,
+            start_date=record.window.start,
+            end_date=record.window.end,
+            label=record.window.label,
+            confidence=record.confidence,
+            source_title=record.source_title,
+            source_url=record.source_url,
+            source_date=record.source_date,
+            origin=record.origin,
+            changed_by=record.changed_by,
+            recorded_at=record.recorded_at,
+        )
+        .returning(history.c.id)
     )
-    assert cursor.lastrowid is not None
-    return int(cursor.lastrowid)
+    return int(result.scalar_one())
+
+
+def _slot_values(slot: Slot | None) -> dict[str, object]:
+    return {"next_due_at": slot.due_at if slot else None, "next_slot_date": slot.local_date if slot else None}
+
+
+#: Executemany: move the schedule of ``guild`` to the slot ``due`` (UTC) on the local day ``day``.
+_MOVE_SCHEDULE = (
+    update(schedules)
+    .where(schedules.c.guild_id == bindparam("guild"))
+    .values(
+        next_due_at=bindparam("due", type_=schedules.c.next_due_at.type),
+        next_slot_date=bindparam("day", type_=schedules.c.next_slot_date.type),
+    )
+)
 
 
 async def _reschedule_all(
-    conn: aiosqlite.Connection, record: ReleaseRecord, now: dt.datetime, reschedule: Reschedule
+    conn: AsyncConnection, record: ReleaseRecord, now: dt.datetime, reschedule: Reschedule
 ) -> None:
-    """Milestones and the last day depend on the record, so every next slot is recomputed."""
-    schedules = await _fetch_schedules(conn, "1 = 1", ())
-    posted = await posted_days(conn, [schedule.guild_id for schedule in schedules], now - POSTED_LOOKBACK)
-    for schedule in schedules:
+    """Milestones and the last day depend on the record, so every next slot is recomputed.
+
+    Called under the record lock, so the schedules read here are the committed ones: a
+    schedule saved meanwhile (which takes the same lock) is either seen or saved after us
+    against this record.
+    """
+    found = await _fetch_schedules(conn, None)
+    posted = await posted_days(conn, [schedule.guild_id for schedule in found], now - POSTED_LOOKBACK)
+    moves = []
+    for schedule in found:
         slot = reschedule(schedule, record, now, posted.get(schedule.guild_id, frozenset()))
-        await conn.execute(
-            "UPDATE countdown_schedules SET next_due_at = ?, next_slot_date = ? WHERE guild_id = ?",
-            (_iso(slot.due_at) if slot else None, slot.local_date.isoformat() if slot else None, schedule.guild_id),
+        moves.append(
+            {"guild": schedule.guild_id, "due": slot.due_at if slot else None, "day": slot.local_date if slot else None}
         )
+    if moves:
+        await conn.execute(_MOVE_SCHEDULE, moves)
 
 
 async def record_change(store: Store, record: ReleaseRecord, now: dt.datetime, reschedule: Reschedule) -> ReleaseRecord:
-    """Add a version of the record and move every schedule to match, in one transaction."""
+    """Add a version of the record and move every schedule to match, in one transaction.
+
+    Under the record lock: two changes recorded at once by two processes are applied one
+    after the other, so the schedules end up computed from the newest record.
+    """
     async with store.transaction() as conn:
+        await _lock_record_writers(conn)
         record_id = await _insert_record(conn, record)
         stored = replace(record, id=record_id)
         await _reschedule_all(conn, stored, now, reschedule)
@@ -160,8 +197,13 @@ async def seed_from_pack(
     reschedule: Reschedule,
     replaces: Callable[[ReleaseRecord | None, ReleaseRecord], bool],
 ) -> ReleaseRecord | None:
-    """Make the pack's entry current if ``replaces`` says so; returns it when it became current."""
+    """Make the pack's entry current if ``replaces`` says so; returns it when it became current.
+
+    Every process seeds at start; under the record lock the second one reads the first
+    one's record and leaves it (no duplicate version, no announcement of a non-change).
+    """
     async with store.transaction() as conn:
+        await _lock_record_writers(conn)
         current = await fetch_current_record(conn)
         if not replaces(current, candidate):
             return None
@@ -171,7 +213,7 @@ async def seed_from_pack(
             await _reschedule_all(conn, stored, now, reschedule)
         else:
             # The first record is no news: schedules (if any) have nothing to announce.
-            await conn.execute("UPDATE countdown_schedules SET announced_change_id = ?", (record_id,))
+            await conn.execute(update(schedules).values(announced_change_id=record_id))
     return stored
 
 
@@ -207,49 +249,69 @@ class Schedule:
 
 
 _SCHEDULE_COLUMNS = (
-    "guild_id, channel_id, local_time, timezone, cadence, weekday, mode, next_due_at, next_slot_date, "
-    "message_id, announced_change_id, last_post_at, last_post_message_id, last_error, last_error_detail, "
-    "last_error_at, consecutive_failures, paused"
+    schedules.c.guild_id,
+    schedules.c.channel_id,
+    schedules.c.local_time,
+    schedules.c.timezone,
+    schedules.c.cadence,
+    schedules.c.weekday,
+    schedules.c.mode,
+    schedules.c.next_due_at,
+    schedules.c.next_slot_date,
+    schedules.c.message_id,
+    schedules.c.announced_change_id,
+    schedules.c.last_post_at,
+    schedules.c.last_post_message_id,
+    schedules.c.last_error,
+    schedules.c.last_error_detail,
+    schedules.c.last_error_at,
+    schedules.c.consecutive_failures,
+    schedules.c.paused,
 )
 
 
-def _schedule(row: aiosqlite.Row) -> Schedule:
-    cadence: Cadence = row["cadence"]
+def _schedule(row: Row[Any]) -> Schedule:
+    cadence: Cadence = row.cadence
     return Schedule(
-        guild_id=int(row["guild_id"]),
-        channel_id=int(row["channel_id"]),
+        guild_id=int(row.guild_id),
+        channel_id=int(row.channel_id),
         rule=PostingRule(
-            at=parse_local_time(row["local_time"]),
-            zone=row["timezone"],
-            cadence=cadence,
-            weekday=int(row["weekday"]),
+            at=parse_local_time(row.local_time), zone=row.timezone, cadence=cadence, weekday=int(row.weekday)
         ),
-        mode=row["mode"],
-        next_due_at=from_db_time(row["next_due_at"]),
-        next_slot_date=_day(row["next_slot_date"]),
-        message_id=row["message_id"],
-        announced_change_id=int(row["announced_change_id"]),
-        last_post_at=from_db_time(row["last_post_at"]),
-        last_post_message_id=row["last_post_message_id"],
-        last_error=row["last_error"],
-        last_error_detail=row["last_error_detail"],
-        last_error_at=from_db_time(row["last_error_at"]),
-        consecutive_failures=int(row["consecutive_failures"]),
-        paused=bool(row["paused"]),
+        mode=row.mode,
+        next_due_at=row.next_due_at,
+        next_slot_date=row.next_slot_date,
+        message_id=row.message_id,
+        announced_change_id=int(row.announced_change_id),
+        last_post_at=row.last_post_at,
+        last_post_message_id=row.last_post_message_id,
+        last_error=row.last_error,
+        last_error_detail=row.last_error_detail,
+        last_error_at=row.last_error_at,
+        consecutive_failures=int(row.consecutive_failures),
+        paused=bool(row.paused),
     )
 
 
 async def _fetch_schedules(
-    conn: aiosqlite.Connection, where: str, params: Sequence[object], limit: int = -1
+    conn: AsyncConnection,
+    where: ColumnElement[bool] | None,
+    order_by: Sequence[ColumnElement[Any]] = (),
+    limit: int | None = None,
 ) -> list[Schedule]:
-    rows = await conn.execute_fetchall(
-        f"SELECT {_SCHEDULE_COLUMNS} FROM countdown_schedules WHERE {where} LIMIT ?", (*params, limit)
-    )
-    return [_schedule(row) for row in rows]
+    query = select(*_SCHEDULE_COLUMNS)
+    if where is not None:
+        query = query.where(where)
+    query = query.order_by(*order_by).limit(limit)
+    return [_schedule(row) for row in await conn.execute(query)]
 
 
-async def fetch_schedule(conn: aiosqlite.Connection, guild_id: int) -> Schedule | None:
-    found = await _fetch_schedules(conn, "guild_id = ?", (guild_id,))
+#: Not paused (a boolean compared portably: ``= false`` in PostgreSQL, ``= 0`` in SQLite).
+_ACTIVE = schedules.c.paused == false()
+
+
+async def fetch_schedule(conn: AsyncConnection, guild_id: int) -> Schedule | None:
+    found = await _fetch_schedules(conn, schedules.c.guild_id == guild_id)
     return found[0] if found else None
 
 
@@ -264,77 +326,102 @@ async def save_schedule(
     current_change_id: int,
     by: int,
     now: dt.datetime,
-) -> None:
+) -> bool:
     """Set (or reset) a guild's schedule: failures and pause are cleared, nothing old is announced.
 
-    The edit-mode message is kept only while the channel and mode stay the same.
+    The edit-mode message is kept only while the channel and mode stay the same. ``slot``
+    was planned against record ``current_change_id``; if a newer record was committed
+    since (by any process), nothing is saved and False comes back: plan again. Under the
+    record lock, so a change recorded at the same time either waits for this schedule
+    and reschedules it, or committed first and is seen here.
     """
-    async with store.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO countdown_schedules (guild_id, channel_id, local_time, timezone, cadence, weekday, mode, "
-            "next_due_at, next_slot_date, announced_change_id, updated_by, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (guild_id) DO UPDATE SET "
-            "message_id = CASE WHEN channel_id = excluded.channel_id AND mode = excluded.mode "
-            "THEN message_id END, "
-            "channel_id = excluded.channel_id, local_time = excluded.local_time, timezone = excluded.timezone, "
-            "cadence = excluded.cadence, weekday = excluded.weekday, mode = excluded.mode, "
-            "next_due_at = excluded.next_due_at, next_slot_date = excluded.next_slot_date, "
-            "announced_change_id = excluded.announced_change_id, last_error = NULL, last_error_detail = NULL, "
-            "last_error_at = NULL, consecutive_failures = 0, paused = 0, "
-            "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-            (
-                guild_id,
-                channel_id,
-                rule.at.strftime("%H:%M"),
-                rule.zone,
-                rule.cadence,
-                rule.weekday,
-                mode,
-                _iso(slot.due_at) if slot else None,
-                slot.local_date.isoformat() if slot else None,
-                current_change_id,
-                by,
-                _iso(now),
+    stmt = store.insert(schedules).values(
+        guild_id=guild_id,
+        channel_id=channel_id,
+        local_time=rule.at.strftime("%H:%M"),
+        timezone=rule.zone,
+        cadence=rule.cadence,
+        weekday=rule.weekday,
+        mode=mode,
+        announced_change_id=current_change_id,
+        updated_by=by,
+        updated_at=now,
+        **_slot_values(slot),
+    )
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[schedules.c.guild_id],
+        set_={
+            "message_id": case(
+                (
+                    and_(schedules.c.channel_id == excluded.channel_id, schedules.c.mode == excluded.mode),
+                    schedules.c.message_id,
+                ),
+                else_=None,
             ),
-        )
+            "channel_id": excluded.channel_id,
+            "local_time": excluded.local_time,
+            "timezone": excluded.timezone,
+            "cadence": excluded.cadence,
+            "weekday": excluded.weekday,
+            "mode": excluded.mode,
+            "next_due_at": excluded.next_due_at,
+            "next_slot_date": excluded.next_slot_date,
+            "announced_change_id": excluded.announced_change_id,
+            "last_error": None,
+            "last_error_detail": None,
+            "last_error_at": None,
+            "consecutive_failures": 0,
+            "paused": False,
+            "updated_by": excluded.updated_by,
+            "updated_at": excluded.updated_at,
+        },
+    )
+    async with store.transaction() as conn:
+        await _lock_record_writers(conn)
+        latest = (await conn.execute(select(func.max(history.c.id)))).scalar_one()
+        if latest is not None and latest > current_change_id:
+            return False
+        await conn.execute(stmt)
+    return True
 
 
 async def delete_schedule(store: Store, guild_id: int) -> bool:
     """Stop a guild's posts; the ledger stays so a slot already posted is not posted again."""
     async with store.transaction() as conn:
-        cursor = await conn.execute("DELETE FROM countdown_schedules WHERE guild_id = ?", (guild_id,))
-        return cursor.rowcount > 0
+        result = await conn.execute(schedules.delete().where(schedules.c.guild_id == guild_id))
+        return result.rowcount > 0
 
 
-async def count_active_schedules(conn: aiosqlite.Connection) -> int:
-    async with conn.execute("SELECT count(*) FROM countdown_schedules WHERE paused = 0") as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+async def count_active_schedules(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.count()).select_from(schedules).where(_ACTIVE))).scalar_one())
 
 
 async def due_schedules(
-    conn: aiosqlite.Connection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
+    conn: AsyncConnection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
 ) -> list[Schedule]:
     """Active schedules of owned guilds whose regular slot has come, earliest first."""
-    mine, shard_params = owned.sql_filter()
     return await _fetch_schedules(
         conn,
-        f"paused = 0 AND next_due_at IS NOT NULL AND next_due_at <= ? AND {mine} ORDER BY next_due_at",
-        (_iso(now), *shard_params),
+        and_(
+            _ACTIVE,
+            schedules.c.next_due_at.is_not(None),
+            schedules.c.next_due_at <= now,
+            owned.clause(schedules.c.guild_id),
+        ),
+        (schedules.c.next_due_at,),
         limit,
     )
 
 
 async def schedules_with_news(
-    conn: aiosqlite.Connection, current_change_id: int, limit: int, owned: Ownership = EVERY_SHARD
+    conn: AsyncConnection, current_change_id: int, limit: int, owned: Ownership = EVERY_SHARD
 ) -> list[Schedule]:
     """Active schedules of owned guilds that have not announced the current record yet."""
-    mine, shard_params = owned.sql_filter()
     return await _fetch_schedules(
         conn,
-        f"paused = 0 AND announced_change_id < ? AND {mine} ORDER BY guild_id",
-        (current_change_id, *shard_params),
+        and_(_ACTIVE, schedules.c.announced_change_id < current_change_id, owned.clause(schedules.c.guild_id)),
+        (schedules.c.guild_id,),
         limit,
     )
 
@@ -360,10 +447,16 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class Advance:
-    """Where a schedule moves when its due slot is claimed or skipped."""
+    """Where a schedule moves when its due slot is claimed or skipped.
+
+    ``moves_from`` is the slot the schedule was read as due with: the move is made only if
+    the schedule still has it, so a schedule saved or rescheduled since (a new rule, or a
+    release change recorded by any process) keeps its newer slot.
+    """
 
     guild_id: int
     next_slot: Slot | None
+    moves_from: Slot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,17 +468,40 @@ class PostJob:
     attempts: int
 
 
-def _claim(row: aiosqlite.Row) -> Claim:
+def _claim(row: Row[Any]) -> Claim:
     return Claim(
-        guild_id=int(row["guild_id"]),
-        slot_key=row["slot_key"],
-        channel_id=int(row["channel_id"]),
-        mode=row["mode"],
-        occasion=row["occasion"],
-        change_id=int(row["change_id"]),
-        nonce=row["nonce"],
-        due_at=dt.datetime.fromisoformat(row["due_at"]),
+        guild_id=int(row.guild_id),
+        slot_key=row.slot_key,
+        channel_id=int(row.channel_id),
+        mode=row.mode,
+        occasion=row.occasion,
+        change_id=int(row.change_id),
+        nonce=row.nonce,
+        due_at=row.due_at,
     )
+
+
+#: Executemany: :data:`_MOVE_SCHEDULE`, only while the schedule still has the slot ``was_due``/``was_day``.
+_MOVE_SCHEDULE_FROM = _MOVE_SCHEDULE.where(
+    schedules.c.next_due_at == bindparam("was_due", type_=schedules.c.next_due_at.type),
+    schedules.c.next_slot_date == bindparam("was_day", type_=schedules.c.next_slot_date.type),
+)
+
+
+def _move(advance: Advance) -> dict[str, object]:
+    slot, seen = advance.next_slot, advance.moves_from
+    values: dict[str, object] = {
+        "guild": advance.guild_id,
+        "due": slot.due_at if slot else None,
+        "day": slot.local_date if slot else None,
+    }
+    if seen is not None:
+        values.update(was_due=seen.due_at, was_day=seen.local_date)
+    return values
+
+
+def _job(row: Row[Any]) -> PostJob:
+    return PostJob(_claim(row), row.claimed_at, int(row.attempts))
 
 
 async def claim_slots(
@@ -397,53 +513,88 @@ async def claim_slots(
     now: dt.datetime,
 ) -> list[PostJob]:
     """One transaction: insert ledger rows (a slot already there is not claimed again), move
-    schedules on, mark news as announced, and take due retries; returns what to send."""
+    schedules on, mark news as announced, and take due retries; returns what to send.
+
+    Every step is one statement whose condition is checked on the row it writes (the
+    primary key and ``WHERE state = 'failed'`` for a claim, ``WHERE retry_at IS NOT NULL``
+    for a retry, a CASE keeping the larger announced change), so none relies on a read made
+    before it, whichever process runs beside this one.
+    """
     jobs: list[PostJob] = []
     async with store.transaction() as conn:
         for claim in claims:
-            cursor = await conn.execute(
-                "INSERT INTO countdown_posts (guild_id, slot_key, channel_id, mode, occasion, change_id, nonce, "
-                "due_at, claimed_at, state, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'claimed', 0) "
-                # A slot that failed for good (Discord refused it: nothing was posted) may be claimed
-                # again, e.g. after a moderator fixed the channel; any other state is never claimed twice.
-                "ON CONFLICT (guild_id, slot_key) DO UPDATE SET channel_id = excluded.channel_id, "
-                "mode = excluded.mode, occasion = excluded.occasion, change_id = excluded.change_id, "
-                "nonce = excluded.nonce, due_at = excluded.due_at, claimed_at = excluded.claimed_at, "
-                "state = 'claimed', attempts = 0, retry_at = NULL, message_id = NULL, finished_at = NULL "
-                "WHERE countdown_posts.state = 'failed'",
-                (
-                    claim.guild_id,
-                    claim.slot_key,
-                    claim.channel_id,
-                    claim.mode,
-                    claim.occasion,
-                    claim.change_id,
-                    claim.nonce,
-                    _iso(claim.due_at),
-                    _iso(now),
-                ),
+            insert = dialect_insert(conn, posts).values(
+                guild_id=claim.guild_id,
+                slot_key=claim.slot_key,
+                channel_id=claim.channel_id,
+                mode=claim.mode,
+                occasion=claim.occasion,
+                change_id=claim.change_id,
+                nonce=claim.nonce,
+                due_at=claim.due_at,
+                claimed_at=now,
+                state="claimed",
+                attempts=0,
             )
-            if cursor.rowcount > 0:
+            excluded = insert.excluded
+            # A slot that failed for good (Discord refused it: nothing was posted) may be claimed
+            # again, e.g. after a moderator fixed the channel; any other state is never claimed twice.
+            stmt = insert.on_conflict_do_update(
+                index_elements=[posts.c.guild_id, posts.c.slot_key],
+                set_={
+                    "channel_id": excluded.channel_id,
+                    "mode": excluded.mode,
+                    "occasion": excluded.occasion,
+                    "change_id": excluded.change_id,
+                    "nonce": excluded.nonce,
+                    "due_at": excluded.due_at,
+                    "claimed_at": excluded.claimed_at,
+                    "state": "claimed",
+                    "attempts": 0,
+                    "retry_at": None,
+                    "message_id": None,
+                    "finished_at": None,
+                },
+                where=posts.c.state == "failed",
+            )
+            result = await conn.execute(stmt)
+            if result.rowcount > 0:
                 jobs.append(PostJob(claim, now, 0))
-        for advance in advances:
-            slot = advance.next_slot
+        unchecked = [advance for advance in advances if advance.moves_from is None]
+        if unchecked:
+            await conn.execute(_MOVE_SCHEDULE, [_move(advance) for advance in unchecked])
+        checked = [advance for advance in advances if advance.moves_from is not None]
+        if checked:
+            await conn.execute(_MOVE_SCHEDULE_FROM, [_move(advance) for advance in checked])
+        if announced:
+            change = bindparam("change", type_=schedules.c.announced_change_id.type)
             await conn.execute(
-                "UPDATE countdown_schedules SET next_due_at = ?, next_slot_date = ? WHERE guild_id = ?",
-                (_iso(slot.due_at) if slot else None, slot.local_date.isoformat() if slot else None, advance.guild_id),
+                update(schedules)
+                .where(schedules.c.guild_id == bindparam("guild"))
+                .values(
+                    # max(announced, change) without SQLite's max()/PostgreSQL's greatest().
+                    announced_change_id=case(
+                        (schedules.c.announced_change_id < change, change), else_=schedules.c.announced_change_id
+                    )
+                ),
+                [{"guild": guild_id, "change": change_id} for guild_id, change_id in announced],
             )
-        await conn.executemany(
-            "UPDATE countdown_schedules SET announced_change_id = max(announced_change_id, ?) WHERE guild_id = ?",
-            [(change_id, guild_id) for guild_id, change_id in announced],
-        )
         for guild_id, slot_key in retries:
-            async with conn.execute(
-                "UPDATE countdown_posts SET retry_at = NULL WHERE guild_id = ? AND slot_key = ? "
-                "AND state = 'claimed' AND retry_at IS NOT NULL RETURNING *",
-                (guild_id, slot_key),
-            ) as cursor:
-                row = await cursor.fetchone()
+            row = (
+                await conn.execute(
+                    update(posts)
+                    .where(
+                        posts.c.guild_id == guild_id,
+                        posts.c.slot_key == slot_key,
+                        posts.c.state == "claimed",
+                        posts.c.retry_at.is_not(None),
+                    )
+                    .values(retry_at=None)
+                    .returning(*posts.c)
+                )
+            ).first()
             if row is not None:
-                jobs.append(PostJob(_claim(row), dt.datetime.fromisoformat(row["claimed_at"]), int(row["attempts"])))
+                jobs.append(_job(row))
     return jobs
 
 
@@ -451,41 +602,53 @@ async def claim_slots(
 #: "today" by at most a day, so two days cover every local day a next slot can fall on.
 POSTED_LOOKBACK = dt.timedelta(days=2)
 
+#: Regular slots' keys ("day:YYYY-MM-DD"). ``LIKE`` with no wildcard but the last one matches
+#: the same keys in both databases (no other key starts with "day" in any case).
+_DAY_PREFIX = "day:"
+
 
 async def posted_days(
-    conn: aiosqlite.Connection, guild_ids: Sequence[int], since: dt.datetime
+    conn: AsyncConnection, guild_ids: Sequence[int], since: dt.datetime
 ) -> dict[int, frozenset[dt.date]]:
     """Per guild, the local days from ``since`` on whose regular post is claimed, sent or
     abandoned (a post that failed for good, e.g. on missing permissions, may be tried again)."""
     if not guild_ids:
         return {}
     found: dict[int, set[dt.date]] = {}
-    first_key = f"day:{since.date().isoformat()}"
+    # Keys of one shape compare as their dates under any collation (the old upper bound
+    # 'day;' did not: a PostgreSQL database with a linguistic collation ignores punctuation).
+    first_key = f"{_DAY_PREFIX}{since.date().isoformat()}"
     for start in range(0, len(guild_ids), 500):
         chunk = list(guild_ids[start : start + 500])
-        marks = ", ".join("?" * len(chunk))
-        async with conn.execute(
-            f"SELECT guild_id, slot_key FROM countdown_posts WHERE guild_id IN ({marks}) "
-            "AND slot_key >= ? AND slot_key < 'day;' AND state IN ('claimed', 'sent', 'abandoned')",
-            (*chunk, first_key),
-        ) as cursor:
-            for guild_id, slot_key in await cursor.fetchall():
-                found.setdefault(int(guild_id), set()).add(dt.date.fromisoformat(slot_key.removeprefix("day:")))
+        rows = await conn.execute(
+            select(posts.c.guild_id, posts.c.slot_key).where(
+                posts.c.guild_id.in_(chunk),
+                posts.c.slot_key >= first_key,
+                posts.c.slot_key.like(f"{_DAY_PREFIX}%"),
+                posts.c.state.in_(("claimed", "sent", "abandoned")),
+            )
+        )
+        for guild_id, slot_key in rows:
+            found.setdefault(int(guild_id), set()).add(dt.date.fromisoformat(slot_key.removeprefix(_DAY_PREFIX)))
     return {guild_id: frozenset(days) for guild_id, days in found.items()}
 
 
 async def due_retries(
-    conn: aiosqlite.Connection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
+    conn: AsyncConnection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
 ) -> list[PostJob]:
     """Claimed slots of owned guilds waiting to be sent again (after a transient error or a crash)."""
-    mine, shard_params = owned.sql_filter()
-    async with conn.execute(
-        "SELECT * FROM countdown_posts WHERE state = 'claimed' AND retry_at IS NOT NULL AND retry_at <= ? "
-        f"AND {mine} ORDER BY retry_at LIMIT ?",
-        (_iso(now), *shard_params, limit),
-    ) as cursor:
-        rows = await cursor.fetchall()
-    return [PostJob(_claim(row), dt.datetime.fromisoformat(row["claimed_at"]), int(row["attempts"])) for row in rows]
+    rows = await conn.execute(
+        select(*posts.c)
+        .where(
+            posts.c.state == "claimed",
+            posts.c.retry_at.is_not(None),
+            posts.c.retry_at <= now,
+            owned.clause(posts.c.guild_id),
+        )
+        .order_by(posts.c.retry_at)
+        .limit(limit)
+    )
+    return [_job(row) for row in rows]
 
 
 async def requeue_unfinished(store: Store, now: dt.datetime, owned: Ownership = EVERY_SHARD) -> int:
@@ -495,48 +658,55 @@ async def requeue_unfinished(store: Store, now: dt.datetime, owned: Ownership = 
     They may or may not have reached Discord; resending under the same nonce is safe
     within Discord's de-duplication window, and the sender gives up after it.
     """
-    mine, shard_params = owned.sql_filter()
     async with store.transaction() as conn:
-        cursor = await conn.execute(
-            f"UPDATE countdown_posts SET retry_at = ? WHERE state = 'claimed' AND retry_at IS NULL AND {mine}",
-            (_iso(now), *shard_params),
+        result = await conn.execute(
+            update(posts)
+            .where(posts.c.state == "claimed", posts.c.retry_at.is_(None), owned.clause(posts.c.guild_id))
+            .values(retry_at=now)
         )
-        return cursor.rowcount
+        return result.rowcount
 
 
 async def earliest_due(
-    conn: aiosqlite.Connection, current_change_id: int, owned: Ownership = EVERY_SHARD
+    conn: AsyncConnection, current_change_id: int, owned: Ownership = EVERY_SHARD
 ) -> tuple[dt.datetime | None, bool]:
     """Over owned guilds: the next regular slot or retry time, and whether some schedule has
     news to announce now."""
-    mine, shard_params = owned.sql_filter()
-    async with conn.execute(
-        f"SELECT (SELECT min(next_due_at) FROM countdown_schedules WHERE paused = 0 AND {mine}), "
-        f"(SELECT min(retry_at) FROM countdown_posts WHERE state = 'claimed' AND {mine}), "
-        f"EXISTS (SELECT 1 FROM countdown_schedules WHERE paused = 0 AND announced_change_id < ? AND {mine})",
-        (*shard_params, *shard_params, current_change_id, *shard_params),
-    ) as cursor:
-        row = await cursor.fetchone()
-    assert row is not None
-    times = [dt.datetime.fromisoformat(text) for text in (row[0], row[1]) if text]
+    mine = owned.clause(schedules.c.guild_id)
+    next_slot = select(func.min(schedules.c.next_due_at)).where(_ACTIVE, mine).scalar_subquery()
+    next_retry = (
+        select(func.min(posts.c.retry_at))
+        .where(posts.c.state == "claimed", owned.clause(posts.c.guild_id))
+        .scalar_subquery()
+    )
+    news = exists().where(_ACTIVE, schedules.c.announced_change_id < current_change_id, mine)
+    row = (await conn.execute(select(next_slot, next_retry, news))).one()
+    times = [when for when in (row[0], row[1]) if when is not None]
     return (min(times) if times else None), bool(row[2])
 
 
 async def mark_sent(store: Store, job: PostJob, *, message_id: int, kept_message: bool, now: dt.datetime) -> None:
     """The slot reached Discord: ledger row done, schedule's last post set, failures reset."""
     claim = job.claim
+    kept: dict[str, object] = {"message_id": message_id} if kept_message else {}
     async with store.transaction() as conn:
         await conn.execute(
-            "UPDATE countdown_posts SET state = 'sent', message_id = ?, finished_at = ?, attempts = attempts + 1, "
-            "retry_at = NULL WHERE guild_id = ? AND slot_key = ?",
-            (message_id, _iso(now), claim.guild_id, claim.slot_key),
+            update(posts)
+            .where(posts.c.guild_id == claim.guild_id, posts.c.slot_key == claim.slot_key)
+            .values(state="sent", message_id=message_id, finished_at=now, attempts=posts.c.attempts + 1, retry_at=None)
         )
         await conn.execute(
-            "UPDATE countdown_schedules SET last_post_at = ?, last_post_message_id = ?, consecutive_failures = 0, "
-            "last_error = NULL, last_error_detail = NULL, last_error_at = NULL, "
-            "message_id = CASE WHEN ? THEN ? ELSE message_id END "
-            "WHERE guild_id = ? AND channel_id = ?",
-            (_iso(now), message_id, kept_message, message_id, claim.guild_id, claim.channel_id),
+            update(schedules)
+            .where(schedules.c.guild_id == claim.guild_id, schedules.c.channel_id == claim.channel_id)
+            .values(
+                last_post_at=now,
+                last_post_message_id=message_id,
+                consecutive_failures=0,
+                last_error=None,
+                last_error_detail=None,
+                last_error_at=None,
+                **kept,
+            )
         )
 
 
@@ -549,22 +719,30 @@ async def mark_failed(
     detail: str | None,
     now: dt.datetime,
 ) -> bool:
-    """The slot will not be posted: record why on the schedule; returns True if it is now paused."""
+    """The slot will not be posted: record why on the schedule; returns True if it is now paused.
+
+    The count and the pause are one UPDATE on the schedule row (no read before it)."""
     claim = job.claim
     async with store.transaction() as conn:
         await conn.execute(
-            "UPDATE countdown_posts SET state = ?, finished_at = ?, attempts = attempts + 1, retry_at = NULL "
-            "WHERE guild_id = ? AND slot_key = ?",
-            (state, _iso(now), claim.guild_id, claim.slot_key),
+            update(posts)
+            .where(posts.c.guild_id == claim.guild_id, posts.c.slot_key == claim.slot_key)
+            .values(state=state, finished_at=now, attempts=posts.c.attempts + 1, retry_at=None)
         )
-        async with conn.execute(
-            "UPDATE countdown_schedules SET last_error = ?, last_error_detail = ?, last_error_at = ?, "
-            "consecutive_failures = consecutive_failures + 1, "
-            "paused = (consecutive_failures + 1 >= ?) "
-            "WHERE guild_id = ? RETURNING paused",
-            (error, detail, _iso(now), PAUSE_AFTER_FAILURES, claim.guild_id),
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = (
+            await conn.execute(
+                update(schedules)
+                .where(schedules.c.guild_id == claim.guild_id)
+                .values(
+                    last_error=error,
+                    last_error_detail=detail,
+                    last_error_at=now,
+                    consecutive_failures=schedules.c.consecutive_failures + 1,
+                    paused=schedules.c.consecutive_failures + 1 >= PAUSE_AFTER_FAILURES,
+                )
+                .returning(schedules.c.paused)
+            )
+        ).first()
     return bool(row and row[0])
 
 
@@ -575,20 +753,22 @@ async def schedule_retry(
     claim = job.claim
     async with store.transaction() as conn:
         await conn.execute(
-            "UPDATE countdown_posts SET attempts = attempts + 1, retry_at = ? WHERE guild_id = ? AND slot_key = ?",
-            (_iso(retry_at), claim.guild_id, claim.slot_key),
+            update(posts)
+            .where(posts.c.guild_id == claim.guild_id, posts.c.slot_key == claim.slot_key)
+            .values(attempts=posts.c.attempts + 1, retry_at=retry_at)
         )
         await conn.execute(
-            "UPDATE countdown_schedules SET last_error = ?, last_error_detail = ?, last_error_at = ? "
-            "WHERE guild_id = ?",
-            (error, detail, _iso(now), claim.guild_id),
+            update(schedules)
+            .where(schedules.c.guild_id == claim.guild_id)
+            .values(last_error=error, last_error_detail=detail, last_error_at=now)
         )
 
 
-async def fetch_ledger(conn: aiosqlite.Connection, guild_id: int) -> list[tuple[str, str, int | None]]:
+async def fetch_ledger(conn: AsyncConnection, guild_id: int) -> list[tuple[str, str, int | None]]:
     """(slot_key, state, message_id) of a guild's slots, oldest first (for tests and support)."""
-    async with conn.execute(
-        "SELECT slot_key, state, message_id FROM countdown_posts WHERE guild_id = ? ORDER BY claimed_at, slot_key",
-        (guild_id,),
-    ) as cursor:
-        return [(row[0], row[1], row[2]) for row in await cursor.fetchall()]
+    rows = await conn.execute(
+        select(posts.c.slot_key, posts.c.state, posts.c.message_id)
+        .where(posts.c.guild_id == guild_id)
+        .order_by(posts.c.claimed_at, posts.c.slot_key)
+    )
+    return [(row[0], row[1], row[2]) for row in rows]
