@@ -342,11 +342,12 @@ _Choices = dict[tuple[int, int], set[int]]
 async def _read_click_state(
     conn: AsyncConnection, clicks: Sequence[Click], now: datetime
 ) -> tuple[dict[int, _PollState], _Choices]:
-    """In one statement: every clicked poll that is posted, and what each clicking member holds there.
+    """In one statement: every clicked poll that is posted, and what each clicking member holds there
+    (one row per held vote, or one with no vote for a poll nobody in the batch holds a vote in).
 
-    One row per held vote (or one with no vote for a poll nobody in the batch voted in yet).
-    On PostgreSQL the polls' rows are locked (in id order) until the commit, so another
-    process's batch on the same poll waits and then reads what this one wrote.
+    Nothing is locked: should another process's batch change the same member's votes at
+    the same moment (PostgreSQL), the schema's trigger refuses whichever insert would break
+    the rules, the batch fails whole and the ballot box applies its clicks one by one.
     """
     members = sorted({(click.poll_id, click.user_id) for click in clicks})
     option_count = select(func.count()).where(poll_options.c.poll_id == polls.c.id).correlate(polls).scalar_subquery()
@@ -363,8 +364,6 @@ async def _read_click_state(
         )
         .select_from(polls.outerjoin(poll_votes, held_vote))
         .where(polls.c.id.in_(sorted({poll_id for poll_id, _ in members})), _POSTED)
-        .order_by(polls.c.id)
-        .with_for_update(of=polls)  # SQLite: nothing (its write transaction already excludes others)
     )
     states: dict[int, _PollState] = {}
     held: _Choices = {member: set() for member in members}
