@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, Integer, literal, true
 
 #: Discord allows one IDENTIFY per rate-limit bucket every this many seconds.
 IDENTIFY_INTERVAL = 5.0
@@ -67,7 +67,8 @@ class Ownership:
         if self.shard_ids is None:
             return true()
         assert self.shard_count is not None
-        return (column.op(">>")(22) % self.shard_count).in_(sorted(self.shard_ids))
+        # PostgreSQL shifts a bigint by an integer only (there is no bigint >> bigint).
+        return (column.op(">>")(literal(22, Integer())) % self.shard_count).in_(sorted(self.shard_ids))
 
     def sql_filter(self, column: str = "guild_id") -> tuple[str, tuple[int, ...]]:
         """A WHERE condition (and its parameters) true for rows of owned guilds.
