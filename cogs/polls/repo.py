@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, String, cast, delete, func, insert, literal, select, tuple_, union_all, update
+from sqlalchemy import Row, String, bindparam, cast, delete, func, insert, literal, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.shards import EVERY_SHARD, Ownership
@@ -339,6 +339,41 @@ class _PollState:
 _Choices = dict[tuple[int, int], set[int]]
 
 
+# The vote path's statements, built once (building and keying a statement costs more than
+# running it on SQLite); the lists of ids are expanding parameters.
+_option_count = select(func.count()).where(poll_options.c.poll_id == polls.c.id).correlate(polls).scalar_subquery()
+_CLICK_STATE = (
+    select(
+        polls.c.id,
+        polls.c.max_choices,
+        polls.c.closed_at,
+        polls.c.closes_at,
+        _option_count.label("option_count"),
+        poll_votes.c.user_id,
+        poll_votes.c.option_index,
+    )
+    .select_from(
+        polls.outerjoin(
+            poll_votes,
+            (poll_votes.c.poll_id == polls.c.id)
+            & tuple_(poll_votes.c.poll_id, poll_votes.c.user_id).in_(bindparam("members", expanding=True)),
+        )
+    )
+    .where(polls.c.id.in_(bindparam("poll_ids", expanding=True)), _POSTED)
+)
+_DELETE_VOTES = delete(poll_votes).where(
+    tuple_(poll_votes.c.poll_id, poll_votes.c.user_id, poll_votes.c.option_index).in_(
+        bindparam("votes", expanding=True)
+    )
+)
+_INSERT_VOTE = insert(poll_votes)
+_BUMP_TALLY = (
+    update(polls)
+    .where(polls.c.id.in_(bindparam("poll_ids", expanding=True)))
+    .values(tally_version=polls.c.tally_version + 1)
+)
+
+
 async def _read_click_state(
     conn: AsyncConnection, clicks: Sequence[Click], now: datetime
 ) -> tuple[dict[int, _PollState], _Choices]:
@@ -350,24 +385,10 @@ async def _read_click_state(
     the rules, the batch fails whole and the ballot box applies its clicks one by one.
     """
     members = sorted({(click.poll_id, click.user_id) for click in clicks})
-    option_count = select(func.count()).where(poll_options.c.poll_id == polls.c.id).correlate(polls).scalar_subquery()
-    held_vote = (poll_votes.c.poll_id == polls.c.id) & tuple_(poll_votes.c.poll_id, poll_votes.c.user_id).in_(members)
-    query = (
-        select(
-            polls.c.id,
-            polls.c.max_choices,
-            polls.c.closed_at,
-            polls.c.closes_at,
-            option_count.label("option_count"),
-            poll_votes.c.user_id,
-            poll_votes.c.option_index,
-        )
-        .select_from(polls.outerjoin(poll_votes, held_vote))
-        .where(polls.c.id.in_(sorted({poll_id for poll_id, _ in members})), _POSTED)
-    )
+    poll_ids = sorted({poll_id for poll_id, _ in members})
     states: dict[int, _PollState] = {}
     held: _Choices = {member: set() for member in members}
-    for row in await conn.execute(query):
+    for row in await conn.execute(_CLICK_STATE, {"members": members, "poll_ids": poll_ids}):
         closed = row.closed_at is not None or (row.closes_at is not None and row.closes_at <= now)
         states[row.id] = _PollState(row.max_choices, row.option_count, closed)
         if row.user_id is not None:
@@ -411,20 +432,14 @@ async def apply_clicks(store: Store, clicks: Sequence[Click], now: datetime) -> 
             for i in sorted(choices - before[(p, u)])
         ]
         if removed:
-            await conn.execute(
-                delete(poll_votes).where(
-                    tuple_(poll_votes.c.poll_id, poll_votes.c.user_id, poll_votes.c.option_index).in_(removed)
-                )
-            )
+            await conn.execute(_DELETE_VOTES, {"votes": removed})
         if added:
-            await conn.execute(insert(poll_votes), added)
+            await conn.execute(_INSERT_VOTE, added)
         changed = sorted(
             {poll_id for (poll_id, user_id), choices in held.items() if choices != before[(poll_id, user_id)]}
         )
         if changed:
-            await conn.execute(
-                update(polls).where(polls.c.id.in_(changed)).values(tally_version=polls.c.tally_version + 1)
-            )
+            await conn.execute(_BUMP_TALLY, {"poll_ids": changed})
     return results
 
 
