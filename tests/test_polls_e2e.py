@@ -17,12 +17,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.localdiscord import wait_until
 from bot.localdiscord.state import Channel, Member
+from bot.store.schema import poll_votes
+from bot.store.schema import polls as polls_table
 from cogs.polls import repo
 from cogs.polls.cog import PollsCog
 from tests.conftest import Harness
+from tests.stores import read_with
 
 QUESTION = "Who returns in season 2?"
 OPTIONS = "On-jo | Su-hyeok | Nam-ra"
@@ -90,15 +94,16 @@ async def vote(h: Harness, member: Member, message: dict[str, Any], option: int,
 
 
 async def stored_votes(h: Harness, poll_id: int) -> set[tuple[int, int]]:
-    rows = await h.bot.store.conn.execute_fetchall(
-        "SELECT user_id, option_index FROM poll_votes WHERE poll_id = ?", (poll_id,)
-    )
-    return {(row[0], row[1]) for row in rows}
+    async with h.bot.store.read() as conn:
+        rows = await conn.execute(
+            select(poll_votes.c.user_id, poll_votes.c.option_index).where(poll_votes.c.poll_id == poll_id)
+        )
+        return {(row.user_id, row.option_index) for row in rows}
 
 
 async def poll_count(h: Harness) -> int:
-    rows = await h.bot.store.conn.execute_fetchall("SELECT count(*) FROM polls")
-    return int(next(iter(rows))[0])
+    async with h.bot.store.read() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(polls_table)) or 0)
 
 
 async def wait_for_tally(h: Harness, message: dict[str, Any], text: str, within: float = 3.0) -> dict[str, Any]:
@@ -213,11 +218,14 @@ async def test_simultaneous_clicks_of_one_member_never_make_a_double_vote(h: Har
     assert all([await r.wait_acknowledged() for r in records])
     votes = await stored_votes(h, poll_id)
     assert len(votes) <= 2
-    rows = await h.bot.store.conn.execute_fetchall(
-        "SELECT count(*) FROM poll_votes WHERE poll_id = ? GROUP BY user_id, option_index HAVING count(*) > 1",
-        (poll_id,),
-    )
-    assert list(rows) == []
+    async with h.bot.store.read() as conn:
+        doubled = await conn.execute(
+            select(func.count())
+            .where(poll_votes.c.poll_id == poll_id)
+            .group_by(poll_votes.c.user_id, poll_votes.c.option_index)
+            .having(func.count() > 1)
+        )
+        assert doubled.all() == []
 
 
 async def test_a_burst_of_clicks_is_coalesced_into_few_edits_and_the_last_shows_the_exact_tally(
@@ -395,8 +403,8 @@ async def test_closing_a_poll_whose_message_was_deleted_says_so_and_posts_nothin
     assert await record.wait_followups()
     assert "its message was deleted" in record.followups[0]["content"]
     assert results_posts(h, h.general) == []
-    rows = await h.bot.store.conn.execute_fetchall("SELECT announced FROM polls WHERE id = ?", (poll_id,))
-    assert next(iter(rows))[0] == 1
+    async with h.bot.store.read() as conn:
+        assert await conn.scalar(select(polls_table.c.announced).where(polls_table.c.id == poll_id)) is True
 
 
 async def test_autocomplete_offers_this_guilds_open_polls_to_close_and_all_of_them_for_results(h: Harness) -> None:
@@ -482,11 +490,11 @@ async def test_moderators_restrict_poll_creation_to_a_role_and_lift_it_again(h: 
 async def test_a_server_that_removes_the_bot_loses_its_poll_settings(h: Harness) -> None:
     role = h.guild.add_role("Pollsters", 0)
     await h.slash(h.moderator, h.general, "settings polls creator-role", role=role)
-    assert await repo.fetch_creator_role(h.bot.store.conn, h.guild.id) == role.id
+    assert await read_with(h.bot.store, repo.fetch_creator_role, h.guild.id) == role.id
     h.fake.remove_guild(h.guild)
     assert await wait_until(lambda: h.bot.get_guild(h.guild.id) is None)
     await h.settle()
-    assert await repo.fetch_creator_role(h.bot.store.conn, h.guild.id) is None
+    assert await read_with(h.bot.store, repo.fetch_creator_role, h.guild.id) is None
 
 
 @pytest.mark.parametrize(

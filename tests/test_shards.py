@@ -4,16 +4,17 @@ shards may IDENTIFY. Pure functions, and the SQL filter checked against SQLite i
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import insert
 
 from bot.shards import EVERY_SHARD, IDENTIFY_INTERVAL, IdentifyGate, Ownership, shard_of
-from bot.store import Store, to_db_time
+from bot.store import Store
+from bot.store.schema import polls
 from cogs.countdown import repo
 from cogs.countdown.slots import PostingRule, Slot
 from cogs.polls import repo as polls_repo
@@ -82,15 +83,6 @@ async def test_sqlite_filters_exactly_the_guilds_python_says_are_owned(
     assert sorted(int(row[0]) for row in rows) == sorted(g for g in guild_ids if owned.owns(g))
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "bot.db")
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
 async def test_due_countdown_posts_are_those_of_owned_guilds_only(store: Store) -> None:
     mine, theirs = guild_on(1, 2), guild_on(0, 2)
     for guild_id in (theirs, mine):
@@ -115,34 +107,50 @@ async def test_due_countdown_posts_are_those_of_owned_guilds_only(store: Store) 
     assert await read_with(store, repo.earliest_due, 2, shard_1) == (NOW, True)
 
 
+async def insert_polls(store: Store, rows: list[dict[str, Any]]) -> None:
+    """Polls straight into the table, each with the columns given and the rest plain."""
+    plain = {
+        "channel_id": 10,
+        "creator_id": 5,
+        "question": "q",
+        "max_choices": 1,
+        "anonymous": False,
+        "hide_results": False,
+        "spoiler": False,
+    }
+    async with store.transaction() as conn:
+        await conn.execute(insert(polls), [{**plain, "message_id": 100 + row["id"], **row} for row in rows])
+
+
 async def test_poll_deadlines_are_those_of_owned_guilds_only(store: Store) -> None:
     mine, theirs = guild_on(1, 2), guild_on(0, 2)
-    async with store.transaction() as conn:
-        for poll_id, guild_id in ((1, theirs), (2, mine)):
-            await conn.execute(
-                "INSERT INTO polls (id, guild_id, channel_id, message_id, creator_id, question, max_choices, "
-                "anonymous, hide_results, spoiler, created_at, closes_at) VALUES (?, ?, 10, ?, 5, 'q', 1, 0, 0, 0, ?, ?)",
-                (poll_id, guild_id, 100 + poll_id, to_db_time(NOW - dt.timedelta(hours=2)), to_db_time(NOW)),
-            )
+    created = NOW - dt.timedelta(hours=2)
+    await insert_polls(
+        store,
+        [
+            {"id": poll_id, "guild_id": guild_id, "created_at": created, "closes_at": NOW}
+            for poll_id, guild_id in ((1, theirs), (2, mine))
+        ],
+    )
     shard_1 = Ownership.of(2, [1])
-    assert await polls_repo.next_poll_job(store.conn, Ownership.of(4, [3])) is None
+    assert await read_with(store, polls_repo.next_poll_job, Ownership.of(4, [3])) is None
     assert await polls_repo.close_expired_polls(store, NOW, shard_1) == [2]
-    assert await polls_repo.unannounced_polls(store.conn, shard_1) == [2]
-    assert await polls_repo.unannounced_polls(store.conn, Ownership.of(2, [0])) == []
+    assert await read_with(store, polls_repo.unannounced_polls, shard_1) == [2]
+    assert await read_with(store, polls_repo.unannounced_polls, Ownership.of(2, [0])) == []
     assert await polls_repo.close_expired_polls(store, NOW) == [1]
 
 
 async def test_stale_poll_messages_are_refreshed_by_the_process_of_their_guild(store: Store) -> None:
     mine, theirs = guild_on(1, 2), guild_on(0, 2)
-    async with store.transaction() as conn:
-        for poll_id, guild_id in ((1, theirs), (2, mine)):
-            await conn.execute(
-                "INSERT INTO polls (id, guild_id, channel_id, message_id, creator_id, question, max_choices, "
-                "anonymous, hide_results, spoiler, created_at, tally_version) VALUES (?, ?, 10, ?, 5, 'q', 1, 0, 0, 0, ?, 3)",
-                (poll_id, guild_id, 100 + poll_id, to_db_time(NOW)),
-            )
-    assert await polls_repo.stale_open_polls(store.conn, Ownership.of(2, [1])) == [2]
-    assert await polls_repo.stale_open_polls(store.conn) == [1, 2]
+    await insert_polls(
+        store,
+        [
+            {"id": poll_id, "guild_id": guild_id, "created_at": NOW, "tally_version": 3}
+            for poll_id, guild_id in ((1, theirs), (2, mine))
+        ],
+    )
+    assert await read_with(store, polls_repo.stale_open_polls, Ownership.of(2, [1])) == [2]
+    assert await read_with(store, polls_repo.stale_open_polls) == [1, 2]
 
 
 def test_shards_in_different_identify_buckets_start_together() -> None:

@@ -75,14 +75,17 @@ class PollDeadlines:
         self._cog = cog
 
     async def next_due(self, now: datetime) -> datetime | None:
-        return await repo.next_poll_job(self._cog.bot.store.conn, self._cog.bot.ownership)
+        async with self._cog.bot.store.read() as conn:
+            return await repo.next_poll_job(conn, self._cog.bot.ownership)
 
     async def run_due(self, now: datetime) -> None:
         """Only polls of guilds on this process's shards: another process closes the others."""
         owned = self._cog.bot.ownership
         await repo.close_expired_polls(self._cog.bot.store, now, owned)
         failed = 0
-        for poll_id in await repo.unannounced_polls(self._cog.bot.store.conn, owned):
+        async with self._cog.bot.store.read() as conn:
+            unannounced = await repo.unannounced_polls(conn, owned)
+        for poll_id in unannounced:
             try:
                 await self._cog.announce_closed_poll(poll_id)
             except Exception:
@@ -158,7 +161,9 @@ class PollsCog(commands.Cog, name=COG_NAME):
     async def _refresh_stale_messages(self) -> None:
         """After a crash some messages may show an older tally than the store: refresh those."""
         await self.bot.wait_until_ready()
-        for poll_id in await repo.stale_open_polls(self.bot.store.conn, self.bot.ownership):
+        async with self.bot.store.read() as conn:
+            stale = await repo.stale_open_polls(conn, self.bot.ownership)
+        for poll_id in stale:
             self.refresher.mark_dirty(poll_id)
 
     # -- helpers ------------------------------------------------------------------
@@ -167,7 +172,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
         """A poll for answering clicks: options, spoiler flag and limits never change."""
         poll = self._polls.get(poll_id)
         if poll is None:
-            poll = await repo.fetch_poll(self.bot.store.conn, poll_id)
+            async with self.bot.store.read() as conn:
+                poll = await repo.fetch_poll(conn, poll_id)
             if poll is None or poll.message_id is None:
                 return None
             self._polls[poll_id] = poll
@@ -191,7 +197,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
 
     async def _fetch_guild_poll(self, interaction: discord.Interaction[Any], value: str) -> Poll:
         guild = _guild_of(interaction)
-        poll = await repo.fetch_guild_poll(self.bot.store.conn, guild.id, _parse_poll_id(value))
+        async with self.bot.store.read() as conn:
+            poll = await repo.fetch_guild_poll(conn, guild.id, _parse_poll_id(value))
         if poll is None:
             raise UserError("polls.unknown_poll", value=value)
         return poll
@@ -205,7 +212,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
         return interaction.permissions
 
     async def _require_creator_role(self, interaction: discord.Interaction[Any], guild: discord.Guild) -> None:
-        role_id = await repo.fetch_creator_role(self.bot.store.conn, guild.id)
+        async with self.bot.store.read() as conn:
+            role_id = await repo.fetch_creator_role(conn, guild.id)
         if role_id is None or interaction.permissions.manage_guild:
             return
         roles = getattr(interaction.user, "roles", [])
@@ -231,7 +239,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
 
     async def refresh_poll_message(self, poll_id: int) -> None:
         """Show the current tally in the poll message (called by the refresher, coalesced)."""
-        poll = await repo.fetch_poll(self.bot.store.conn, poll_id)
+        async with self.bot.store.read() as conn:
+            poll = await repo.fetch_poll(conn, poll_id)
         if poll is None or not poll.is_open or poll.message_id is None:
             return
         tally, version = await repo.read_tally(self.bot.store, poll_id, len(poll.options))
@@ -264,7 +273,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
         try:
             await self.refresher.forget(poll_id)
             self._polls.pop(poll_id, None)
-            poll = await repo.fetch_poll(self.bot.store.conn, poll_id)
+            async with self.bot.store.read() as conn:
+                poll = await repo.fetch_poll(conn, poll_id)
             if poll is None or poll.is_open or poll.announced:
                 return True
             tally, version = await repo.read_tally(self.bot.store, poll_id, len(poll.options))
@@ -304,7 +314,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
         """ "Reveal privately" on a spoiler poll: its options (and results when visible) unwrapped."""
         if not (key.isascii() and key.isdigit()):
             return None
-        poll = await repo.fetch_poll(bot.store.conn, int(key))
+        async with bot.store.read() as conn:
+            poll = await repo.fetch_poll(conn, int(key))
         if poll is None or poll.message_id is None:
             return None
         tally, _ = await repo.read_tally(bot.store, poll.id, len(poll.options))
@@ -423,11 +434,12 @@ class PollsCog(commands.Cog, name=COG_NAME):
     async def list_(self, interaction: discord.Interaction[Any]) -> None:
         guild = _guild_of(interaction)
         locale = interaction.locale
-        polls = await repo.list_open_polls(self.bot.store.conn, guild.id, limit=LIST_LIMIT)
+        async with self.bot.store.read() as conn:
+            polls = await repo.list_open_polls(conn, guild.id, limit=LIST_LIMIT)
+            total = await repo.count_open_polls(conn, guild.id) if polls else 0
         if not polls:
             await interaction.response.send_message(t("polls.list.empty", locale), ephemeral=True)
             return
-        total = await repo.count_open_polls(self.bot.store.conn, guild.id)
         lines = []
         for poll in polls:
             closing = (
@@ -456,7 +468,9 @@ class PollsCog(commands.Cog, name=COG_NAME):
             data = counts_csv(poll, tally)
             text = t("polls.export.done_anonymous", interaction.locale, id=str(poll.id))
         else:
-            data = ballots_csv(poll, await repo.fetch_ballots(self.bot.store.conn, poll))
+            async with self.bot.store.read() as conn:
+                ballots = await repo.fetch_ballots(conn, poll)
+            data = ballots_csv(poll, ballots)
             text = t("polls.export.done", interaction.locale, id=str(poll.id))
         file = discord.File(io.BytesIO(data), filename=export_filename(poll))
         await interaction.followup.send(text, file=file, ephemeral=True)
@@ -481,9 +495,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        found = await repo.find_guild_polls(
-            self.bot.store.conn, interaction.guild_id, str(current), open_only=open_only
-        )
+        async with self.bot.store.read() as conn:
+            found = await repo.find_guild_polls(conn, interaction.guild_id, str(current), open_only=open_only)
         choices = []
         for summary in found:
             key = "polls.choice_open" if summary.is_open else "polls.choice_closed"

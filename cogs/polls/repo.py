@@ -1,22 +1,28 @@
-"""The polls feature's SQL (bot/migrations/0004_polls.sql); nothing else here touches the tables.
+"""The polls feature's SQL (tables ``polls``, ``poll_options``, ``poll_votes``, ``poll_settings``
+in :mod:`bot.store.schema`); nothing else touches them. The same statements run on SQLite
+and PostgreSQL.
 
 Every write is one ``store.transaction()``. Clicks are applied in batches
 (:func:`apply_clicks`): one transaction for all clicks that queued up while the
 previous one ran, each click decided by :func:`cogs.polls.rules.decide_vote`, in
-arrival order. Times are stored as fixed-width UTC ISO-8601 text (:func:`to_db_time`).
+arrival order. The schema itself refuses a double vote, a vote beyond max_choices and
+a vote on a closed poll, whatever this module does.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
+from sqlalchemy import Row, String, bindparam, cast, delete, func, insert, literal, select, tuple_, union_all, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.shards import EVERY_SHARD, Ownership
-from bot.store import Store, from_db_time, to_db_time
+from bot.store import Store
+from bot.store.schema import poll_options, poll_settings, poll_votes, polls
 from cogs.polls.rules import PollSpec, VoteTransition, decide_vote
 from cogs.polls.tally import Tally
 
@@ -71,30 +77,61 @@ class PollSummary:
 
 
 _POLL_COLUMNS = (
-    "id, guild_id, channel_id, message_id, creator_id, question, max_choices, anonymous, hide_results, "
-    "spoiler, created_at, closes_at, closed_at, close_reason, announced"
+    polls.c.id,
+    polls.c.guild_id,
+    polls.c.channel_id,
+    polls.c.message_id,
+    polls.c.creator_id,
+    polls.c.question,
+    polls.c.max_choices,
+    polls.c.anonymous,
+    polls.c.hide_results,
+    polls.c.spoiler,
+    polls.c.created_at,
+    polls.c.closes_at,
+    polls.c.closed_at,
+    polls.c.close_reason,
+    polls.c.announced,
 )
 
+#: A poll members can see: its message was posted (until then the row is only being created).
+_POSTED = polls.c.message_id.is_not(None)
+_OPEN = polls.c.closed_at.is_(None)
 
-def _poll_from_row(row: aiosqlite.Row, options: Sequence[str]) -> Poll:
+
+def _poll_from_row(row: Row[tuple[object, ...]], options: Sequence[str]) -> Poll:
+    m = row._mapping
     return Poll(
-        id=row["id"],
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        message_id=row["message_id"],
-        creator_id=row["creator_id"],
-        question=row["question"],
+        id=m["id"],
+        guild_id=m["guild_id"],
+        channel_id=m["channel_id"],
+        message_id=m["message_id"],
+        creator_id=m["creator_id"],
+        question=m["question"],
         options=tuple(options),
-        max_choices=row["max_choices"],
-        anonymous=bool(row["anonymous"]),
-        hide_results=bool(row["hide_results"]),
-        spoiler=bool(row["spoiler"]),
-        created_at=from_db_time(row["created_at"]),  # type: ignore[arg-type]
-        closes_at=from_db_time(row["closes_at"]),
-        closed_at=from_db_time(row["closed_at"]),
-        close_reason=CloseReason(row["close_reason"]) if row["close_reason"] else None,
-        announced=bool(row["announced"]),
+        max_choices=m["max_choices"],
+        anonymous=m["anonymous"],
+        hide_results=m["hide_results"],
+        spoiler=m["spoiler"],
+        created_at=m["created_at"],
+        closes_at=m["closes_at"],
+        closed_at=m["closed_at"],
+        close_reason=CloseReason(m["close_reason"]) if m["close_reason"] else None,
+        announced=m["announced"],
     )
+
+
+async def _options_of(conn: AsyncConnection, poll_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The option labels of several polls, in one statement."""
+    rows = await conn.execute(
+        select(poll_options.c.poll_id, poll_options.c.label)
+        .where(poll_options.c.poll_id.in_(list(poll_ids)))
+        .order_by(poll_options.c.poll_id, poll_options.c.option_index)
+    )
+    labels: dict[int, list[str]] = defaultdict(list)
+    for poll_id, label in rows:
+        labels[poll_id].append(label)
+    return labels
 
 
 # -- creating -------------------------------------------------------------------
@@ -106,65 +143,62 @@ async def create_poll(
     """Store a poll and its options, not yet attached to a message (so not yet visible anywhere)."""
     closes_at = now + spec.duration if spec.duration is not None else None
     async with store.transaction() as conn:
-        rows = await conn.execute_fetchall(
-            "INSERT INTO polls (guild_id, channel_id, creator_id, question, max_choices, anonymous, "
-            "hide_results, spoiler, created_at, closes_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                guild_id,
-                channel_id,
-                creator_id,
-                spec.question,
-                spec.max_choices,
-                int(spec.anonymous),
-                int(spec.hide_results),
-                int(spec.spoiler),
-                to_db_time(now),
-                to_db_time(closes_at) if closes_at else None,
-            ),
+        row = (
+            await conn.execute(
+                insert(polls)
+                .values(
+                    guild_id=guild_id,
+                    channel_id=channel_id,
+                    creator_id=creator_id,
+                    question=spec.question,
+                    max_choices=spec.max_choices,
+                    anonymous=spec.anonymous,
+                    hide_results=spec.hide_results,
+                    spoiler=spec.spoiler,
+                    created_at=now,
+                    closes_at=closes_at,
+                )
+                .returning(*_POLL_COLUMNS)
+            )
+        ).one()
+        await conn.execute(
+            insert(poll_options),
+            [{"poll_id": row.id, "option_index": index, "label": label} for index, label in enumerate(spec.options)],
         )
-        poll_id = int(next(iter(rows))[0])
-        await conn.executemany(
-            "INSERT INTO poll_options (poll_id, option_index, label) VALUES (?, ?, ?)",
-            [(poll_id, index, label) for index, label in enumerate(spec.options)],
-        )
-    poll = await fetch_poll(store.conn, poll_id)
-    assert poll is not None
-    return poll
+    return _poll_from_row(row, spec.options)
 
 
 async def attach_message(store: Store, poll_id: int, message_id: int) -> None:
     """The poll's message is posted: from now on the poll exists for members."""
     async with store.transaction() as conn:
-        await conn.execute("UPDATE polls SET message_id = ? WHERE id = ?", (message_id, poll_id))
+        await conn.execute(update(polls).where(polls.c.id == poll_id).values(message_id=message_id))
 
 
 async def discard_unposted_poll(store: Store, poll_id: int) -> None:
     """Posting the message failed: remove the poll so nothing half-created remains."""
     async with store.transaction() as conn:
-        await conn.execute("DELETE FROM polls WHERE id = ? AND message_id IS NULL", (poll_id,))
+        await conn.execute(delete(polls).where(polls.c.id == poll_id, polls.c.message_id.is_(None)))
 
 
 async def discard_all_unposted_polls(store: Store) -> int:
     """At start-up: polls whose creation was cut short by a crash never reached anyone."""
     async with store.transaction() as conn:
-        cursor = await conn.execute("DELETE FROM polls WHERE message_id IS NULL")
-        return cursor.rowcount
+        result = await conn.execute(delete(polls).where(polls.c.message_id.is_(None)))
+        return result.rowcount
 
 
 # -- reading --------------------------------------------------------------------
 
 
-async def fetch_poll(conn: aiosqlite.Connection, poll_id: int) -> Poll | None:
-    rows = list(await conn.execute_fetchall(f"SELECT {_POLL_COLUMNS} FROM polls WHERE id = ?", (poll_id,)))
-    if not rows:
+async def fetch_poll(conn: AsyncConnection, poll_id: int) -> Poll | None:
+    row = (await conn.execute(select(*_POLL_COLUMNS).where(polls.c.id == poll_id))).first()
+    if row is None:
         return None
-    options = await conn.execute_fetchall(
-        "SELECT label FROM poll_options WHERE poll_id = ? ORDER BY option_index", (poll_id,)
-    )
-    return _poll_from_row(rows[0], [row["label"] for row in options])
+    options = await _options_of(conn, [poll_id])
+    return _poll_from_row(row, options[poll_id])
 
 
-async def fetch_guild_poll(conn: aiosqlite.Connection, guild_id: int, poll_id: int) -> Poll | None:
+async def fetch_guild_poll(conn: AsyncConnection, guild_id: int, poll_id: int) -> Poll | None:
     """A posted poll of this guild, or None (another guild's id is as good as unknown)."""
     poll = await fetch_poll(conn, poll_id)
     if poll is None or poll.guild_id != guild_id or poll.message_id is None:
@@ -172,63 +206,82 @@ async def fetch_guild_poll(conn: aiosqlite.Connection, guild_id: int, poll_id: i
     return poll
 
 
-async def find_guild_polls(
-    conn: aiosqlite.Connection, guild_id: int, search: str, *, open_only: bool
-) -> list[PollSummary]:
-    """Polls of a guild for autocomplete, newest first, matching a question fragment or an id."""
-    pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    wanted_id = search.strip().lstrip("#")
-    rows = await conn.execute_fetchall(
-        "SELECT id, question, closed_at IS NULL AS is_open FROM polls "
-        "WHERE guild_id = ? AND message_id IS NOT NULL AND (? = 0 OR closed_at IS NULL) "
-        "AND (question LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?) ORDER BY id DESC LIMIT ?",
-        (guild_id, int(open_only), pattern, wanted_id, CHOICES_LIMIT),
+def _like_pattern(fragment: str) -> str:
+    """``%fragment%`` with the fragment's own wildcards escaped (ESCAPE '\\')."""
+    return "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def find_guild_polls(conn: AsyncConnection, guild_id: int, search: str, *, open_only: bool) -> list[PollSummary]:
+    """Polls of a guild for autocomplete, newest first, matching a question fragment
+    (ignoring case, on either database) or an id (``12`` or ``#12``)."""
+    fragment = search.strip()
+    matches = polls.c.question.ilike(_like_pattern(fragment), escape="\\") | (
+        cast(polls.c.id, String) == fragment.lstrip("#")
     )
-    return [PollSummary(row["id"], row["question"], bool(row["is_open"])) for row in rows]
-
-
-async def list_open_polls(conn: aiosqlite.Connection, guild_id: int, *, limit: int) -> list[Poll]:
-    rows = await conn.execute_fetchall(
-        "SELECT id FROM polls WHERE guild_id = ? AND closed_at IS NULL AND message_id IS NOT NULL "
-        "ORDER BY id DESC LIMIT ?",
-        (guild_id, limit),
+    query = (
+        select(polls.c.id, polls.c.question, polls.c.closed_at)
+        .where(polls.c.guild_id == guild_id, _POSTED, matches)
+        .order_by(polls.c.id.desc())
+        .limit(CHOICES_LIMIT)
     )
-    polls = [await fetch_poll(conn, row["id"]) for row in rows]
-    return [poll for poll in polls if poll is not None]
+    if open_only:
+        query = query.where(_OPEN)
+    rows = await conn.execute(query)
+    return [PollSummary(row.id, row.question, row.closed_at is None) for row in rows]
 
 
-async def count_open_polls(conn: aiosqlite.Connection, guild_id: int) -> int:
-    rows = await conn.execute_fetchall(
-        "SELECT count(*) FROM polls WHERE guild_id = ? AND closed_at IS NULL AND message_id IS NOT NULL",
-        (guild_id,),
+async def list_open_polls(conn: AsyncConnection, guild_id: int, *, limit: int) -> list[Poll]:
+    rows = (
+        await conn.execute(
+            select(*_POLL_COLUMNS)
+            .where(polls.c.guild_id == guild_id, _OPEN, _POSTED)
+            .order_by(polls.c.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    if not rows:
+        return []
+    options = await _options_of(conn, [row.id for row in rows])
+    return [_poll_from_row(row, options[row.id]) for row in rows]
+
+
+async def count_open_polls(conn: AsyncConnection, guild_id: int) -> int:
+    count = await conn.scalar(
+        select(func.count()).select_from(polls).where(polls.c.guild_id == guild_id, _OPEN, _POSTED)
     )
-    return int(next(iter(rows))[0])
+    return int(count or 0)
+
+
+#: Markers of the two extra rows :func:`read_tally` reads beside the per-option counts.
+_VOTERS, _VERSION = -1, -2
 
 
 async def read_tally(store: Store, poll_id: int, option_count: int) -> tuple[Tally, int]:
     """The exact counts and the tally version they belong to.
 
-    Read inside the write lock so the counts are committed ones and match the version.
+    One statement, so counts and version come from the same committed state.
     """
-    async with store.transaction() as conn:
-        rows = await conn.execute_fetchall(
-            "SELECT option_index, count(*) FROM poll_votes WHERE poll_id = ? GROUP BY option_index "
-            "UNION ALL SELECT -1, count(DISTINCT user_id) FROM poll_votes WHERE poll_id = ? "
-            "UNION ALL SELECT -2, tally_version FROM polls WHERE id = ?",
-            (poll_id, poll_id, poll_id),
-        )
-    values = [(int(row[0]), int(row[1])) for row in rows]
+    of_poll = poll_votes.c.poll_id == poll_id
+    query = union_all(
+        select(poll_votes.c.option_index, func.count()).where(of_poll).group_by(poll_votes.c.option_index),
+        select(literal(_VOTERS), func.count(poll_votes.c.user_id.distinct())).where(of_poll),
+        select(literal(_VERSION), polls.c.tally_version).where(polls.c.id == poll_id),
+    )
+    async with store.read() as conn:
+        rows = (await conn.execute(query)).all()
+    values = [(int(index), int(value)) for index, value in rows]
     special = {index: value for index, value in values if index < 0}
     counts = [(index, value) for index, value in values if index >= 0]
-    return Tally.from_rows(option_count, counts, special.get(-1, 0)), special.get(-2, 0)
+    return Tally.from_rows(option_count, counts, special.get(_VOTERS, 0)), special.get(_VERSION, 0)
 
 
-async def member_choices(conn: aiosqlite.Connection, poll_id: int, user_id: int) -> tuple[int, ...]:
-    rows = await conn.execute_fetchall(
-        "SELECT option_index FROM poll_votes WHERE poll_id = ? AND user_id = ? ORDER BY option_index",
-        (poll_id, user_id),
+async def member_choices(conn: AsyncConnection, poll_id: int, user_id: int) -> tuple[int, ...]:
+    rows = await conn.execute(
+        select(poll_votes.c.option_index)
+        .where(poll_votes.c.poll_id == poll_id, poll_votes.c.user_id == user_id)
+        .order_by(poll_votes.c.option_index)
     )
-    return tuple(int(row[0]) for row in rows)
+    return tuple(int(index) for index in rows.scalars())
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,16 +293,16 @@ class Ballot:
     voted_at: datetime
 
 
-async def fetch_ballots(conn: aiosqlite.Connection, poll: Poll) -> list[Ballot]:
+async def fetch_ballots(conn: AsyncConnection, poll: Poll) -> list[Ballot]:
     """Who voted for what; refuses anonymous polls, whose voters never leave the store."""
     if poll.anonymous:
         raise PermissionError("the voters of an anonymous poll are never read out")
-    rows = await conn.execute_fetchall(
-        "SELECT user_id, option_index, voted_at FROM poll_votes WHERE poll_id = ? "
-        "ORDER BY voted_at, user_id, option_index",
-        (poll.id,),
+    rows = await conn.execute(
+        select(poll_votes.c.user_id, poll_votes.c.option_index, poll_votes.c.voted_at)
+        .where(poll_votes.c.poll_id == poll.id)
+        .order_by(poll_votes.c.voted_at, poll_votes.c.user_id, poll_votes.c.option_index)
     )
-    return [Ballot(row[0], row[1], from_db_time(row[2])) for row in rows]  # type: ignore[arg-type]
+    return [Ballot(row.user_id, row.option_index, row.voted_at) for row in rows]
 
 
 # -- voting ---------------------------------------------------------------------
@@ -282,44 +335,84 @@ class _PollState:
     closed: bool
 
 
+#: (poll_id, user_id): the member's choices in that poll.
+_Choices = dict[tuple[int, int], set[int]]
+
+
+# The vote path's statements, built once (building and keying a statement costs more than
+# running it on SQLite); the lists of ids are expanding parameters.
+_option_count = select(func.count()).where(poll_options.c.poll_id == polls.c.id).correlate(polls).scalar_subquery()
+_CLICK_STATE = (
+    select(
+        polls.c.id,
+        polls.c.max_choices,
+        polls.c.closed_at,
+        polls.c.closes_at,
+        _option_count.label("option_count"),
+        poll_votes.c.user_id,
+        poll_votes.c.option_index,
+    )
+    .select_from(
+        polls.outerjoin(
+            poll_votes,
+            (poll_votes.c.poll_id == polls.c.id)
+            & tuple_(poll_votes.c.poll_id, poll_votes.c.user_id).in_(bindparam("members", expanding=True)),
+        )
+    )
+    .where(polls.c.id.in_(bindparam("poll_ids", expanding=True)), _POSTED)
+)
+_DELETE_VOTES = delete(poll_votes).where(
+    tuple_(poll_votes.c.poll_id, poll_votes.c.user_id, poll_votes.c.option_index).in_(
+        bindparam("votes", expanding=True)
+    )
+)
+_INSERT_VOTE = insert(poll_votes)
+_BUMP_TALLY = (
+    update(polls)
+    .where(polls.c.id.in_(bindparam("poll_ids", expanding=True)))
+    .values(tally_version=polls.c.tally_version + 1)
+)
+
+
+async def _read_click_state(
+    conn: AsyncConnection, clicks: Sequence[Click], now: datetime
+) -> tuple[dict[int, _PollState], _Choices]:
+    """In one statement: every clicked poll that is posted, and what each clicking member holds there
+    (one row per held vote, or one with no vote for a poll nobody in the batch holds a vote in).
+
+    Nothing is locked: should another process's batch change the same member's votes at
+    the same moment (PostgreSQL), the schema's trigger refuses whichever insert would break
+    the rules, the batch fails whole and the ballot box applies its clicks one by one.
+    """
+    members = sorted({(click.poll_id, click.user_id) for click in clicks})
+    poll_ids = sorted({poll_id for poll_id, _ in members})
+    states: dict[int, _PollState] = {}
+    held: _Choices = {member: set() for member in members}
+    for row in await conn.execute(_CLICK_STATE, {"members": members, "poll_ids": poll_ids}):
+        closed = row.closed_at is not None or (row.closes_at is not None and row.closes_at <= now)
+        states[row.id] = _PollState(row.max_choices, row.option_count, closed)
+        if row.user_id is not None:
+            held[(row.id, row.user_id)].add(row.option_index)
+    return states, held
+
+
 async def apply_clicks(store: Store, clicks: Sequence[Click], now: datetime) -> list[ClickResult]:
     """Apply clicks in order in ONE transaction; the results are committed when this returns.
 
-    Only the net change per member is written (deletes first, so the schema's
-    max_choices trigger sees the final count); a poll whose votes changed gets its
-    tally_version bumped so a stale message is noticed even after a crash.
+    A batch costs one read and at most one statement per kind of write, however many
+    clicks it holds: only the net change per member is written (deletes first, so the
+    schema's max_choices trigger sees the final count), and every poll whose votes
+    changed gets its tally_version bumped so a stale message is noticed even after a crash.
     """
     if not clicks:
         return []
-    poll_ids = sorted({click.poll_id for click in clicks})
-    marks = ", ".join("?" * len(poll_ids))
     async with store.transaction() as conn:
-        poll_rows = await conn.execute_fetchall(
-            f"SELECT id, max_choices, (closed_at IS NOT NULL OR closes_at <= ?) AS closed, "
-            f"(SELECT count(*) FROM poll_options o WHERE o.poll_id = polls.id) AS option_count "
-            f"FROM polls WHERE id IN ({marks}) AND message_id IS NOT NULL",
-            (to_db_time(now), *poll_ids),
-        )
-        polls = {
-            row["id"]: _PollState(row["max_choices"], row["option_count"], bool(row["closed"])) for row in poll_rows
-        }
-        held: dict[tuple[int, int], set[int]] = {}
-        for poll_id in polls:
-            users = sorted({c.user_id for c in clicks if c.poll_id == poll_id})
-            user_marks = ", ".join("?" * len(users))
-            rows = await conn.execute_fetchall(
-                f"SELECT user_id, option_index FROM poll_votes WHERE poll_id = ? AND user_id IN ({user_marks})",
-                (poll_id, *users),
-            )
-            for user in users:
-                held[(poll_id, user)] = set()
-            for row in rows:
-                held[(poll_id, row[0])].add(row[1])
-        before = {key: frozenset(options) for key, options in held.items()}
+        states, held = await _read_click_state(conn, clicks, now)
+        before = {member: frozenset(choices) for member, choices in held.items()}
 
         results: list[ClickResult] = []
         for click in clicks:
-            poll = polls.get(click.poll_id)
+            poll = states.get(click.poll_id)
             if poll is None:
                 results.append(ClickResult(ClickStatus.UNKNOWN_POLL))
             elif poll.closed:
@@ -327,27 +420,26 @@ async def apply_clicks(store: Store, clicks: Sequence[Click], now: datetime) -> 
             elif not 0 <= click.option_index < poll.option_count:
                 results.append(ClickResult(ClickStatus.UNKNOWN_OPTION))
             else:
-                key = (click.poll_id, click.user_id)
-                transition = decide_vote(held[key], click.option_index, poll.max_choices)
-                held[key] = set(transition.after)
+                member = (click.poll_id, click.user_id)
+                transition = decide_vote(held[member], click.option_index, poll.max_choices)
+                held[member] = set(transition.after)
                 results.append(ClickResult(ClickStatus.APPLIED, transition))
 
-        removed = [(p, u, i) for (p, u), now_held in held.items() for i in before[(p, u)] - now_held]
-        added = [(p, u, i, to_db_time(now)) for (p, u), now_held in held.items() for i in now_held - before[(p, u)]]
+        removed = [(p, u, i) for (p, u), choices in held.items() for i in sorted(before[(p, u)] - choices)]
+        added = [
+            {"poll_id": p, "user_id": u, "option_index": i, "voted_at": now}
+            for (p, u), choices in held.items()
+            for i in sorted(choices - before[(p, u)])
+        ]
         if removed:
-            await conn.executemany(
-                "DELETE FROM poll_votes WHERE poll_id = ? AND user_id = ? AND option_index = ?", removed
-            )
+            await conn.execute(_DELETE_VOTES, {"votes": removed})
         if added:
-            await conn.executemany(
-                "INSERT INTO poll_votes (poll_id, user_id, option_index, voted_at) VALUES (?, ?, ?, ?)", added
-            )
-        changed = sorted({p for p, *_ in removed} | {p for p, *_ in added})
+            await conn.execute(_INSERT_VOTE, added)
+        changed = sorted(
+            {poll_id for (poll_id, user_id), choices in held.items() if choices != before[(poll_id, user_id)]}
+        )
         if changed:
-            await conn.execute(
-                f"UPDATE polls SET tally_version = tally_version + 1 WHERE id IN ({', '.join('?' * len(changed))})",
-                changed,
-            )
+            await conn.execute(_BUMP_TALLY, {"poll_ids": changed})
     return results
 
 
@@ -358,92 +450,105 @@ async def mark_rendered(store: Store, poll_id: int, version: int) -> None:
     """The message now shows the tally of ``version`` (never moves backwards)."""
     async with store.transaction() as conn:
         await conn.execute(
-            "UPDATE polls SET rendered_version = max(rendered_version, ?) WHERE id = ?", (version, poll_id)
+            update(polls)
+            .where(polls.c.id == poll_id, polls.c.rendered_version < version)
+            .values(rendered_version=version)
         )
 
 
-async def stale_open_polls(conn: aiosqlite.Connection, owned: Ownership = EVERY_SHARD) -> list[int]:
+async def stale_open_polls(conn: AsyncConnection, owned: Ownership = EVERY_SHARD) -> list[int]:
     """Open polls of owned guilds whose message shows an older tally than the store (after a crash)."""
-    mine, shard_params = owned.sql_filter()
-    rows = await conn.execute_fetchall(
-        "SELECT id FROM polls WHERE closed_at IS NULL AND message_id IS NOT NULL "
-        f"AND tally_version != rendered_version AND {mine} ORDER BY id",
-        shard_params,
+    rows = await conn.execute(
+        select(polls.c.id)
+        .where(
+            _OPEN,
+            _POSTED,
+            polls.c.tally_version != polls.c.rendered_version,
+            owned.clause(polls.c.guild_id),
+        )
+        .order_by(polls.c.id)
     )
-    return [int(row[0]) for row in rows]
+    return list(rows.scalars())
 
 
 async def close_poll(store: Store, poll_id: int, now: datetime, reason: CloseReason) -> bool:
     """Close an open poll; False when it was already closed (a second close changes nothing)."""
     async with store.transaction() as conn:
-        cursor = await conn.execute(
-            "UPDATE polls SET closed_at = ?, close_reason = ? WHERE id = ? AND closed_at IS NULL "
-            "AND message_id IS NOT NULL",
-            (to_db_time(now), reason.value, poll_id),
+        result = await conn.execute(
+            update(polls).where(polls.c.id == poll_id, _OPEN, _POSTED).values(closed_at=now, close_reason=reason.value)
         )
-        return cursor.rowcount == 1
+        return result.rowcount == 1
 
 
 async def close_expired_polls(store: Store, now: datetime, owned: Ownership = EVERY_SHARD) -> list[int]:
     """Close every open poll of an owned guild whose deadline is at or before ``now``; returns their ids."""
-    mine, shard_params = owned.sql_filter()
     async with store.transaction() as conn:
-        rows = await conn.execute_fetchall(
-            "UPDATE polls SET closed_at = closes_at, close_reason = 'deadline' "
-            "WHERE closed_at IS NULL AND message_id IS NOT NULL AND closes_at IS NOT NULL AND closes_at <= ? "
-            f"AND {mine} RETURNING id",
-            (to_db_time(now), *shard_params),
+        rows = await conn.execute(
+            update(polls)
+            .where(
+                _OPEN,
+                _POSTED,
+                polls.c.closes_at.is_not(None),
+                polls.c.closes_at <= now,
+                owned.clause(polls.c.guild_id),
+            )
+            .values(closed_at=polls.c.closes_at, close_reason=CloseReason.DEADLINE.value)
+            .returning(polls.c.id)
         )
-    return sorted(int(row[0]) for row in rows)
+        return sorted(rows.scalars())
 
 
-async def unannounced_polls(conn: aiosqlite.Connection, owned: Ownership = EVERY_SHARD) -> list[int]:
+#: A closed poll whose final edit and results post are still to be done.
+_UNANNOUNCED = polls.c.closed_at.is_not(None) & (polls.c.announced == False)  # noqa: E712 (SQL, not Python)
+
+
+async def unannounced_polls(conn: AsyncConnection, owned: Ownership = EVERY_SHARD) -> list[int]:
     """Closed polls of owned guilds whose final message edit and results post are still to be done."""
-    mine, shard_params = owned.sql_filter()
-    rows = await conn.execute_fetchall(
-        f"SELECT id FROM polls WHERE closed_at IS NOT NULL AND announced = 0 AND {mine} ORDER BY closed_at, id",
-        shard_params,
+    rows = await conn.execute(
+        select(polls.c.id).where(_UNANNOUNCED, owned.clause(polls.c.guild_id)).order_by(polls.c.closed_at, polls.c.id)
     )
-    return [int(row[0]) for row in rows]
+    return list(rows.scalars())
 
 
 async def mark_announced(store: Store, poll_id: int) -> None:
     async with store.transaction() as conn:
-        await conn.execute("UPDATE polls SET announced = 1 WHERE id = ? AND closed_at IS NOT NULL", (poll_id,))
+        await conn.execute(
+            update(polls).where(polls.c.id == poll_id, polls.c.closed_at.is_not(None)).values(announced=True)
+        )
 
 
-async def next_poll_job(conn: aiosqlite.Connection, owned: Ownership = EVERY_SHARD) -> datetime | None:
+async def next_poll_job(conn: AsyncConnection, owned: Ownership = EVERY_SHARD) -> datetime | None:
     """Over owned guilds: the earliest deadline of an open poll, or the close time of a poll
     not yet announced."""
-    mine, shard_params = owned.sql_filter()
-    rows = await conn.execute_fetchall(
-        "SELECT min(due) FROM ("
-        "SELECT min(closes_at) AS due FROM polls WHERE closed_at IS NULL AND message_id IS NOT NULL "
-        f"AND closes_at IS NOT NULL AND {mine} "
-        f"UNION ALL SELECT min(closed_at) FROM polls WHERE closed_at IS NOT NULL AND announced = 0 AND {mine})",
-        (*shard_params, *shard_params),
-    )
-    return from_db_time(next(iter(rows))[0])
+    mine = owned.clause(polls.c.guild_id)
+    due = union_all(
+        select(func.min(polls.c.closes_at).label("due")).where(_OPEN, _POSTED, polls.c.closes_at.is_not(None), mine),
+        select(func.min(polls.c.closed_at)).where(_UNANNOUNCED, mine),
+    ).subquery()
+    earliest: datetime | None = await conn.scalar(select(func.min(due.c.due)))
+    return earliest
 
 
 # -- settings -------------------------------------------------------------------
 
 
-async def fetch_creator_role(conn: aiosqlite.Connection, guild_id: int) -> int | None:
-    rows = list(
-        await conn.execute_fetchall("SELECT creator_role_id FROM poll_settings WHERE guild_id = ?", (guild_id,))
+async def fetch_creator_role(conn: AsyncConnection, guild_id: int) -> int | None:
+    role_id: int | None = await conn.scalar(
+        select(poll_settings.c.creator_role_id).where(poll_settings.c.guild_id == guild_id)
     )
-    return rows[0][0] if rows else None
+    return role_id
 
 
 async def set_creator_role(store: Store, guild_id: int, role_id: int | None) -> None:
     """Restrict poll creation to a role, or lift the restriction with None."""
     async with store.transaction() as conn:
         if role_id is None:
-            await conn.execute("DELETE FROM poll_settings WHERE guild_id = ?", (guild_id,))
+            await conn.execute(delete(poll_settings).where(poll_settings.c.guild_id == guild_id))
         else:
+            upsert = store.insert(poll_settings).values(guild_id=guild_id, creator_role_id=role_id)
             await conn.execute(
-                "INSERT INTO poll_settings (guild_id, creator_role_id) VALUES (?, ?) "
-                "ON CONFLICT (guild_id) DO UPDATE SET creator_role_id = excluded.creator_role_id",
-                (guild_id, role_id),
+                upsert.on_conflict_do_update(
+                    index_elements=[poll_settings.c.guild_id],
+                    set_={"creator_role_id": upsert.excluded.creator_role_id},
+                )
             )
