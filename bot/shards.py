@@ -70,17 +70,6 @@ class Ownership:
         # PostgreSQL shifts a bigint by an integer only (there is no bigint >> bigint).
         return (column.op(">>")(literal(22, Integer())) % self.shard_count).in_(sorted(self.shard_ids))
 
-    def sql_filter(self, column: str = "guild_id") -> tuple[str, tuple[int, ...]]:
-        """A WHERE condition (and its parameters) true for rows of owned guilds.
-
-        ``(id >> 22) % n`` is the same integer arithmetic in SQLite and PostgreSQL (bigint).
-        """
-        if self.shard_ids is None:
-            return "1 = 1", ()
-        assert self.shard_count is not None
-        ids = sorted(self.shard_ids)
-        marks = ", ".join("?" * len(ids))
-        return f"(({column} >> 22) % ?) IN ({marks})", (self.shard_count, *ids)
 
 
 #: The ownership of a process that runs every shard.
