@@ -16,8 +16,23 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
-from sqlalchemy import Row, String, bindparam, cast, delete, func, insert, literal, select, tuple_, union_all, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.shards import EVERY_SHARD, Ownership
@@ -374,9 +389,7 @@ _BUMP_TALLY = (
 )
 
 
-async def _read_click_state(
-    conn: AsyncConnection, clicks: Sequence[Click], now: datetime
-) -> tuple[dict[int, _PollState], _Choices]:
+def _read_click_state(conn: Connection, clicks: Sequence[Click], now: datetime) -> tuple[dict[int, _PollState], _Choices]:
     """In one statement: every clicked poll that is posted, and what each clicking member holds there
     (one row per held vote, or one with no vote for a poll nobody in the batch holds a vote in).
 
@@ -388,7 +401,7 @@ async def _read_click_state(
     poll_ids = sorted({poll_id for poll_id, _ in members})
     states: dict[int, _PollState] = {}
     held: _Choices = {member: set() for member in members}
-    for row in await conn.execute(_CLICK_STATE, {"members": members, "poll_ids": poll_ids}):
+    for row in conn.execute(_CLICK_STATE, {"members": members, "poll_ids": poll_ids}):
         closed = row.closed_at is not None or (row.closes_at is not None and row.closes_at <= now)
         states[row.id] = _PollState(row.max_choices, row.option_count, closed)
         if row.user_id is not None:
@@ -406,40 +419,44 @@ async def apply_clicks(store: Store, clicks: Sequence[Click], now: datetime) -> 
     """
     if not clicks:
         return []
-    async with store.transaction() as conn:
-        states, held = await _read_click_state(conn, clicks, now)
-        before = {member: frozenset(choices) for member, choices in held.items()}
+    # Synchronous inside: on SQLite the whole batch is one trip to the store's thread.
+    return await store.run_transaction(partial(_apply_clicks, clicks=clicks, now=now))
 
-        results: list[ClickResult] = []
-        for click in clicks:
-            poll = states.get(click.poll_id)
-            if poll is None:
-                results.append(ClickResult(ClickStatus.UNKNOWN_POLL))
-            elif poll.closed:
-                results.append(ClickResult(ClickStatus.CLOSED))
-            elif not 0 <= click.option_index < poll.option_count:
-                results.append(ClickResult(ClickStatus.UNKNOWN_OPTION))
-            else:
-                member = (click.poll_id, click.user_id)
-                transition = decide_vote(held[member], click.option_index, poll.max_choices)
-                held[member] = set(transition.after)
-                results.append(ClickResult(ClickStatus.APPLIED, transition))
 
-        removed = [(p, u, i) for (p, u), choices in held.items() for i in sorted(before[(p, u)] - choices)]
-        added = [
-            {"poll_id": p, "user_id": u, "option_index": i, "voted_at": now}
-            for (p, u), choices in held.items()
-            for i in sorted(choices - before[(p, u)])
-        ]
-        if removed:
-            await conn.execute(_DELETE_VOTES, {"votes": removed})
-        if added:
-            await conn.execute(_INSERT_VOTE, added)
-        changed = sorted(
-            {poll_id for (poll_id, user_id), choices in held.items() if choices != before[(poll_id, user_id)]}
-        )
-        if changed:
-            await conn.execute(_BUMP_TALLY, {"poll_ids": changed})
+def _apply_clicks(conn: Connection, *, clicks: Sequence[Click], now: datetime) -> list[ClickResult]:
+    states, held = _read_click_state(conn, clicks, now)
+    before = {member: frozenset(choices) for member, choices in held.items()}
+
+    results: list[ClickResult] = []
+    for click in clicks:
+        poll = states.get(click.poll_id)
+        if poll is None:
+            results.append(ClickResult(ClickStatus.UNKNOWN_POLL))
+        elif poll.closed:
+            results.append(ClickResult(ClickStatus.CLOSED))
+        elif not 0 <= click.option_index < poll.option_count:
+            results.append(ClickResult(ClickStatus.UNKNOWN_OPTION))
+        else:
+            member = (click.poll_id, click.user_id)
+            transition = decide_vote(held[member], click.option_index, poll.max_choices)
+            held[member] = set(transition.after)
+            results.append(ClickResult(ClickStatus.APPLIED, transition))
+
+    removed = [(p, u, i) for (p, u), choices in held.items() for i in sorted(before[(p, u)] - choices)]
+    added = [
+        {"poll_id": p, "user_id": u, "option_index": i, "voted_at": now}
+        for (p, u), choices in held.items()
+        for i in sorted(choices - before[(p, u)])
+    ]
+    if removed:
+        conn.execute(_DELETE_VOTES, {"votes": removed})
+    if added:
+        conn.execute(_INSERT_VOTE, added)
+    changed = sorted(
+        {poll_id for (poll_id, user_id), choices in held.items() if choices != before[(poll_id, user_id)]}
+    )
+    if changed:
+        conn.execute(_BUMP_TALLY, {"poll_ids": changed})
     return results
 
 
