@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -206,13 +206,12 @@ class Store:
             transaction = await conn.begin()
             try:
                 yield conn
-                # Shielded: a cancellation must not leave the connection mid-commit.
-                await asyncio.shield(transaction.commit())
             except BaseException:
                 if transaction.is_active:
                     with contextlib.suppress(sa_exc.DBAPIError, OSError):
-                        await asyncio.shield(transaction.rollback())
+                        await _to_the_end(transaction.rollback())
                 raise
+            await _to_the_end(transaction.commit())
 
     async def run_transaction(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` (synchronous SQLAlchemy Core on a ``Connection``) in one write transaction.
@@ -268,6 +267,24 @@ class Store:
 
 #: The busy timeout of each SQLite engine, read when a connection is made.
 _BUSY_TIMEOUTS: dict[int, int] = {}
+
+
+async def _to_the_end(operation: Coroutine[Any, Any, None]) -> None:
+    """Await a COMMIT or ROLLBACK to its end even if the caller is cancelled meanwhile, then
+    pass the cancellation on: nothing else may use the connection while it runs (SQLAlchemy's
+    connections take one operation at a time), and it must not be left mid-transaction."""
+    task = asyncio.ensure_future(operation)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled or task.cancelled():
+        if not task.cancelled():
+            task.exception()  # retrieved, so a failure is not reported again as never retrieved
+        raise asyncio.CancelledError
+    task.result()
 
 
 def dialect_insert(conn: AsyncConnection | Connection, table: Table) -> Any:
