@@ -102,11 +102,13 @@ def statements_of(store: Store) -> Iterator[list[str]]:
         if not statement.lstrip().upper().startswith("BEGIN"):
             sent.append(" ".join(statement.split()))
 
-    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    for engine in store.engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield sent
     finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+        for engine in store.engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 # -- the schema on its own ---------------------------------------------------------------

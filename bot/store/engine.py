@@ -69,8 +69,13 @@ class Store:
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         options = {_READ_OPTION: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
         self._reader = engine.execution_options(**options)
-        # SQLite's hot path (see run_transaction): a synchronous engine on one thread of its own.
-        self._sync_engine: Engine | None = None
+        # SQLite's hot path (see run_transaction): a synchronous engine on one thread of its own
+        # (created here, connected on that thread at first use).
+        self._sync_engine: Engine | None = (
+            _create_sync_sqlite_engine(url, lambda: self.busy_timeout_ms)
+            if self.is_sqlite and url.database not in (None, "", ":memory:")
+            else None
+        )
         self._sync_thread: ThreadPoolExecutor | None = None
 
     @property
@@ -223,7 +228,7 @@ class Store:
         caller is cancelled meanwhile, SQLite's transaction still ends (commit or rollback)
         on its thread.
         """
-        if not self.is_sqlite:
+        if self._sync_engine is None:  # PostgreSQL (or an in-memory SQLite, which one engine must own)
             async with self.transaction() as conn:
                 return await conn.run_sync(work)
         assert self._write_lock is not None
@@ -233,9 +238,13 @@ class Store:
             loop = asyncio.get_running_loop()
             return await asyncio.shield(loop.run_in_executor(self._sync_thread, self._run_sqlite, work))
 
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        """Every engine statements run on (for instrumentation: SQLAlchemy events, tests)."""
+        return (self.engine.sync_engine,) if self._sync_engine is None else (self.engine.sync_engine, self._sync_engine)
+
     def _run_sqlite(self, work: Callable[[Connection], T]) -> T:
-        if self._sync_engine is None:
-            self._sync_engine = _create_sync_sqlite_engine(self.url, lambda: self.busy_timeout_ms)
+        assert self._sync_engine is not None
         with self._sync_engine.begin() as conn:
             return work(conn)
 
@@ -261,7 +270,6 @@ class Store:
             if self._sync_engine is not None:
                 await asyncio.get_running_loop().run_in_executor(thread, self._sync_engine.dispose)
             thread.shutdown(wait=True)
-            self._sync_engine = None
         await self.engine.dispose()
 
 
