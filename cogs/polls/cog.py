@@ -236,8 +236,10 @@ class PollsCog(commands.Cog, name=COG_NAME):
             return
         tally, version = await repo.read_tally(self.bot.store, poll_id, len(poll.options))
         message = self._channel(poll).get_partial_message(poll.message_id)
+        rendered = await self._render_poll_message(poll, tally)
         try:
-            await message.edit(**await self._render_poll_message(poll, tally))
+            await self.bot.rest_pacer.wait_turn()  # after a crash every stale poll is refreshed at once
+            await message.edit(**rendered)
         except discord.NotFound:
             await self._close_deleted(poll)
             return
@@ -272,8 +274,10 @@ class PollsCog(commands.Cog, name=COG_NAME):
             message = channel.get_partial_message(poll.message_id) if poll.message_id else None
             posted = False
             if message is not None:
+                rendered = await self._render_poll_message(poll, tally)
                 try:
-                    await message.edit(**await self._render_poll_message(poll, tally))
+                    await self.bot.rest_pacer.wait_turn()  # many polls may close at one deadline
+                    await message.edit(**rendered)
                     posted = True
                 except (discord.NotFound, discord.Forbidden) as exc:
                     # Deleted, or the bot lost access (even left the server): retrying cannot help.
@@ -291,6 +295,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
         spoilers = await spoiler_view_for(self.bot, message.channel, locale)
         view = spoilers.reveal_view(REVEAL_KIND, str(poll.id)) if poll.spoiler else None
         try:
+            await self.bot.rest_pacer.wait_turn()
             await message.channel.send(
                 content=close_notice(poll, locale),
                 embed=results_embed(poll, tally, openly=spoilers.openly, locale=locale),
