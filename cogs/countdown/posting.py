@@ -139,6 +139,10 @@ def classify_failure(exc: BaseException) -> Failure:
         return Failure("unknown_channel" if exc.code == 10003 else "not_found", str(exc.code), True)
     if isinstance(exc, discord.DiscordServerError):
         return Failure("discord_unavailable", str(exc.status), False)
+    if isinstance(exc, discord.RateLimited) or (isinstance(exc, discord.HTTPException) and exc.status == 429):
+        # Still limited after discord.py's own retries (other processes over their share?):
+        # Discord did not take the request, so sending it again later is safe.
+        return Failure("rate_limited", "429", False)
     if isinstance(exc, discord.HTTPException):
         return Failure("rejected", str(exc.code or exc.status), True)
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
