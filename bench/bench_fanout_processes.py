@@ -46,7 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import BotProcess, machine, new_fake, print_rows, ratio, start_ready  # noqa: E402
+from bench._common import BotProcess, machine, new_fake, print_rows, quiesce, ratio, start_ready  # noqa: E402
 from bench._fanout import GLOBAL_LIMIT, count_posts, read_ledger  # noqa: E402
 from bench.run import seed_schedules  # noqa: E402
 from bot.localdiscord import TEXT, FakeDiscord  # noqa: E402
@@ -108,6 +108,9 @@ async def fan_out(fake: FakeDiscord, store: Store, workdir: Path, run: Run, wait
         pacing = [line.partition(PACING_LINE)[2] for p in procs for line in p.lines if PACING_LINE in line]
         due_at = due_perf(run.due)
         ready_before_due = min(due_at - (p.ready_at or due_at) for p in procs)
+        # The fake's heap (every guild of every run) is frozen so that its collector's pauses,
+        # which are not Discord's, do not bunch the requests it stamps into one second.
+        quiesce(fake)
         requests_before, hits_before = len(fake.requests), fake.rate_limit_hits
         deadline = time.monotonic() + max(0.0, due_at - time.perf_counter()) + wait_seconds
         while time.monotonic() < deadline:
@@ -116,6 +119,7 @@ async def fan_out(fake: FakeDiscord, store: Store, workdir: Path, run: Run, wait
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)  # a duplicate would show up now
         posts = count_posts(fake, run.channels, requests_before, due_at)
+        limited = [r.time - due_at for r in fake.requests[requests_before:] if r.status == 429]
         by_shard = {}
         for shard in range(SHARDS):
             mine = [c for c in run.channels if shard_of(c.guild_id, SHARDS) == shard]
@@ -124,6 +128,8 @@ async def fan_out(fake: FakeDiscord, store: Store, workdir: Path, run: Run, wait
         posts.update(
             processes=len(procs),
             rate_limit_hits=fake.rate_limit_hits - hits_before,
+            first_429_seconds_after_due=round(min(limited), 3) if limited else None,
+            last_429_seconds_after_due=round(max(limited), 3) if limited else None,
             ready_seconds_before_due=round(ready_before_due, 3),
             started_late=ready_before_due < 0,
             seconds_to_last_post_by_shard=by_shard,

@@ -67,14 +67,26 @@ class RequestPacer:
     With no burst allowance any one-second window holds at most ``per_second + 1``
     starts, which stays under Discord's global limit. Real time, not the bot's clock:
     the limit is Discord's.
+
+    ``global_clear`` returns an event that is clear while the HTTP client waits out a
+    global 429. A turn that comes during that wait is not used: the caller books a fresh
+    one afterwards, so the sends held back go out paced, not all at once (which, with
+    other processes sending meanwhile, would only meet the next 429).
     """
 
-    def __init__(self, per_second: float, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        per_second: float,
+        clock: Callable[[], float] | None = None,
+        *,
+        global_clear: Callable[[], asyncio.Event | None] | None = None,
+    ) -> None:
         if per_second <= 0:
             raise ValueError("per_second must be positive")
         self.per_second = per_second
         self.interval = 1.0 / per_second
         self._clock = clock
+        self._global_clear = global_clear
         self._next_start = 0.0
 
     def _now(self) -> float:
@@ -88,6 +100,11 @@ class RequestPacer:
         return start - now
 
     async def wait_turn(self) -> None:
-        delay = self.reserve()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        while True:
+            delay = self.reserve()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            clear = self._global_clear() if self._global_clear else None
+            if clear is None or clear.is_set():
+                return
+            await clear.wait()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,3 +81,24 @@ def test_a_pacer_at_half_the_budget_spaces_starts_twice_as_far_apart() -> None:
     assert max(sum(1 for s in starts if t <= s < t + 1.0) for t in starts) <= 25  # half of 50 in any second
     with pytest.raises(ValueError, match="positive"):
         RequestPacer(0)
+
+
+async def test_a_turn_that_comes_while_discord_holds_the_bot_back_is_taken_again_after() -> None:
+    """A global 429 pauses the HTTP client; the sends held back then go out paced, not in a burst."""
+    now = [0.0]
+    clear = asyncio.Event()
+    pacer = RequestPacer(20, clock=lambda: now[0], global_clear=lambda: clear)
+    clear.clear()  # discord.py is waiting out a global 429
+    held = asyncio.create_task(pacer.wait_turn())
+    await asyncio.sleep(0.01)
+    assert not held.done(), "no send while the client is held back"
+    clear.set()
+    await asyncio.wait_for(held, 5)
+    assert pacer.reserve() == pytest.approx(2 / 20), "the turn of the pause was dropped and a fresh one booked"
+
+
+async def test_the_logged_in_bot_holds_its_paced_sends_on_discord_pys_global_flag(harness: Any) -> None:
+    """The flag is discord.py's own (private) one: were it renamed, the pacer would silently never wait."""
+    flag = harness.bot._global_limit_clear()
+    assert isinstance(flag, asyncio.Event)
+    assert flag.is_set(), "no global 429 is being waited out"

@@ -236,8 +236,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
             return
         tally, version = await repo.read_tally(self.bot.store, poll_id, len(poll.options))
         message = self._channel(poll).get_partial_message(poll.message_id)
-        rendered = await self._render_poll_message(poll, tally)
         try:
+            rendered = await self._render_poll_message(poll, tally)
             await self.bot.rest_pacer.wait_turn()  # after a crash every stale poll is refreshed at once
             await message.edit(**rendered)
         except discord.NotFound:
@@ -274,8 +274,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
             message = channel.get_partial_message(poll.message_id) if poll.message_id else None
             posted = False
             if message is not None:
-                rendered = await self._render_poll_message(poll, tally)
                 try:
+                    rendered = await self._render_poll_message(poll, tally)
                     await self.bot.rest_pacer.wait_turn()  # many polls may close at one deadline
                     await message.edit(**rendered)
                     posted = True
