@@ -110,7 +110,9 @@ def process_environment(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DISCORD_", "DATABASE_", "DATA_DIR", "OWNER_", "ADMIN_", "DEV_GUILD", "LOG_", "SHARD_"))
+        if not k.startswith(
+            ("DISCORD_", "DATABASE_", "DATA_DIR", "OWNER_", "ADMIN_", "DEV_GUILD", "LOG_", "SHARD_", "REST_")
+        )
     }
     env.update(
         PYTHONPATH=str(root),

@@ -114,7 +114,7 @@ async def run(guild_count: int, wait_seconds: float) -> dict[str, Any]:
         return {
             "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-            "pacer_per_second": posting.POSTS_PER_SECOND,
+            "pacer_per_second": h.bot.rest_pacer.per_second,
             "workers": posting.WORKERS,
             "queue_size": posting.QUEUE_SIZE,
             "all_posted": finished,

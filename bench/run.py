@@ -450,7 +450,7 @@ async def bench_votes(plan: Plan, tmp: Path) -> Json:
 # -- scheduled fan-out ---------------------------------------------------------------------------
 
 
-async def seed_schedules(database: Path, guild_channels: list[tuple[int, int]], due: dt.datetime) -> None:
+async def seed_schedules(database: Path | str, guild_channels: list[tuple[int, int]], due: dt.datetime) -> None:
     """Every guild's countdown due at ``due``, written through the feature's repository.
 
     The rule's local time is ``due``'s minute in each zone, so after this slot the next

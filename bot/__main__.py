@@ -75,6 +75,7 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
         global_commands = len(await command_payload(bot.tree, None))
         features = len(bot.extensions)
         missing = bot.missing_translations
+        rate = bot.rest_share.describe()
     finally:
         await bot.close()
     assert summary is not None
@@ -100,6 +101,7 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
             f"dev guild: {settings.dev_guild_id or 'none'}",
             f"  discord:      {settings.discord_api_base_url} / {settings.discord_gateway_url}",
             f"  shards:       {describe_shards(settings)}",
+            f"  rest rate:    {rate}",
             f"  languages:    {', '.join(languages())}; data pack translations {translated}",
             *(f"  warning: {line}" for line in missing),
             *warnings,

@@ -21,6 +21,7 @@ from bot.datapack import DataPack, load_data_pack, missing_translations
 from bot.errors import BotCommandTree
 from bot.i18n import CatalogTranslator
 from bot.moderation import SettingsGroup
+from bot.pacing import RequestPacer, RestShare, rest_share
 from bot.packstore import PackSyncSummary, sync_data_pack
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -83,6 +84,9 @@ class HyosanBot(commands.AutoShardedBot):
         self.version = __version__
         self.settings_group = SettingsGroup()
         self.scheduler = Scheduler(clock)
+        #: This process's share of Discord's global limit, and the pacer every bulk send waits on.
+        self.rest_share: RestShare = rest_share(settings.rest_rate_share, settings.shard_count, settings.shard_ids)
+        self.rest_pacer = RequestPacer(self.rest_share.per_second, global_clear=self._global_limit_clear)
         self._store: Store | None = None
         self._pack: DataPack | None = None
         self._scheduler_starter: asyncio.Task[None] | None = None
@@ -104,6 +108,12 @@ class HyosanBot(commands.AutoShardedBot):
         if self._pack is None:
             raise RuntimeError("the data pack is loaded in setup_hook")
         return self._pack
+
+    def _global_limit_clear(self) -> asyncio.Event | None:
+        """discord.py's flag that is clear while it waits out a global 429 (``HTTPClient._global_over``,
+        private; made at login), for the pacer to hold its turns meanwhile."""
+        event = getattr(self.http, "_global_over", None)
+        return event if isinstance(event, asyncio.Event) else None
 
     @property
     def ownership(self) -> Ownership:
@@ -134,6 +144,7 @@ class HyosanBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         self._logged_in = True
+        log.info("pacing Discord requests at %s", self.rest_share.describe())
         await self.prepare()
         await self.sync_commands()
         self._scheduler_starter = asyncio.get_running_loop().create_task(

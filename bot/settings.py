@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     shard_count: int | None = Field(default=None, gt=0)
     #: None: every shard of shard_count. Must come after shard_count (its validator reads it).
     shard_ids: ShardIdList = None
+    #: None: the share of this process's shards (bot/pacing.py); else a fraction in (0, 1].
+    rest_rate_share: float | None = None
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -125,6 +127,24 @@ class Settings(BaseSettings):
         if outside:
             raise ValueError(f"shard {outside[0]} is out of range: SHARD_COUNT={count} allows 0..{count - 1}")
         return value
+
+    @field_validator("rest_rate_share", mode="before")
+    @classmethod
+    def _parse_share(cls, value: object) -> object:
+        """A fraction of Discord's global limit, e.g. 0.5; empty means the share of SHARD_IDS."""
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a number: give a fraction in (0, 1], e.g. 0.5") from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return value
+        if not 0 < value <= 1:  # also refuses NaN
+            raise ValueError(f"{value:g} is outside (0, 1]: give this process's fraction of the limit, e.g. 0.5")
+        return float(value)
 
     @field_validator("owner_ids", "admin_guild_ids", mode="before")
     @classmethod

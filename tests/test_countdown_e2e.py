@@ -261,6 +261,21 @@ async def test_transient_errors_are_retried_under_the_same_nonce(harness: Any) -
     assert nonces == {slot_nonce(h.guild.id, "day:2026-11-25")}
 
 
+async def test_a_post_still_rate_limited_after_discord_pys_retries_is_retried_not_failed(harness: Any) -> None:
+    """Processes over their share of the global limit: the post waits, it is not lost or paused."""
+    h = harness
+    await set_daily(h)
+    # discord.py tries a request 5 times, sleeping out each 429, then raises the last.
+    h.fake.inject("POST", rf"/channels/{h.general.id}/messages", status=429, retry_after=0.01, global_=True, times=5)
+    await tick(h, dt.timedelta(hours=1))
+    assert messages(h, h.general) == []
+    show = await h.slash(h.moderator, h.general, "settings countdown show")
+    assert "rate limit" in {f["name"]: f["value"] for f in show.embeds[0]["fields"]}["Last error"]
+    await tick(h, dt.timedelta(seconds=5))
+    assert await wait_until(lambda: len(messages(h, h.general)) == 1)
+    assert [state for _, state, _ in await repo.fetch_ledger(h.bot.store.conn, h.guild.id)] == ["sent"]
+
+
 @pytest.mark.parametrize(
     ("options", "expected"),
     [

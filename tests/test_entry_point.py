@@ -107,6 +107,10 @@ def test_check_tells_which_shards_this_process_runs(workdir: Path) -> None:
     some = run_bot(workdir, "check", SHARD_COUNT="4", SHARD_IDS="0,2")
     assert some.returncode == 0, some.stderr
     assert "shards:       4 in total; this process runs 0, 2" in some.stdout
+    assert "rest rate:    23.5 requests/s for paced sends (2/4 of 47/s" in some.stdout
+    assert "rest rate:    47 requests/s for paced sends (all of 47/s" in default.stdout
+    chosen = run_bot(workdir, "check", SHARD_COUNT="4", SHARD_IDS="0,2", REST_RATE_SHARE="0.1")
+    assert "rest rate:    4.7 requests/s for paced sends (REST_RATE_SHARE=0.1 of 47/s)" in chosen.stdout
 
 
 def test_a_broken_data_pack_names_file_entry_and_field(workdir: Path) -> None:

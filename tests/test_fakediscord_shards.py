@@ -193,3 +193,29 @@ async def test_a_dropped_shard_resumes_its_own_session_and_misses_nothing(
     await fake.wait_ready()
     for ws in (zero, one, back):
         await ws.close()
+
+
+async def test_two_processes_share_one_global_limit_per_bot_token(fake: FakeDiscord) -> None:
+    """Discord's 50/s is per bot token, not per connection: shards 0 and 1 in two processes
+    (two sessions, two gateway connections) get one window between them."""
+    fake.recommended_shards = 2
+    fake.global_rate_limit(per_second=5)
+    url = fake.api_base_url + "/users/@me"
+    async with aiohttp.ClientSession() as first, aiohttp.ClientSession() as second:
+        shard_0 = await identify(first, fake, [0, 2])
+        shard_1 = await identify(second, fake, [1, 2])
+        await ready_and_guilds(shard_0)
+        await ready_and_guilds(shard_1)
+
+        async def get_me(session: aiohttp.ClientSession, token: str) -> int:
+            async with session.get(url, headers={"Authorization": f"Bot {token}"}) as response:
+                await response.read()
+                return response.status
+
+        stranger = await get_me(first, "not-this-bots-token")
+        statuses = await asyncio.gather(*(get_me(session, fake.token) for session in (first, second) * 4))
+        await shard_0.close()
+        await shard_1.close()
+    assert stranger == 401  # a request without this bot's token counts for nobody
+    assert sorted(statuses) == [200] * 5 + [429] * 3, "8 requests, 5 in the window: one limit, not one each"
+    assert fake.rate_limit_hits == 3

@@ -23,6 +23,7 @@ SETTING_NAMES = [
     "DISCORD_GATEWAY_URL",
     "SHARD_COUNT",
     "SHARD_IDS",
+    "REST_RATE_SHARE",
 ]
 
 
@@ -76,6 +77,11 @@ def test_token_is_never_shown_in_repr() -> None:
         ("SHARD_COUNT", "0", "setting SHARD_COUNT: Input should be greater than 0"),
         ("SHARD_COUNT", "two", "setting SHARD_COUNT:"),
         ("SHARD_IDS", "0-1", "setting SHARD_IDS: needs SHARD_COUNT"),
+        ("REST_RATE_SHARE", "0", "setting REST_RATE_SHARE: 0 is outside (0, 1]"),
+        ("REST_RATE_SHARE", "1.5", "setting REST_RATE_SHARE: 1.5 is outside (0, 1]"),
+        ("REST_RATE_SHARE", "-0.5", "setting REST_RATE_SHARE: -0.5 is outside (0, 1]"),
+        ("REST_RATE_SHARE", "nan", "setting REST_RATE_SHARE: nan is outside (0, 1]"),
+        ("REST_RATE_SHARE", "50%", "setting REST_RATE_SHARE: '50%' is not a number: give a fraction in (0, 1]"),
     ],
 )
 def test_a_bad_value_names_the_setting(
@@ -137,6 +143,14 @@ def test_a_bad_shard_count_is_reported_once_not_as_missing(monkeypatch: pytest.M
     with pytest.raises(SettingsError) as raised:
         load_settings(tmp_path / "none.env")
     assert str(raised.value) == "setting SHARD_COUNT: Input should be greater than 0"
+
+
+@pytest.mark.parametrize(("text", "share"), [("", None), ("0.5", 0.5), (" 1 ", 1.0), ("0.125", 0.125)])
+def test_the_rate_share_is_a_fraction_or_left_to_the_shards(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str, share: float | None
+) -> None:
+    monkeypatch.setenv("REST_RATE_SHARE", text)
+    assert load_settings(tmp_path / "none.env").rest_rate_share == share
 
 
 def test_endpoints_are_applied_in_one_place(monkeypatch: pytest.MonkeyPatch) -> None:

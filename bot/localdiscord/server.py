@@ -461,7 +461,12 @@ class FakeDiscord:
         return injection
 
     def global_rate_limit(self, per_second: int = 50) -> None:
-        """Enforce Discord's global limit on bot-token routes (callbacks exempt)."""
+        """Enforce Discord's global limit on bot-token routes (callbacks exempt).
+
+        One window for the bot's token, shared by every client that sends it: all shards and
+        all processes of the bot together, as on Discord (requests with another token get 401
+        and count for nobody).
+        """
         self.global_limiter = GlobalLimiter(per_second)
 
     def set_bucket_limit(self, method: str, path_regex: str, limit: int, per: float) -> None:

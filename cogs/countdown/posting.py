@@ -2,9 +2,9 @@
 
 The one scheduler asks :class:`CountdownPosts` when something is due and calls
 ``run_due``, which claims due slots in the ledger (one transaction) and hands them to
-a bounded queue; a few workers send them, paced under Discord's global limit of 50
-requests per second, so the dispatcher is never blocked by a thousand guilds due in
-the same minute. Only this module and the cog talk to Discord.
+a bounded queue; a few workers send them, paced at this process's share of Discord's
+global limit of 50 requests per second (``bot.rest_pacer``), so the dispatcher is never
+blocked by a thousand guilds due in the same minute. Only this module and the cog talk to Discord.
 
 Exactly once: a slot is claimed before it is sent, and every attempt sends it with
 the same message nonce (discord.py sends ``enforce_nonce: true`` with any nonce), so
@@ -31,6 +31,7 @@ import aiohttp
 import discord
 
 from bot.language import public_locale
+from bot.pacing import RequestPacer
 from cogs.countdown import repo
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.render import Card, pack_wording, render_countdown_card
@@ -42,11 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Requests per second the posts may use: under Discord's global 50/s, leaving room for the rest.
-POSTS_PER_SECOND = 47.0
 #: Slots waiting in memory at most; more due slots stay in the database until there is room.
 QUEUE_SIZE = 200
-#: Concurrent sends; enough to keep POSTS_PER_SECOND with ~300 ms round trips.
+#: Concurrent sends; enough to keep the pacer's rate (at most REST_PER_SECOND) with ~300 ms round trips.
 WORKERS = 16
 #: How long Discord is trusted to de-duplicate a nonce ("a few minutes"); no resend after it.
 NONCE_GRACE = dt.timedelta(minutes=2)
@@ -122,36 +121,6 @@ def card_embed(card: Card) -> discord.Embed:
     return embed
 
 
-class RequestPacer:
-    """Spaces request starts evenly at ``per_second`` (no bursts), across all workers.
-
-    With no burst allowance any one-second window holds at most ``per_second + 1``
-    starts, which stays under Discord's global limit. Real time, not the bot's clock:
-    the limit is Discord's.
-    """
-
-    def __init__(self, per_second: float, clock: Callable[[], float] | None = None) -> None:
-        self.interval = 1.0 / per_second
-        self._clock = clock
-        self._next_start = 0.0
-        self._lock = asyncio.Lock()
-
-    def _now(self) -> float:
-        return self._clock() if self._clock else asyncio.get_running_loop().time()
-
-    def reserve(self) -> float:
-        """Book the next start; returns how long the caller must wait for it."""
-        now = self._now()
-        start = max(now, self._next_start)
-        self._next_start = start + self.interval
-        return start - now
-
-    async def wait_turn(self) -> None:
-        delay = self.reserve()
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-
 @dataclass(frozen=True, slots=True)
 class Failure:
     """Why a send failed: ``permanent`` failures count towards pausing, the others are retried."""
@@ -170,6 +139,10 @@ def classify_failure(exc: BaseException) -> Failure:
         return Failure("unknown_channel" if exc.code == 10003 else "not_found", str(exc.code), True)
     if isinstance(exc, discord.DiscordServerError):
         return Failure("discord_unavailable", str(exc.status), False)
+    if isinstance(exc, discord.RateLimited) or (isinstance(exc, discord.HTTPException) and exc.status == 429):
+        # Still limited after discord.py's own retries (other processes over their share?):
+        # Discord did not take the request, so sending it again later is safe.
+        return Failure("rate_limited", "429", False)
     if isinstance(exc, discord.HTTPException):
         return Failure("rejected", str(exc.code or exc.status), True)
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
@@ -186,13 +159,12 @@ class CountdownPosts:
         self,
         bot: HyosanBot,
         *,
-        per_second: float = POSTS_PER_SECOND,
         queue_size: int = QUEUE_SIZE,
         workers: int = WORKERS,
     ) -> None:
         self.bot = bot
         self.queue: asyncio.Queue[PostJob] = asyncio.Queue(maxsize=queue_size)
-        self.pacer = RequestPacer(per_second)
+        self.pacer: RequestPacer = bot.rest_pacer  # shared with the bot's other bulk sends
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
         self._in_flight: set[tuple[int, str]] = set()

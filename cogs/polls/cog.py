@@ -246,7 +246,9 @@ class PollsCog(commands.Cog, name=COG_NAME):
         tally, version = await repo.read_tally(self.bot.store, poll_id, len(poll.options))
         message = self._channel(poll).get_partial_message(poll.message_id)
         try:
-            await message.edit(**await self._render_poll_message(poll, tally))
+            rendered = await self._render_poll_message(poll, tally)
+            await self.bot.rest_pacer.wait_turn()  # after a crash every stale poll is refreshed at once
+            await message.edit(**rendered)
         except discord.NotFound:
             await self._close_deleted(poll)
             return
@@ -283,7 +285,9 @@ class PollsCog(commands.Cog, name=COG_NAME):
             posted = False
             if message is not None:
                 try:
-                    await message.edit(**await self._render_poll_message(poll, tally))
+                    rendered = await self._render_poll_message(poll, tally)
+                    await self.bot.rest_pacer.wait_turn()  # many polls may close at one deadline
+                    await message.edit(**rendered)
                     posted = True
                 except (discord.NotFound, discord.Forbidden) as exc:
                     # Deleted, or the bot lost access (even left the server): retrying cannot help.
@@ -301,6 +305,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
         spoilers = await spoiler_view_for(self.bot, message.channel, locale)
         view = spoilers.reveal_view(REVEAL_KIND, str(poll.id)) if poll.spoiler else None
         try:
+            await self.bot.rest_pacer.wait_turn()
             await message.channel.send(
                 content=close_notice(poll, locale),
                 embed=results_embed(poll, tally, openly=spoilers.openly, locale=locale),
