@@ -16,6 +16,7 @@ import io
 from datetime import timedelta
 from typing import Any
 
+import discord
 import pytest
 from sqlalchemy import func, select
 
@@ -226,6 +227,34 @@ async def test_simultaneous_clicks_of_one_member_never_make_a_double_vote(h: Har
             .having(func.count() > 1)
         )
         assert doubled.all() == []
+
+
+async def test_a_vote_is_answered_without_discord_py_rebuilding_the_poll_messages_view(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For a DynamicItem click discord.py rebuilds the message's whole view (issue 15: too
+    costly per vote). "Reveal privately" on the same message is one, so the count can tell."""
+    rebuilt: list[int] = []
+    rebuild = discord.ui.View.from_message.__func__  # type: ignore[attr-defined]
+
+    def counting_rebuild(
+        cls: type[discord.ui.View], message: discord.Message, /, *, timeout: float | None = 180.0
+    ) -> Any:
+        rebuilt.append(message.id)
+        return rebuild(cls, message, timeout=timeout)
+
+    monkeypatch.setattr(discord.ui.View, "from_message", classmethod(counting_rebuild))
+    _, message = await create(h, options="Cheong-san lives | Cheong-san dies", spoiler=True)
+    poll_id = poll_id_of(message)
+
+    answer = await vote(h, h.member, message, 1)
+    assert "Your vote for **2.** ||Cheong\\-san dies|| is counted." in answer.content
+    assert await stored_votes(h, poll_id) == {(h.member.id, 1)}
+    assert rebuilt == []
+
+    reveal = await h.click(h.member2, h.general, current(h, message), f"spoiler:reveal:poll:{poll_id}")
+    assert reveal.ephemeral
+    assert rebuilt == [int(message["id"])]
 
 
 async def test_a_burst_of_clicks_is_coalesced_into_few_edits_and_the_last_shows_the_exact_tally(

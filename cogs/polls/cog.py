@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import HyosanBot
-from bot.errors import Trusted, UserError, guarded_autocomplete
+from bot.errors import Trusted, UserError, guarded_autocomplete, report_interaction_error
 from bot.i18n import cmd, t
 from bot.language import public_locale
 from bot.moderation import SettingsSubgroup
@@ -39,7 +39,7 @@ from cogs.polls.render import close_notice, discord_time, poll_embed, results_em
 from cogs.polls.repo import Click, ClickStatus, CloseReason, Poll
 from cogs.polls.rules import InvalidPoll, build_poll_spec
 from cogs.polls.tally import Tally
-from cogs.polls.views import COG_NAME, PollVoteButton, poll_view
+from cogs.polls.views import COG_NAME, parse_vote_custom_id, poll_view, shows_button
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,6 @@ class PollsCog(commands.Cog, name=COG_NAME):
 
     async def cog_load(self) -> None:
         await repo.discard_all_unposted_polls(self.bot.store)
-        self.bot.add_dynamic_items(PollVoteButton)
         self.bot.settings_group.add_command(self.settings_group)
         register_reveal_provider(REVEAL_KIND, self.reveal_poll)
         self.bot.scheduler.register(self.deadlines)
@@ -149,7 +148,6 @@ class PollsCog(commands.Cog, name=COG_NAME):
             self._startup_task.cancel()
         await self.ballot_box.close()
         await self.refresher.close()
-        self.bot.remove_dynamic_items(PollVoteButton)
         self.bot.settings_group.remove_command(self.settings_group.name)
         unregister_reveal_provider(REVEAL_KIND)
 
@@ -221,6 +219,27 @@ class PollsCog(commands.Cog, name=COG_NAME):
             raise UserError("polls.create.role_required", role=Trusted(f"<@&{role_id}>"))
 
     # -- voting -------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Vote clicks are answered here, not by a DynamicItem.
+
+        For a DynamicItem click discord.py first rebuilds the whole message's view from
+        its components, only to find the clicked button in it; a vote needs nothing but
+        the ids in its custom_id. That rebuild cost about 57 us per vote, a tenth of the
+        bot's CPU per click with 200 in flight (issue 15). Errors take the one error
+        path, as a button's do.
+        """
+        if interaction.type is not discord.InteractionType.component or interaction.data is None:
+            return
+        custom_id = str(interaction.data.get("custom_id", ""))
+        vote = parse_vote_custom_id(custom_id)
+        if vote is None or not shows_button(interaction.message, custom_id):
+            return
+        try:
+            await self.answer_vote(interaction, *vote)
+        except Exception as exc:
+            await report_interaction_error(interaction, exc)
 
     async def answer_vote(self, interaction: discord.Interaction[Any], poll_id: int, index: int) -> None:
         """Commit the click, then answer privately with the member's choices; the message follows later."""

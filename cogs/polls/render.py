@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import discord
 
@@ -51,10 +52,13 @@ def discord_time(moment: datetime, style: str) -> str:
 
 def option_text(poll: Poll, index: int, *, openly: bool, limit: int = 400) -> str:
     """An option as shown in text: escaped, and behind bars in a spoiler poll unless shown openly."""
-    label = poll.options[index]
-    if poll.spoiler and not openly:
-        return wrap_spoiler(label, limit=limit)
-    return render_open_text(label, limit=limit)
+    return _shown_option(poll.options[index], poll.spoiler and not openly, limit)
+
+
+@lru_cache(maxsize=1024)
+def _shown_option(label: str, hidden: bool, limit: int) -> str:
+    """Options never change, and every vote's answer names one or two: each is escaped once, not per click."""
+    return wrap_spoiler(label, limit=limit) if hidden else render_open_text(label, limit=limit)
 
 
 def numbered_option(poll: Poll, index: int, *, openly: bool) -> str:
