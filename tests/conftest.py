@@ -332,3 +332,26 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if only:
             backends = tuple(name for name in backends if name in only)
         metafunc.parametrize("store_url", backends, indirect=True, ids=backends)
+
+
+@pytest.fixture(autouse=True)
+async def _no_task_outlives_its_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Tasks a test leaves behind are cancelled here, within a bound; one that will not end
+    is reported with its stack (pytest-asyncio would otherwise wait for it forever)."""
+    yield
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    if not left:
+        return
+    for task in left:
+        task.cancel()
+    _, stuck = await asyncio.wait(left, timeout=10)
+    if stuck:
+        import io
+
+        report = io.StringIO()
+        for task in stuck:
+            task.print_stack(file=report)
+        with open("/tmp/hyosan-stuck-tasks.log", "a") as log:  # noqa: ASYNC230 - a last resort, before failing
+            log.write(f"== {request.node.nodeid}\n{report.getvalue()}\n")
+        raise AssertionError(f"{len(stuck)} tasks did not end when cancelled:\n{report.getvalue()}")

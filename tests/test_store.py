@@ -325,3 +325,26 @@ async def test_store_failures_are_classified_on_both(store: Store) -> None:
         assert classify_failure(sqlite3.OperationalError("database or disk is full")) is StoreFailure.FULL
     assert classify_failure(ConnectionRefusedError()) is StoreFailure.UNAVAILABLE
     assert make_url(str(store.url)).get_backend_name() == store.dialect
+
+
+@pytest.mark.sqlite_only
+async def test_reads_cancelled_twice_at_any_point_leave_no_task_behind(store: Store) -> None:
+    """A reader cancelled twice while SQLAlchemy closes its connection used to leave a task that
+    never ends (aiosqlite's thread stopped twice), which hangs the bot's shutdown."""
+
+    async def reader() -> None:
+        async with store.read() as conn:
+            await conn.execute(text("SELECT 1"))
+            await conn.execute(text("SELECT count(*) FROM pack_entries"))
+
+    for yields in range(70):
+        task = asyncio.create_task(reader())
+        for _ in range(yields % 7):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.wait([task], timeout=1)
+    await asyncio.sleep(0.3)
+    left = [task for task in asyncio.all_tasks() if task is not asyncio.current_task() and not task.done()]
+    assert left == []

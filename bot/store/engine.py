@@ -295,6 +295,42 @@ async def _to_the_end(operation: Coroutine[Any, Any, None]) -> None:
     task.result()
 
 
+def _close_aiosqlite_once() -> None:
+    """Work around a hang in SQLAlchemy's aiosqlite adapter (2.0.58 with aiosqlite 0.22).
+
+    When a task is cancelled while SQLAlchemy closes a connection it gave up on
+    (``terminate``), the adapter starts a shielded graceful close and, on the cancellation,
+    also force-closes: aiosqlite's worker thread then stops twice, the second stop waits
+    on a thread that has exited, and that task never ends, so the bot's shutdown
+    (``asyncio.run`` cancelling what is left) waits forever. Here the force-close leaves a
+    connection whose graceful close is under way alone: that close, shielded, still runs
+    to its end and stops the thread once. tests/conftest.py fails any test that leaves a
+    task which does not end when cancelled.
+    """
+    from sqlalchemy.dialects.sqlite import aiosqlite as adapter
+
+    cls = adapter.AsyncAdapt_aiosqlite_connection
+    if getattr(cls, "_hyosan_close_once", False):
+        return
+    graceful, force = cls._terminate_graceful_close, cls._terminate_force_close
+
+    async def graceful_close(self: Any) -> None:
+        self._connection._hyosan_closing = True
+        await graceful(self)
+
+    def force_close(self: Any) -> None:
+        if getattr(self._connection, "_hyosan_closing", False):
+            return
+        force(self)
+
+    cls._terminate_graceful_close = graceful_close  # type: ignore[method-assign]
+    cls._terminate_force_close = force_close  # type: ignore[method-assign]
+    cls._hyosan_close_once = True  # type: ignore[attr-defined]
+
+
+_close_aiosqlite_once()
+
+
 def dialect_insert(conn: AsyncConnection | Connection, table: Table) -> Any:
     """The ``INSERT`` of ``conn``'s database, which has ``on_conflict_do_update``/``_do_nothing``
     (the same clause in SQLite and PostgreSQL, built by each dialect's own construct)."""
