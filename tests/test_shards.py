@@ -15,6 +15,7 @@ from bot.shards import EVERY_SHARD, IDENTIFY_INTERVAL, IdentifyGate, Ownership, 
 from bot.store import Store
 from bot.store.schema import polls
 from cogs.countdown import repo
+from cogs.countdown.posting import SHARED_STORE_LOOK_EVERY, look_again_by
 from cogs.countdown.slots import PostingRule, Slot
 from cogs.polls import repo as polls_repo
 from tests.stores import read_with
@@ -171,3 +172,21 @@ def test_with_concurrency_one_every_identify_waits_its_turn() -> None:
     gate = IdentifyGate(max_concurrency=1, clock=lambda: now[0])
     assert [gate.reserve(shard) for shard in range(3)] == [0.0, IDENTIFY_INTERVAL, 2 * IDENTIFY_INTERVAL]
     assert IdentifyGate(max_concurrency=0).max_concurrency == 1
+
+
+def test_a_process_of_every_shard_sleeps_until_its_next_slot() -> None:
+    """Alone on the store, every release change is made here and wakes the scheduler itself."""
+    later = NOW + dt.timedelta(hours=3)
+    assert look_again_by(later, NOW, EVERY_SHARD) == later
+    assert look_again_by(None, NOW, EVERY_SHARD) is None
+    assert look_again_by(later, NOW, Ownership.of(2, [0, 1])) == later  # every shard, named
+
+
+def test_a_process_of_some_shards_looks_again_soon_for_news_recorded_elsewhere() -> None:
+    shard_1 = Ownership.of(2, [1])
+    soon = NOW + SHARED_STORE_LOOK_EVERY
+    assert look_again_by(NOW + dt.timedelta(hours=3), NOW, shard_1) == soon
+    assert look_again_by(None, NOW, shard_1) == soon
+    sooner = NOW + dt.timedelta(seconds=1)
+    assert look_again_by(sooner, NOW, shard_1) == sooner  # an earlier slot keeps its time
+    assert look_again_by(NOW, NOW, shard_1) == NOW
