@@ -94,6 +94,7 @@ from .interactions import (
     UnknownCommand,
     Upload,
 )
+from .gateway import IDENTIFY_INTERVAL
 from .limits import Violation, check_commands, check_interaction_callback, check_message
 from .openapi import OpenApiValidator
 from .permissions import ALL_PERMISSIONS, DEFAULT_BOT_PERMISSIONS, DEFAULT_EVERYONE_PERMISSIONS, Overwrite, Permission
@@ -114,6 +115,7 @@ __all__ = [
     "DEFAULT_EVERYONE_PERMISSIONS",
     "DEFAULT_OPENAPI_PATH",
     "FORUM",
+    "IDENTIFY_INTERVAL",
     "NEWS",
     "PUBLIC_THREAD",
     "TEXT",
