@@ -24,7 +24,7 @@ from bot.moderation import SettingsGroup
 from bot.packstore import PackSyncSummary, sync_data_pack
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.shards import IdentifyGate, Ownership
+from bot.shards import IdentifyGate, Ownership, SharedIdentifyTurns
 from bot.state import delete_state, read_state, state_keys, write_state
 from bot.store import Store
 
@@ -89,6 +89,7 @@ class HyosanBot(commands.AutoShardedBot):
         self.pack_sync_summary: PackSyncSummary | None = None
         self.missing_translations: list[str] = []
         self._identify_gate: IdentifyGate | None = None
+        self._shared_identify: SharedIdentifyTurns | None = None
         self._identified_shards: set[int] = set()
         #: False for `python -m bot check`, which never logs in: then there is no gateway to close.
         self._logged_in = False
@@ -116,7 +117,8 @@ class HyosanBot(commands.AutoShardedBot):
         discord.py waits 5 s before every IDENTIFY but the first; Discord allows one per
         bucket (``shard_id % max_concurrency``) every 5 s, so shards in different buckets
         start together. A shard IDENTIFYing again (after an invalid session) still waits
-        discord.py's 5 s, as Discord asks.
+        discord.py's 5 s, as Discord asks. On PostgreSQL the limit is kept across the bot's
+        processes too: each IDENTIFY also waits for its bucket's turn in the shared store.
         """
         shard = shard_id or 0
         if shard in self._identified_shards:
@@ -129,7 +131,11 @@ class HyosanBot(commands.AutoShardedBot):
                 log.warning("could not read max_concurrency from GET /gateway/bot; identifying one shard at a time")
                 concurrency = 1
             self._identify_gate = IdentifyGate(concurrency)
+            if self.store.dialect == "postgresql":
+                self._shared_identify = SharedIdentifyTurns(self.store.engine)
         await self._identify_gate.wait_turn(shard)
+        if self._shared_identify is not None:
+            await self._shared_identify.wait_turn(shard % self._identify_gate.max_concurrency)
         self._identified_shards.add(shard)
 
     async def setup_hook(self) -> None:
@@ -218,6 +224,8 @@ class HyosanBot(commands.AutoShardedBot):
                     with contextlib.suppress(Exception):
                         await self.unload_extension(extension)
         finally:
+            if self._shared_identify is not None:
+                await self._shared_identify.close()
             if self._store is not None:
                 store, self._store = self._store, None
                 await store.close()

@@ -4,18 +4,32 @@ Discord puts guild G on shard ``(G >> 22) % shard_count``. A process runs the sh
 ``SHARD_IDS`` (all of them by default) and does the per-guild timed work (countdown posts,
 release news, poll deadlines) only for guilds on those shards, so that processes running
 disjoint shard sets never both do one guild's work.
+
+IDENTIFY pacing holds for the whole bot, across its processes: :class:`IdentifyGate` spaces
+the shards of one process, and on a PostgreSQL store :class:`SharedIdentifyTurns` makes
+the processes take turns per bucket through an advisory lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Integer, literal, true
+from sqlalchemy import ColumnElement, Integer, literal, text, true
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+log = logging.getLogger(__name__)
 
 #: Discord allows one IDENTIFY per rate-limit bucket every this many seconds.
 IDENTIFY_INTERVAL = 5.0
+#: Added to each turn: the IDENTIFY leaves a moment after its turn is given, and Discord
+#: measures the 5 s between arrivals, so turns given exactly 5 s apart could arrive closer.
+IDENTIFY_MARGIN = 0.25
+#: From one IDENTIFY turn of a bucket to the next.
+IDENTIFY_SPACING = IDENTIFY_INTERVAL + IDENTIFY_MARGIN
 
 
 def shard_of(guild_id: int, shard_count: int) -> int:
@@ -71,7 +85,6 @@ class Ownership:
         return (column.op(">>")(literal(22, Integer())) % self.shard_count).in_(sorted(self.shard_ids))
 
 
-
 #: The ownership of a process that runs every shard.
 EVERY_SHARD = Ownership()
 
@@ -97,10 +110,80 @@ class IdentifyGate:
         bucket = shard_id % self.max_concurrency
         now = self._now()
         start = max(now, self._next_allowed.get(bucket, now))
-        self._next_allowed[bucket] = start + IDENTIFY_INTERVAL
+        self._next_allowed[bucket] = start + IDENTIFY_SPACING
         return start - now
 
     async def wait_turn(self, shard_id: int) -> None:
         delay = self.reserve(shard_id)
         if delay > 0:
             await asyncio.sleep(delay)
+
+
+#: The first key of the advisory locks below (``pg_advisory_lock(int, int)``; the second is
+#: the bucket), so they cannot collide with single-key locks another program might take.
+IDENTIFY_LOCK_CLASS = 0x48594944  # "HYID"
+
+
+class SharedIdentifyTurns:
+    """Identify pacing across every process on one PostgreSQL store.
+
+    Before a shard IDENTIFYs, :meth:`wait_turn` takes the session advisory lock of its
+    bucket on a connection of its own and keeps it :data:`IDENTIFY_SPACING` seconds, then
+    releases it in the background: a process of another shard in that bucket waits in
+    ``pg_advisory_lock`` until then. A process that dies loses its connection and with it
+    the lock, so nothing waits on a crashed process (its last IDENTIFY may then be followed
+    sooner than 5 s; Discord answers that with op 9 and discord.py tries again 5 s later).
+    """
+
+    def __init__(self, engine: AsyncEngine, hold: float = IDENTIFY_SPACING) -> None:
+        # Autocommit: the connection holds a session lock, never an open transaction.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._hold = hold
+        self._releases: set[asyncio.Task[None]] = set()
+
+    async def wait_turn(self, bucket: int) -> None:
+        conn = await self._engine.connect()
+        try:
+            await conn.execute(text("SELECT pg_advisory_lock(:cls, :bucket)"), self._key(bucket))
+        except BaseException:
+            # Cancelled or failed midway: the lock may be held server-side; drop the connection.
+            await self._discard(conn)
+            raise
+        release = asyncio.get_running_loop().create_task(
+            self._release_later(conn, bucket), name=f"identify-turn-{bucket}"
+        )
+        self._releases.add(release)
+        release.add_done_callback(self._releases.discard)
+
+    async def close(self) -> None:
+        """On shutdown: give back every turn still held (this process sends no more IDENTIFYs)."""
+        for release in list(self._releases):
+            release.cancel()
+        for release in list(self._releases):
+            with contextlib.suppress(asyncio.CancelledError):
+                await release
+
+    async def _release_later(self, conn: AsyncConnection, bucket: int) -> None:
+        try:
+            await asyncio.sleep(self._hold)
+        finally:
+            try:
+                await asyncio.shield(self._unlock(conn, bucket))
+            except Exception:
+                log.warning("could not release the identify turn of bucket %d; dropping its connection", bucket)
+                await self._discard(conn)
+
+    async def _unlock(self, conn: AsyncConnection, bucket: int) -> None:
+        await conn.execute(text("SELECT pg_advisory_unlock(:cls, :bucket)"), self._key(bucket))
+        await conn.close()
+
+    @staticmethod
+    async def _discard(conn: AsyncConnection) -> None:
+        with contextlib.suppress(Exception):
+            await conn.invalidate()
+        with contextlib.suppress(Exception):
+            await conn.close()
+
+    @staticmethod
+    def _key(bucket: int) -> dict[str, int]:
+        return {"cls": IDENTIFY_LOCK_CLASS, "bucket": bucket}

@@ -3,6 +3,8 @@ shards may IDENTIFY. Pure functions, and the SQL filter checked against SQLite i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -11,14 +13,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import BigInteger, Column, MetaData, Table, column, create_engine, insert, select
 
-from bot.shards import EVERY_SHARD, IDENTIFY_INTERVAL, IdentifyGate, Ownership, shard_of
+from bot.shards import (
+    EVERY_SHARD,
+    IDENTIFY_LOCK_CLASS,
+    IDENTIFY_SPACING,
+    IdentifyGate,
+    Ownership,
+    SharedIdentifyTurns,
+    shard_of,
+)
 from bot.store import Store
 from bot.store.schema import polls
 from cogs.countdown import repo
 from cogs.countdown.posting import SHARED_STORE_LOOK_EVERY, look_again_by
 from cogs.countdown.slots import PostingRule, Slot
 from cogs.polls import repo as polls_repo
-from tests.stores import read_with
+from tests.stores import execute_sql, fetch_rows, read_with
 
 #: The snowflake of Discord's documentation ("Snowflake ID Broken Down"): timestamp 41944705796 ms.
 GUILD = 175928847299117063
@@ -161,16 +171,16 @@ def test_shards_in_different_identify_buckets_start_together() -> None:
     now = [100.0]
     gate = IdentifyGate(max_concurrency=2, clock=lambda: now[0])
     assert [gate.reserve(shard) for shard in (0, 1)] == [0.0, 0.0]
-    assert gate.reserve(2) == IDENTIFY_INTERVAL  # bucket 0 again
-    assert gate.reserve(3) == IDENTIFY_INTERVAL
-    now[0] += IDENTIFY_INTERVAL * 2
+    assert gate.reserve(2) == IDENTIFY_SPACING  # bucket 0 again
+    assert gate.reserve(3) == IDENTIFY_SPACING
+    now[0] += IDENTIFY_SPACING * 2
     assert gate.reserve(4) == 0.0
 
 
 def test_with_concurrency_one_every_identify_waits_its_turn() -> None:
     now = [0.0]
     gate = IdentifyGate(max_concurrency=1, clock=lambda: now[0])
-    assert [gate.reserve(shard) for shard in range(3)] == [0.0, IDENTIFY_INTERVAL, 2 * IDENTIFY_INTERVAL]
+    assert [gate.reserve(shard) for shard in range(3)] == [0.0, IDENTIFY_SPACING, 2 * IDENTIFY_SPACING]
     assert IdentifyGate(max_concurrency=0).max_concurrency == 1
 
 
@@ -190,3 +200,47 @@ def test_a_process_of_some_shards_looks_again_soon_for_news_recorded_elsewhere()
     sooner = NOW + dt.timedelta(seconds=1)
     assert look_again_by(sooner, NOW, shard_1) == sooner  # an earlier slot keeps its time
     assert look_again_by(NOW, NOW, shard_1) == NOW
+
+
+async def _identify_lock_holders(store: Store) -> list[int]:
+    rows = await fetch_rows(
+        store,
+        "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = :cls AND granted",
+        cls=IDENTIFY_LOCK_CLASS,
+    )
+    return sorted(int(row.objid) for row in rows)
+
+
+@pytest.mark.postgresql_only
+async def test_processes_on_one_postgresql_store_take_turns_to_identify_per_bucket(store_url: str) -> None:
+    """Two processes (two stores on one database): the second IDENTIFY of bucket 0 waits for
+    the first's turn to end, while bucket 1 goes at once; a crashed holder frees its turn."""
+    first, second = await Store.open(store_url), await Store.open(store_url)
+    one = SharedIdentifyTurns(first.engine, hold=600)  # held until given back below
+    other = SharedIdentifyTurns(second.engine, hold=0)
+    try:
+        await one.wait_turn(0)
+        waiting = asyncio.create_task(other.wait_turn(0))
+        await other.wait_turn(1)  # another bucket: no wait
+        assert not waiting.done()
+        assert 0 in await _identify_lock_holders(first)
+
+        await one.close()  # shutting down gives the turn back at once
+        await asyncio.wait_for(waiting, timeout=10)
+
+        await one.wait_turn(3)
+        waiting = asyncio.create_task(other.wait_turn(3))
+        # The holder crashes: its connection dies and the turn with it.
+        await execute_sql(
+            second,
+            "SELECT pg_terminate_backend(pid) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND classid = :cls AND objid = 3 AND granted",
+            cls=IDENTIFY_LOCK_CLASS,
+        )
+        await asyncio.wait_for(waiting, timeout=10)
+    finally:
+        for turns in (one, other):
+            with contextlib.suppress(Exception):
+                await turns.close()
+        await first.close()
+        await second.close()

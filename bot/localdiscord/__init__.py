@@ -85,6 +85,7 @@ via=True)`` (also 5xx), ``fake.global_rate_limit(per_second=50)``, ``fake.set_bu
 with ``run_bare_bot(fake)`` / ``stop_bare_bot(bot, task)``.
 """
 
+from .gateway import IDENTIFY_INTERVAL
 from .interactions import (
     CommandNotPermitted,
     FakeDiscordError,
@@ -94,7 +95,6 @@ from .interactions import (
     UnknownCommand,
     Upload,
 )
-from .gateway import IDENTIFY_INTERVAL
 from .limits import Violation, check_commands, check_interaction_callback, check_message
 from .openapi import OpenApiValidator
 from .permissions import ALL_PERMISSIONS, DEFAULT_BOT_PERMISSIONS, DEFAULT_EVERYONE_PERMISSIONS, Overwrite, Permission

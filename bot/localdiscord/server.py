@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from aiohttp import BodyPartReader, web
 
 from . import limits
-from .gateway import GUILD_MEMBERS, IDENTIFY_INTERVAL, MESSAGE_CONTENT, FakeGateway
+from .gateway import GUILD_MEMBERS, MESSAGE_CONTENT, FakeGateway
 from .interactions import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
