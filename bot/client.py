@@ -132,10 +132,12 @@ class HyosanBot(commands.AutoShardedBot):
                 concurrency = 1
             self._identify_gate = IdentifyGate(concurrency)
             if self.store.dialect == "postgresql":
-                self._shared_identify = SharedIdentifyTurns(self.store.engine)
+                self._shared_identify = SharedIdentifyTurns(self.store)
         await self._identify_gate.wait_turn(shard)
         if self._shared_identify is not None:
-            await self._shared_identify.wait_turn(shard % self._identify_gate.max_concurrency)
+            waited = await self._shared_identify.wait_turn(shard % self._identify_gate.max_concurrency)
+            if waited > 0:
+                log.info("shard %d waited %.1f s for its IDENTIFY turn (another process identified)", shard, waited)
         self._identified_shards.add(shard)
 
     async def setup_hook(self) -> None:
@@ -224,8 +226,6 @@ class HyosanBot(commands.AutoShardedBot):
                     with contextlib.suppress(Exception):
                         await self.unload_extension(extension)
         finally:
-            if self._shared_identify is not None:
-                await self._shared_identify.close()
             if self._store is not None:
                 store, self._store = self._store, None
                 await store.close()

@@ -7,21 +7,24 @@ disjoint shard sets never both do one guild's work.
 
 IDENTIFY pacing holds for the whole bot, across its processes: :class:`IdentifyGate` spaces
 the shards of one process, and on a PostgreSQL store :class:`SharedIdentifyTurns` makes
-the processes take turns per bucket through an advisory lock.
+the processes take turns per bucket (an advisory lock and the time of the last turn).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
+import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, Integer, literal, text, true
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-log = logging.getLogger(__name__)
+from bot.state import read_state, write_state
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 #: Discord allows one IDENTIFY per rate-limit bucket every this many seconds.
 IDENTIFY_INTERVAL = 5.0
@@ -119,71 +122,47 @@ class IdentifyGate:
             await asyncio.sleep(delay)
 
 
-#: The first key of the advisory locks below (``pg_advisory_lock(int, int)``; the second is
-#: the bucket), so they cannot collide with single-key locks another program might take.
+#: The first key of the advisory lock below (``pg_advisory_xact_lock(int, int)``; the second
+#: is the bucket), so it cannot collide with single-key locks another program might take.
 IDENTIFY_LOCK_CLASS = 0x48594944  # "HYID"
+#: bot_state key of a bucket's last IDENTIFY turn (the database's clock, ISO 8601).
+IDENTIFY_TURN_KEY = "identify_turn:{bucket}"
 
 
 class SharedIdentifyTurns:
     """Identify pacing across every process on one PostgreSQL store.
 
-    Before a shard IDENTIFYs, :meth:`wait_turn` takes the session advisory lock of its
-    bucket on a connection of its own and keeps it :data:`IDENTIFY_SPACING` seconds, then
-    releases it in the background: a process of another shard in that bucket waits in
-    ``pg_advisory_lock`` until then. A process that dies loses its connection and with it
-    the lock, so nothing waits on a crashed process (its last IDENTIFY may then be followed
-    sooner than 5 s; Discord answers that with op 9 and discord.py tries again 5 s later).
+    Each bucket's last turn is a time in ``bot_state``, on the database's clock (the one
+    clock every process and machine shares). Taking a turn is one transaction: take the
+    bucket's advisory lock (the next process of that bucket queues behind it), wait until
+    :data:`IDENTIFY_SPACING` after the last turn, write the new time, commit; the IDENTIFY
+    follows at once. A process that crashes right after its IDENTIFY leaves its time
+    behind, so its restart waits its turn too; its lock ends with its connection.
     """
 
-    def __init__(self, engine: AsyncEngine, hold: float = IDENTIFY_SPACING) -> None:
-        # Autocommit: the connection holds a session lock, never an open transaction.
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._hold = hold
-        self._releases: set[asyncio.Task[None]] = set()
+    def __init__(self, store: Store, spacing: float = IDENTIFY_SPACING) -> None:
+        self._store = store
+        self._spacing = dt.timedelta(seconds=spacing)
 
-    async def wait_turn(self, bucket: int) -> None:
-        conn = await self._engine.connect()
-        try:
-            await conn.execute(text("SELECT pg_advisory_lock(:cls, :bucket)"), self._key(bucket))
-        except BaseException:
-            # Cancelled or failed midway: the lock may be held server-side; drop the connection.
-            await self._discard(conn)
-            raise
-        release = asyncio.get_running_loop().create_task(
-            self._release_later(conn, bucket), name=f"identify-turn-{bucket}"
-        )
-        self._releases.add(release)
-        release.add_done_callback(self._releases.discard)
+    async def wait_turn(self, bucket: int) -> float:
+        """Wait for ``bucket``'s turn; returns how long that took (seconds, for the log)."""
+        key = IDENTIFY_TURN_KEY.format(bucket=bucket)
+        async with self._store.transaction() as conn:
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:cls, :bucket)"), {"cls": IDENTIFY_LOCK_CLASS, "bucket": bucket}
+            )
+            now = await _database_now(conn)
+            last = await read_state(conn, key)
+            wait = 0.0
+            if last is not None:
+                wait = (dt.datetime.fromisoformat(last) + self._spacing - now).total_seconds()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            await write_state(conn, key, (await _database_now(conn)).isoformat())
+        return max(wait, 0.0)
 
-    async def close(self) -> None:
-        """On shutdown: give back every turn still held (this process sends no more IDENTIFYs)."""
-        for release in list(self._releases):
-            release.cancel()
-        for release in list(self._releases):
-            with contextlib.suppress(asyncio.CancelledError):
-                await release
 
-    async def _release_later(self, conn: AsyncConnection, bucket: int) -> None:
-        try:
-            await asyncio.sleep(self._hold)
-        finally:
-            try:
-                await asyncio.shield(self._unlock(conn, bucket))
-            except Exception:
-                log.warning("could not release the identify turn of bucket %d; dropping its connection", bucket)
-                await self._discard(conn)
-
-    async def _unlock(self, conn: AsyncConnection, bucket: int) -> None:
-        await conn.execute(text("SELECT pg_advisory_unlock(:cls, :bucket)"), self._key(bucket))
-        await conn.close()
-
-    @staticmethod
-    async def _discard(conn: AsyncConnection) -> None:
-        with contextlib.suppress(Exception):
-            await conn.invalidate()
-        with contextlib.suppress(Exception):
-            await conn.close()
-
-    @staticmethod
-    def _key(bucket: int) -> dict[str, int]:
-        return {"cls": IDENTIFY_LOCK_CLASS, "bucket": bucket}
+async def _database_now(conn: AsyncConnection) -> dt.datetime:
+    now = await conn.scalar(text("SELECT clock_timestamp()"))
+    assert isinstance(now, dt.datetime)
+    return now

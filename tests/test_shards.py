@@ -28,7 +28,7 @@ from cogs.countdown import repo
 from cogs.countdown.posting import SHARED_STORE_LOOK_EVERY, look_again_by
 from cogs.countdown.slots import PostingRule, Slot
 from cogs.polls import repo as polls_repo
-from tests.stores import execute_sql, fetch_rows, read_with
+from tests.stores import fetch_rows, read_with
 
 #: The snowflake of Discord's documentation ("Snowflake ID Broken Down"): timestamp 41944705796 ms.
 GUILD = 175928847299117063
@@ -202,45 +202,33 @@ def test_a_process_of_some_shards_looks_again_soon_for_news_recorded_elsewhere()
     assert look_again_by(NOW, NOW, shard_1) == NOW
 
 
-async def _identify_lock_holders(store: Store) -> list[int]:
-    rows = await fetch_rows(
-        store,
-        "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = :cls AND granted",
-        cls=IDENTIFY_LOCK_CLASS,
-    )
-    return sorted(int(row.objid) for row in rows)
-
-
 @pytest.mark.postgresql_only
 async def test_processes_on_one_postgresql_store_take_turns_to_identify_per_bucket(store_url: str) -> None:
-    """Two processes (two stores on one database): the second IDENTIFY of bucket 0 waits for
-    the first's turn to end, while bucket 1 goes at once; a crashed holder frees its turn."""
-    first, second = await Store.open(store_url), await Store.open(store_url)
-    one = SharedIdentifyTurns(first.engine, hold=600)  # held until given back below
-    other = SharedIdentifyTurns(second.engine, hold=0)
+    """Processes are stores on one database: bucket 1 goes at once after bucket 0; a process
+    restarted right after bucket 0's turn waits for the spacing (the turn's time is in the
+    store, not in the process), and a waiter that gives up frees the bucket's lock."""
+    stores = [await Store.open(store_url) for _ in range(3)]
+    first, second, restarted = stores
     try:
-        await one.wait_turn(0)
-        waiting = asyncio.create_task(other.wait_turn(0))
-        await other.wait_turn(1)  # another bucket: no wait
-        assert not waiting.done()
-        assert 0 in await _identify_lock_holders(first)
-
-        await one.close()  # shutting down gives the turn back at once
-        await asyncio.wait_for(waiting, timeout=10)
-
-        await one.wait_turn(3)
-        waiting = asyncio.create_task(other.wait_turn(3))
-        # The holder crashes: its connection dies and the turn with it.
-        await execute_sql(
-            second,
-            "SELECT pg_terminate_backend(pid) FROM pg_locks"
-            " WHERE locktype = 'advisory' AND classid = :cls AND objid = 3 AND granted",
+        one, other = SharedIdentifyTurns(first, spacing=600), SharedIdentifyTurns(second, spacing=600)
+        assert await one.wait_turn(0) == 0.0  # the bot's first IDENTIFY ever
+        assert await other.wait_turn(1) == 0.0  # another bucket
+        # Shard 0's process restarts at once: the last turn's time is in the store, so it waits.
+        after_a_crash = asyncio.create_task(SharedIdentifyTurns(restarted, spacing=600).wait_turn(0))
+        await asyncio.sleep(0.5)
+        assert not after_a_crash.done()  # its turn is 600 s after the first
+        after_a_crash.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await after_a_crash
+        # It gave up (its transaction rolled back): the bucket's lock is free for the next.
+        assert await asyncio.wait_for(SharedIdentifyTurns(second, spacing=0).wait_turn(0), 10) == 0.0
+        [(held,)] = await fetch_rows(
+            first,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :cls"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             cls=IDENTIFY_LOCK_CLASS,
         )
-        await asyncio.wait_for(waiting, timeout=10)
+        assert held == 0
     finally:
-        for turns in (one, other):
-            with contextlib.suppress(Exception):
-                await turns.close()
-        await first.close()
-        await second.close()
+        for store in stores:
+            await store.close()

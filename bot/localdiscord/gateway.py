@@ -141,6 +141,8 @@ class FakeGateway:
         self.identify_count = 0
         #: When each rate-limit bucket last accepted an IDENTIFY (loop time).
         self._last_identify: dict[int, float] = {}
+        #: (loop time, shard id) of every accepted IDENTIFY, for tests that measure the pacing.
+        self.identified_at: list[tuple[float, int]] = []
         self.resume_count = 0
         self.invalid_session_count = 0
         self.ready = asyncio.Event()
@@ -315,6 +317,7 @@ class FakeGateway:
             await self.send_invalid_session(conn=conn)
             return True
         self._last_identify[bucket] = now
+        self.identified_at.append((now, shard_id))
         return False
 
     async def _resume(self, conn: GatewayConnection, data: Json) -> None:
