@@ -26,7 +26,7 @@ from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.shards import IdentifyGate, Ownership, SharedIdentifyTurns
 from bot.state import delete_state, read_state, state_keys, write_state
-from bot.store import Store
+from bot.store import Store, classify_failure
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,9 @@ class HyosanBot(commands.AutoShardedBot):
         discord.py waits 5 s before every IDENTIFY but the first; Discord allows one per
         bucket (``shard_id % max_concurrency``) every 5 s, so shards in different buckets
         start together. A shard IDENTIFYing again (after an invalid session) still waits
-        discord.py's 5 s, as Discord asks. On PostgreSQL the limit is kept across the bot's
-        processes too: each IDENTIFY also waits for its bucket's turn in the shared store.
+        discord.py's 5 s, as Discord asks. A process of some shards on PostgreSQL (one of
+        several) keeps the limit across the bot's processes too: each IDENTIFY also waits for
+        its bucket's turn in the shared store. A process of every shard is the only one.
         """
         shard = shard_id or 0
         if shard in self._identified_shards:
@@ -131,13 +132,21 @@ class HyosanBot(commands.AutoShardedBot):
                 log.warning("could not read max_concurrency from GET /gateway/bot; identifying one shard at a time")
                 concurrency = 1
             self._identify_gate = IdentifyGate(concurrency)
-            if self.store.dialect == "postgresql":
+            if self.store.dialect == "postgresql" and not self.ownership.owns_every_shard:
                 self._shared_identify = SharedIdentifyTurns(self.store)
         await self._identify_gate.wait_turn(shard)
         if self._shared_identify is not None:
-            waited = await self._shared_identify.wait_turn(shard % self._identify_gate.max_concurrency)
-            if waited > 0:
-                log.info("shard %d waited %.1f s for its IDENTIFY turn (another process identified)", shard, waited)
+            try:
+                waited = await self._shared_identify.wait_turn(shard % self._identify_gate.max_concurrency)
+            except Exception as exc:
+                failure = classify_failure(exc)
+                if failure is None:
+                    raise
+                # Discord answers an IDENTIFY too soon with op 9, and discord.py tries again.
+                log.warning("shard %d IDENTIFYs without its turn: the store is %s", shard, failure.name.lower())
+            else:
+                if waited > 0:
+                    log.info("shard %d waited %.1f s for its IDENTIFY turn in the shared store", shard, waited)
         self._identified_shards.add(shard)
 
     async def setup_hook(self) -> None:

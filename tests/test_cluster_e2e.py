@@ -201,7 +201,11 @@ async def test_two_processes_share_the_work_of_their_shards_and_survive_a_kill(
         clicked.update(records)
         # Shard 0's process serves its guilds while shard 1's is down.
         assert await shard_shown(fake, servers[0]) == "0 of 2 (numbered from 0)"
+        killed = time.time()
         await one.start(within=60)
+        print(
+            f"shard 1's process killed {kill_after:.2f} s into a vote burst; serving again {time.time() - killed:.2f} s later"
+        )
         await check_votes(store, poll_id, clicked)
     assert await shard_shown(fake, polls_server) == "1 of 2 (numbered from 0)"
     acknowledged = sum(1 for r in clicked.values() if counted(r))
