@@ -131,9 +131,8 @@ async def test_two_processes_share_the_work_of_their_shards_and_survive_a_kill(
     for bot in processes:
         bot.extra_env |= {"OWNER_IDS": str(owner.id), "ADMIN_GUILD_IDS": str(admin.guild.id)}
 
-    # 1. Both start; the second IDENTIFY waits for the first's turn in the shared store.
-    await zero.start(within=60)
-    await one.start(within=60)
+    # 1. Both start at once; the second IDENTIFY waits for the first's turn in the shared store.
+    await asyncio.gather(zero.start(within=60), one.start(within=60))
     assert await wait_for(lambda: len(fake.gateway.sessions) == SHARDS and fake.gateway.ready.is_set())
     (first, _), (second, _) = fake.gateway.identified_at[:2]
     print(f"IDENTIFY of the second process {second - first:.2f} s after the first (Discord: >= 5 s per bucket)")
