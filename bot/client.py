@@ -25,9 +25,9 @@ from bot.pacing import RequestPacer, RestShare, rest_share
 from bot.packstore import PackSyncSummary, sync_data_pack
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.shards import IdentifyGate, Ownership
+from bot.shards import IdentifyGate, Ownership, SharedIdentifyTurns
 from bot.state import delete_state, read_state, state_keys, write_state
-from bot.store import Store
+from bot.store import Store, classify_failure
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ class HyosanBot(commands.AutoShardedBot):
         self.pack_sync_summary: PackSyncSummary | None = None
         self.missing_translations: list[str] = []
         self._identify_gate: IdentifyGate | None = None
+        self._shared_identify: SharedIdentifyTurns | None = None
         self._identified_shards: set[int] = set()
         #: False for `python -m bot check`, which never logs in: then there is no gateway to close.
         self._logged_in = False
@@ -126,7 +127,9 @@ class HyosanBot(commands.AutoShardedBot):
         discord.py waits 5 s before every IDENTIFY but the first; Discord allows one per
         bucket (``shard_id % max_concurrency``) every 5 s, so shards in different buckets
         start together. A shard IDENTIFYing again (after an invalid session) still waits
-        discord.py's 5 s, as Discord asks.
+        discord.py's 5 s, as Discord asks. A process of some shards on PostgreSQL (one of
+        several) keeps the limit across the bot's processes too: each IDENTIFY also waits for
+        its bucket's turn in the shared store. A process of every shard is the only one.
         """
         shard = shard_id or 0
         if shard in self._identified_shards:
@@ -139,7 +142,21 @@ class HyosanBot(commands.AutoShardedBot):
                 log.warning("could not read max_concurrency from GET /gateway/bot; identifying one shard at a time")
                 concurrency = 1
             self._identify_gate = IdentifyGate(concurrency)
+            if self.store.dialect == "postgresql" and not self.ownership.owns_every_shard:
+                self._shared_identify = SharedIdentifyTurns(self.store)
         await self._identify_gate.wait_turn(shard)
+        if self._shared_identify is not None:
+            try:
+                waited = await self._shared_identify.wait_turn(shard % self._identify_gate.max_concurrency)
+            except Exception as exc:
+                failure = classify_failure(exc)
+                if failure is None:
+                    raise
+                # Discord answers an IDENTIFY too soon with op 9, and discord.py tries again.
+                log.warning("shard %d IDENTIFYs without its turn: the store is %s", shard, failure.name.lower())
+            else:
+                if waited > 0:
+                    log.info("shard %d waited %.1f s for its IDENTIFY turn in the shared store", shard, waited)
         self._identified_shards.add(shard)
 
     async def setup_hook(self) -> None:

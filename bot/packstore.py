@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.datapack import Character, DataPack, FaqEntry, Release, ShowMeta, Source, Survivors
@@ -129,7 +129,9 @@ async def sync_data_pack(store: Store, pack: DataPack) -> PackSyncSummary:
         deletes = [{"b_kind": k, "b_key": key} for (k, key) in existing if (k, key) not in wanted]
         same_row = and_(table.c.kind == bindparam("b_kind"), table.c.key == bindparam("b_key"))
         if inserts:
-            await conn.execute(insert(table), inserts)
+            # Processes started at once each insert the rows they did not see: the first wins,
+            # the others' equal rows are skipped instead of failing their start-up.
+            await conn.execute(store.insert(table).on_conflict_do_nothing(), inserts)
         if updates:
             await conn.execute(update(table).where(same_row).values(data=bindparam("data")), updates)
         if deletes:

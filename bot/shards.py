@@ -4,18 +4,35 @@ Discord puts guild G on shard ``(G >> 22) % shard_count``. A process runs the sh
 ``SHARD_IDS`` (all of them by default) and does the per-guild timed work (countdown posts,
 release news, poll deadlines) only for guilds on those shards, so that processes running
 disjoint shard sets never both do one guild's work.
+
+IDENTIFY pacing holds for the whole bot, across its processes: :class:`IdentifyGate` spaces
+the shards of one process, and on a PostgreSQL store :class:`SharedIdentifyTurns` makes
+the processes take turns per bucket (an advisory lock and the time of the last turn).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Integer, literal, true
+from sqlalchemy import ColumnElement, Integer, literal, text, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.state import read_state, write_state
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 #: Discord allows one IDENTIFY per rate-limit bucket every this many seconds.
 IDENTIFY_INTERVAL = 5.0
+#: Added to each turn: the IDENTIFY leaves a moment after its turn is given, and Discord
+#: measures the 5 s between arrivals, so turns given exactly 5 s apart could arrive closer.
+IDENTIFY_MARGIN = 0.25
+#: From one IDENTIFY turn of a bucket to the next.
+IDENTIFY_SPACING = IDENTIFY_INTERVAL + IDENTIFY_MARGIN
 
 
 def shard_of(guild_id: int, shard_count: int) -> int:
@@ -71,7 +88,6 @@ class Ownership:
         return (column.op(">>")(literal(22, Integer())) % self.shard_count).in_(sorted(self.shard_ids))
 
 
-
 #: The ownership of a process that runs every shard.
 EVERY_SHARD = Ownership()
 
@@ -97,10 +113,56 @@ class IdentifyGate:
         bucket = shard_id % self.max_concurrency
         now = self._now()
         start = max(now, self._next_allowed.get(bucket, now))
-        self._next_allowed[bucket] = start + IDENTIFY_INTERVAL
+        self._next_allowed[bucket] = start + IDENTIFY_SPACING
         return start - now
 
     async def wait_turn(self, shard_id: int) -> None:
         delay = self.reserve(shard_id)
         if delay > 0:
             await asyncio.sleep(delay)
+
+
+#: The first key of the advisory lock below (``pg_advisory_xact_lock(int, int)``; the second
+#: is the bucket), so it cannot collide with single-key locks another program might take.
+IDENTIFY_LOCK_CLASS = 0x48594944  # "HYID"
+#: bot_state key of a bucket's last IDENTIFY turn (the database's clock, ISO 8601).
+IDENTIFY_TURN_KEY = "identify_turn:{bucket}"
+
+
+class SharedIdentifyTurns:
+    """Identify pacing across every process on one PostgreSQL store.
+
+    Each bucket's last turn is a time in ``bot_state``, on the database's clock (the one
+    clock every process and machine shares). Taking a turn is one transaction: take the
+    bucket's advisory lock (the next process of that bucket queues behind it), wait until
+    :data:`IDENTIFY_SPACING` after the last turn, write the new time, commit; the IDENTIFY
+    follows at once. A process that crashes right after its IDENTIFY leaves its time
+    behind, so its restart waits its turn too; its lock ends with its connection.
+    """
+
+    def __init__(self, store: Store, spacing: float = IDENTIFY_SPACING) -> None:
+        self._store = store
+        self._spacing = dt.timedelta(seconds=spacing)
+
+    async def wait_turn(self, bucket: int) -> float:
+        """Wait for ``bucket``'s turn; returns how long that took (seconds, for the log)."""
+        key = IDENTIFY_TURN_KEY.format(bucket=bucket)
+        async with self._store.transaction() as conn:
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:cls, :bucket)"), {"cls": IDENTIFY_LOCK_CLASS, "bucket": bucket}
+            )
+            now = await _database_now(conn)
+            last = await read_state(conn, key)
+            wait = 0.0
+            if last is not None:
+                wait = (dt.datetime.fromisoformat(last) + self._spacing - now).total_seconds()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            await write_state(conn, key, (await _database_now(conn)).isoformat())
+        return max(wait, 0.0)
+
+
+async def _database_now(conn: AsyncConnection) -> dt.datetime:
+    now = await conn.scalar(text("SELECT clock_timestamp()"))
+    assert isinstance(now, dt.datetime)
+    return now

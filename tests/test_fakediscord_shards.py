@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.localdiscord import FakeDiscord
+from bot.localdiscord import IDENTIFY_INTERVAL, FakeDiscord
 from bot.shards import shard_of
 
 Json = dict[str, Any]
@@ -219,3 +219,28 @@ async def test_two_processes_share_one_global_limit_per_bot_token(fake: FakeDisc
     assert stranger == 401  # a request without this bot's token counts for nobody
     assert sorted(statuses) == [200] * 5 + [429] * 3, "8 requests, 5 in the window: one limit, not one each"
     assert fake.rate_limit_hits == 3
+
+
+async def test_a_second_identify_in_one_bucket_within_5_s_gets_an_invalid_session(
+    fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    """Discord's identify pacing holds across connections: shard 1 shares shard 0's bucket
+    under max_concurrency 1, so its IDENTIFY right after shard 0's is refused with op 9."""
+    fake.identify_interval = IDENTIFY_INTERVAL
+    fake.add_guild("Zero", shard=(0, 2))
+    fake.add_guild("One", shard=(1, 2))
+    zero = await identify(http, fake, [0, 2])
+    await ready_and_guilds(zero)
+    too_soon = await identify(http, fake, [1, 2])
+    refused = await receive(too_soon)
+    assert (refused["op"], refused["d"]) == (9, False)
+    assert fake.identify_count == 1
+    assert [line for line in fake.violations if line.startswith("IDENTIFY of shard 1: bucket 0")]
+
+    fake.max_concurrency = 2  # now shard 1 has a bucket of its own
+    other_bucket = await identify(http, fake, [1, 2])
+    _, guilds = await ready_and_guilds(other_bucket)
+    assert len(guilds) == 1
+    assert fake.identify_count == 2
+    for ws in (zero, too_soon, other_bucket):
+        await ws.close()

@@ -3,6 +3,8 @@ shards may IDENTIFY. Pure functions, and the SQL filter checked against SQLite i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -11,13 +13,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import BigInteger, Column, MetaData, Table, column, create_engine, insert, select
 
-from bot.shards import EVERY_SHARD, IDENTIFY_INTERVAL, IdentifyGate, Ownership, shard_of
+from bot.shards import (
+    EVERY_SHARD,
+    IDENTIFY_LOCK_CLASS,
+    IDENTIFY_SPACING,
+    IdentifyGate,
+    Ownership,
+    SharedIdentifyTurns,
+    shard_of,
+)
 from bot.store import Store
 from bot.store.schema import polls
 from cogs.countdown import repo
+from cogs.countdown.posting import SHARED_STORE_LOOK_EVERY, look_again_by
 from cogs.countdown.slots import PostingRule, Slot
 from cogs.polls import repo as polls_repo
-from tests.stores import read_with
+from tests.stores import fetch_rows, read_with
 
 #: The snowflake of Discord's documentation ("Snowflake ID Broken Down"): timestamp 41944705796 ms.
 GUILD = 175928847299117063
@@ -160,14 +171,64 @@ def test_shards_in_different_identify_buckets_start_together() -> None:
     now = [100.0]
     gate = IdentifyGate(max_concurrency=2, clock=lambda: now[0])
     assert [gate.reserve(shard) for shard in (0, 1)] == [0.0, 0.0]
-    assert gate.reserve(2) == IDENTIFY_INTERVAL  # bucket 0 again
-    assert gate.reserve(3) == IDENTIFY_INTERVAL
-    now[0] += IDENTIFY_INTERVAL * 2
+    assert gate.reserve(2) == IDENTIFY_SPACING  # bucket 0 again
+    assert gate.reserve(3) == IDENTIFY_SPACING
+    now[0] += IDENTIFY_SPACING * 2
     assert gate.reserve(4) == 0.0
 
 
 def test_with_concurrency_one_every_identify_waits_its_turn() -> None:
     now = [0.0]
     gate = IdentifyGate(max_concurrency=1, clock=lambda: now[0])
-    assert [gate.reserve(shard) for shard in range(3)] == [0.0, IDENTIFY_INTERVAL, 2 * IDENTIFY_INTERVAL]
+    assert [gate.reserve(shard) for shard in range(3)] == [0.0, IDENTIFY_SPACING, 2 * IDENTIFY_SPACING]
     assert IdentifyGate(max_concurrency=0).max_concurrency == 1
+
+
+def test_a_process_of_every_shard_sleeps_until_its_next_slot() -> None:
+    """Alone on the store, every release change is made here and wakes the scheduler itself."""
+    later = NOW + dt.timedelta(hours=3)
+    assert look_again_by(later, NOW, EVERY_SHARD) == later
+    assert look_again_by(None, NOW, EVERY_SHARD) is None
+    assert look_again_by(later, NOW, Ownership.of(2, [0, 1])) == later  # every shard, named
+
+
+def test_a_process_of_some_shards_looks_again_soon_for_news_recorded_elsewhere() -> None:
+    shard_1 = Ownership.of(2, [1])
+    soon = NOW + SHARED_STORE_LOOK_EVERY
+    assert look_again_by(NOW + dt.timedelta(hours=3), NOW, shard_1) == soon
+    assert look_again_by(None, NOW, shard_1) == soon
+    sooner = NOW + dt.timedelta(seconds=1)
+    assert look_again_by(sooner, NOW, shard_1) == sooner  # an earlier slot keeps its time
+    assert look_again_by(NOW, NOW, shard_1) == NOW
+
+
+@pytest.mark.postgresql_only
+async def test_processes_on_one_postgresql_store_take_turns_to_identify_per_bucket(store_url: str) -> None:
+    """Processes are stores on one database: bucket 1 goes at once after bucket 0; a process
+    restarted right after bucket 0's turn waits for the spacing (the turn's time is in the
+    store, not in the process), and a waiter that gives up frees the bucket's lock."""
+    stores = [await Store.open(store_url) for _ in range(3)]
+    first, second, restarted = stores
+    try:
+        one, other = SharedIdentifyTurns(first, spacing=600), SharedIdentifyTurns(second, spacing=600)
+        assert await one.wait_turn(0) == 0.0  # the bot's first IDENTIFY ever
+        assert await other.wait_turn(1) == 0.0  # another bucket
+        # Shard 0's process restarts at once: the last turn's time is in the store, so it waits.
+        after_a_crash = asyncio.create_task(SharedIdentifyTurns(restarted, spacing=600).wait_turn(0))
+        await asyncio.sleep(0.5)
+        assert not after_a_crash.done()  # its turn is 600 s after the first
+        after_a_crash.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await after_a_crash
+        # It gave up (its transaction rolled back): the bucket's lock is free for the next.
+        assert await asyncio.wait_for(SharedIdentifyTurns(second, spacing=0).wait_turn(0), 10) == 0.0
+        [(held,)] = await fetch_rows(
+            first,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :cls"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            cls=IDENTIFY_LOCK_CLASS,
+        )
+        assert held == 0
+    finally:
+        for store in stores:
+            await store.close()

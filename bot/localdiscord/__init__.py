@@ -85,6 +85,7 @@ via=True)`` (also 5xx), ``fake.global_rate_limit(per_second=50)``, ``fake.set_bu
 with ``run_bare_bot(fake)`` / ``stop_bare_bot(bot, task)``.
 """
 
+from .gateway import IDENTIFY_INTERVAL
 from .interactions import (
     CommandNotPermitted,
     FakeDiscordError,
@@ -114,6 +115,7 @@ __all__ = [
     "DEFAULT_EVERYONE_PERMISSIONS",
     "DEFAULT_OPENAPI_PATH",
     "FORUM",
+    "IDENTIFY_INTERVAL",
     "NEWS",
     "PUBLIC_THREAD",
     "TEXT",

@@ -10,6 +10,13 @@ shard id. READY and GUILD_CREATE list only that shard's guilds (``(guild_id >> 2
 count``), and every event of a guild goes to the session of the shard that owns it;
 events of no guild go to shard 0. A bad shard is closed with 4010, a shard over
 ``fake.max_guilds_per_shard`` guilds with 4011 (sharding required), as on Discord.
+
+IDENTIFY pacing: Discord accepts one IDENTIFY per rate-limit bucket (``shard_id %
+max_concurrency``) every 5 s, across every connection of the bot's token, and answers one
+that comes sooner with op 9 (invalid session, not resumable). With
+``fake.identify_interval = IDENTIFY_INTERVAL`` the fake does the same over all its
+connections (it serves one token) and records the early IDENTIFY in ``fake.violations``;
+it is off by default because most tests restart a bot within 5 s of its last IDENTIFY.
 """
 
 # ruff: noqa: ASYNC109 - helpers take a `timeout` like asyncio.wait_for: tests wait on the bot with a bound.
@@ -36,6 +43,8 @@ DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE_UPDATE, RESUME = 0, 1, 2, 3, 6
 RECONNECT, REQUEST_GUILD_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 7, 8, 9, 10, 11
 HEARTBEAT_INTERVAL_MS = 41250
 INVALID_SHARD, SHARDING_REQUIRED = 4010, 4011
+#: Discord accepts one IDENTIFY per rate-limit bucket in this many seconds.
+IDENTIFY_INTERVAL = 5.0
 #: Events whose ``id`` (not ``guild_id``) is the guild they belong to.
 GUILD_ID_EVENTS = frozenset({"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"})
 #: Discord answers a heartbeat one network round trip later. Answering at once is faster than
@@ -130,6 +139,10 @@ class FakeGateway:
         self.identify_payloads: list[Json] = []
         self.resume_payloads: list[Json] = []
         self.identify_count = 0
+        #: When each rate-limit bucket last accepted an IDENTIFY (loop time).
+        self._last_identify: dict[int, float] = {}
+        #: (loop time, shard id) of every accepted IDENTIFY, for tests that measure the pacing.
+        self.identified_at: list[tuple[float, int]] = []
         self.resume_count = 0
         self.invalid_session_count = 0
         self.ready = asyncio.Event()
@@ -253,6 +266,8 @@ class FakeGateway:
             conn.closed_by_fake = SHARDING_REQUIRED
             await conn.ws.close(code=SHARDING_REQUIRED, message=b"Sharding required.")
             return
+        if await self._identified_too_soon(conn, shard_id):
+            return
         self.identify_payloads.append(data)
         self.identify_count += 1
         conn.identified = True
@@ -286,6 +301,24 @@ class FakeGateway:
                 await self._send_to(session, "GUILD_CREATE", guild.to_gateway_payload(all_members=all_members))
         session.ready = True
         self._update_ready()
+
+    async def _identified_too_soon(self, conn: GatewayConnection, shard_id: int) -> bool:
+        """Discord's identify pacing: one IDENTIFY per bucket per ``fake.identify_interval``;
+        a sooner one gets op 9 (not resumable) and is recorded as a violation."""
+        interval = self.fake.identify_interval
+        bucket = shard_id % max(1, self.fake.max_concurrency)
+        now = asyncio.get_running_loop().time()
+        last = self._last_identify.get(bucket)
+        if interval > 0 and last is not None and now - last < interval:
+            self.fake.violations.append(
+                f"IDENTIFY of shard {shard_id}: bucket {bucket} identified {now - last:.2f} s before"
+                f" (Discord allows one per {interval:g} s per bucket)"
+            )
+            await self.send_invalid_session(conn=conn)
+            return True
+        self._last_identify[bucket] = now
+        self.identified_at.append((now, shard_id))
+        return False
 
     async def _resume(self, conn: GatewayConnection, data: Json) -> None:
         session = next((s for s in self.sessions.values() if s.session_id == data.get("session_id")), None)

@@ -202,6 +202,10 @@ class FakeDiscord:
         #: GET /gateway/bot: the shard count Discord recommends, and its identify concurrency.
         self.recommended_shards = 1
         self.max_concurrency = 1
+        #: Seconds between IDENTIFYs of one bucket (``shard_id % max_concurrency``); a sooner one
+        #: gets op 9 and a violation, as on Discord. Off (0) unless a test sets it (to
+        #: ``IDENTIFY_INTERVAL``): most tests restart a bot within 5 s of its last IDENTIFY.
+        self.identify_interval = 0.0
         #: More guilds than this on one shard and IDENTIFY is closed with 4011 (sharding required);
         #: None lifts the limit (benchmarks that compare one connection with a bare bot's).
         self.max_guilds_per_shard: int | None = MAX_GUILDS_PER_SHARD

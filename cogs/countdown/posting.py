@@ -13,7 +13,9 @@ message already created instead of posting it twice. Past that window an unconfi
 slot is abandoned (logged and shown), never resent.
 
 Only the guilds this process owns (``bot.ownership``: those on its shards) are looked at,
-so processes running other shards never claim the same guild's slots.
+so processes running other shards never claim the same guild's slots. A release change
+can be recorded by any of them, so a process that runs only some shards looks at the
+store at least every :data:`SHARED_STORE_LOOK_EVERY` (:func:`look_again_by`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import discord
 
 from bot.language import public_locale
 from bot.pacing import RequestPacer
+from bot.shards import Ownership
 from cogs.countdown import repo
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.render import Card, pack_wording, render_countdown_card
@@ -57,6 +60,11 @@ REQUIRED_PERMISSIONS: tuple[str, ...] = ("view_channel", "send_messages", "embed
 EMBED_COLOUR = discord.Colour(0x8B0000)
 #: On shutdown, sends already under way get this long to finish and be recorded.
 STOP_GRACE_SECONDS = 5.0
+
+#: A process running only some shards shares the store with others, any of which may record
+#: a release change (``/release update``): its scheduler looks again at least this often, so
+#: the news reaches this process's guilds within it (the scheduler's own pass, no LISTEN/NOTIFY).
+SHARED_STORE_LOOK_EVERY = dt.timedelta(seconds=5)
 
 Clock = Callable[[], dt.datetime]
 
@@ -99,6 +107,15 @@ def log_already_posted(guild_id: int, slots: tuple[Slot, ...], when: str) -> Non
             guild_id,
             when,
         )
+
+
+def look_again_by(due: dt.datetime | None, now: dt.datetime, ownership: Ownership) -> dt.datetime | None:
+    """When the scheduler should ask again: ``due``, but no later than :data:`SHARED_STORE_LOOK_EVERY`
+    from ``now`` when other processes run the other shards (news they record wakes no one here)."""
+    if ownership.owns_every_shard:
+        return due
+    soon = now + SHARED_STORE_LOOK_EVERY
+    return soon if due is None or due > soon else due
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -222,12 +239,13 @@ class CountdownPosts:
         if self.queue.full():
             self._room_wanted = True
             return None  # a worker wakes the scheduler when there is room again
+        owned = self.bot.ownership
         async with self.bot.store.read() as conn:
             current = await repo.fetch_current_record(conn)
-            due, news = await repo.earliest_due(conn, current.id if current else 0, self.bot.ownership)
+            due, news = await repo.earliest_due(conn, current.id if current else 0, owned)
         if news:
             return now
-        return due
+        return look_again_by(due, now, owned)
 
     async def run_due(self, now: dt.datetime) -> None:
         """Claim what is due (as much as the queue has room for) and queue it for sending."""
