@@ -181,8 +181,11 @@ async def test_check_judges_the_pack_age_on_the_clock_it_is_given(workdir: Path,
         assert warning == []
 
 
-def test_check_on_postgresql_names_the_database_without_its_password(workdir: Path, store_url: str) -> None:
-    url = make_url(store_url).set(password="hunter2").render_as_string(hide_password=False)
+def test_check_names_the_database_of_database_url_without_its_password(workdir: Path, store_url: str) -> None:
+    if store_url.startswith("postgresql"):
+        url = make_url(store_url).set(password="hunter2").render_as_string(hide_password=False)
+    else:
+        url = f"sqlite:///{store_url}"
     result = run_bot(workdir, "check", DATABASE_URL=url)
     assert result.returncode == 0, result.stderr
     database_line = next(line for line in result.stdout.splitlines() if "database:" in line)

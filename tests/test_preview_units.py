@@ -88,7 +88,7 @@ def test_the_bot_gets_the_local_discord_and_keeps_the_rest_of_the_environment(tm
     assert env["DISCORD_TOKEN"] == "local-token"
     assert env["DISCORD_API_BASE_URL"] == fake.api_base_url
     assert env["DISCORD_GATEWAY_URL"] == fake.gateway_url
-    assert env["DATABASE_PATH"] == str(Path("var/preview.db"))
+    assert env["DATABASE_URL"] == str(Path("var/preview.db"))  # wins over an operator's DATABASE_PATH or DATABASE_URL
     assert env["OWNER_IDS"] == str(world.owner.id)
     assert env["ADMIN_GUILD_IDS"] == str(world.guild.id)
     assert env["DEV_GUILD_ID"] == ""

@@ -14,6 +14,7 @@ from bot.settings import Settings, SettingsError, load_settings
 SETTING_NAMES = [
     "DISCORD_TOKEN",
     "DATABASE_PATH",
+    "DATABASE_URL",
     "DATA_DIR",
     "LOG_LEVEL",
     "OWNER_IDS",

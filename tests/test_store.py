@@ -348,3 +348,13 @@ async def test_reads_cancelled_twice_at_any_point_leave_no_task_behind(store: St
     await asyncio.sleep(0.3)
     left = [task for task in asyncio.all_tasks() if task is not asyncio.current_task() and not task.done()]
     assert left == []
+
+
+@pytest.mark.postgresql_only
+async def test_processes_starting_together_on_an_empty_postgresql_migrate_it_once(empty_postgres_url: str) -> None:
+    opened = await asyncio.gather(*(Store.open(empty_postgres_url) for _ in range(4)))
+    try:
+        assert [await store.schema_version() for store in opened] == [HEAD] * 4
+    finally:
+        for store in opened:
+            await store.close()

@@ -51,6 +51,8 @@ BUSY_TIMEOUT_MS = 2000
 #: again under the 3 s answer window.
 CONNECT_TIMEOUT_SECONDS = 2.0
 POOL_SIZE = 5
+#: The PostgreSQL advisory lock that migrations take (an arbitrary constant of this bot: "hyosan" in ASCII).
+MIGRATION_LOCK_KEY = 0x6879_6F73_616E
 #: Execution option of the read engine: its connections start no transaction on SQLite.
 _READ_OPTION = "hyosan_read"
 
@@ -144,6 +146,20 @@ class Store:
         return ran
 
     def _migrate_sync(self, conn: Connection, revision: str) -> list[str]:
+        if self.is_sqlite:  # BEGIN IMMEDIATE already makes writers of the file take turns
+            return self._migrate_locked(conn, revision)
+        # Processes starting together on an empty PostgreSQL database migrate one after the other.
+        conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+        conn.commit()
+        try:
+            return self._migrate_locked(conn, revision)
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+            conn.commit()
+
+    def _migrate_locked(self, conn: Connection, revision: str) -> list[str]:
         config = alembic_config(conn)
         script = ScriptDirectory.from_config(config)
         known = {rev.revision for rev in script.walk_revisions()}
