@@ -131,6 +131,10 @@ class Harness:
             ready.cancel()
             raise AssertionError(f"the bot was not ready within {READY_TIMEOUT} s")
         await self.fake.wait_ready(READY_TIMEOUT)
+        # The cogs' on_ready catch-ups (e.g. dropping spoiler channels that are gone) finish
+        # before the test writes its own rows, on either store.
+        catching_up = [task for task in asyncio.all_tasks() if task.get_name() == "discord.py: on_ready"]
+        await asyncio.wait_for(asyncio.gather(*catching_up, return_exceptions=True), READY_TIMEOUT)
         return self.bot
 
     async def stop(self, *, kill: bool = False) -> None:
