@@ -310,7 +310,18 @@ class BotProcess:
         return "\n".join(list(self.lines)[-lines:])
 
     def errors(self) -> list[str]:
-        return [line for line in self.lines if " ERROR " in line or "Traceback" in line]
+        """ERROR lines, each traceback's last line (its exception) beside them."""
+        found: list[str] = []
+        in_traceback = False
+        for line in self.lines:
+            if " ERROR " in line:
+                found.append(line)
+            elif line.startswith("Traceback"):
+                in_traceback = True
+            elif in_traceback and line and not line[0].isspace():
+                found.append(line)
+                in_traceback = False
+        return found
 
     async def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM (the bot's clean shutdown), SIGKILL if it does not exit within ``timeout``."""

@@ -182,7 +182,12 @@ async def stop_side(side: Side, *, drop: bool = True) -> Json:
     await side.fake.close()
     if drop:
         await side.db.drop()
-    return {"exit_code": code, "logged_errors": errors[:5], "violations": side.fake.violations[:5]}
+    return {
+        "exit_code": code,
+        "logged_errors": errors[:6],
+        "logged_error_count": sum(" ERROR " in line for line in errors),
+        "violations": side.fake.violations[:5],
+    }
 
 
 async def create_poll(side: Side) -> tuple[Json, int]:
