@@ -21,6 +21,7 @@ import contextlib
 import gc
 import os
 import re
+import secrets
 import signal
 import statistics
 import sys
@@ -30,6 +31,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import asyncpg
+from sqlalchemy import TextClause, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -45,6 +52,8 @@ from bot.localdiscord.interactions import (  # noqa: E402
 from bot.localdiscord.state import Channel, Guild, Member  # noqa: E402
 
 Kind = Literal["bot", "baseline"]
+Backend = Literal["sqlite", "postgresql"]
+BACKENDS: tuple[Backend, ...] = ("sqlite", "postgresql")
 Json = dict[str, Any]
 
 BASELINE_SCRIPT = ROOT / "bench" / "baseline_bot.py"
@@ -95,6 +104,89 @@ def machine() -> Json:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
     }
+
+
+# -- the bot's database ------------------------------------------------------------------------
+
+#: The PostgreSQL server the benchmarks make their databases on (any database of it: the
+#: URL is only for connecting): BENCH_DATABASE_URL, else the tests' TEST_DATABASE_URL.
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/test"
+#: Databases a benchmark created start with this, so a crashed run's leftovers are easy to find.
+BENCH_PREFIX = "hyosan_bench_"
+
+
+def postgres_server_url() -> str:
+    return os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_SERVER_URL
+
+
+@dataclass
+class BotDatabase:
+    """Where one bot process keeps its data: an SQLite file in its workdir, or a fresh PostgreSQL database.
+
+    ``create`` makes the PostgreSQL database empty (the bot migrates it at start-up, as
+    in production); ``drop`` removes it once nothing reads it any more.
+    """
+
+    backend: Backend
+    path: Path
+    url: str | None = None
+    dropped: bool = False
+
+    @classmethod
+    async def create(cls, backend: Backend, workdir: Path) -> BotDatabase:
+        os.makedirs(workdir, exist_ok=True)
+        path = workdir / "bot.db"
+        if backend == "sqlite":
+            return cls(backend, path)
+        server = make_url(postgres_server_url()).set(drivername="postgresql")
+        name = f"{BENCH_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+        conn = await asyncpg.connect(server.render_as_string(hide_password=False), timeout=5)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        return cls(backend, path, server.set(database=name).render_as_string(hide_password=False))
+
+    @property
+    def target(self) -> str:
+        """What ``Store.open`` takes (seeding before the bot starts)."""
+        return self.url if self.url is not None else str(self.path)
+
+    def env(self) -> dict[str, str]:
+        """The bot's setting for it: DATABASE_URL on PostgreSQL (DATABASE_PATH, always set, is then unused)."""
+        return {} if self.url is None else {"DATABASE_URL": self.url}
+
+    async def fetch(self, statement: str | TextClause, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows of one statement (``:name`` parameters), read while the bot may still be running.
+
+        SQLite: the file opened read-only; PostgreSQL: a connection of its own.
+        """
+        if self.url is None:
+            url = f"sqlite+aiosqlite:///file:{self.path}?mode=ro&uri=true"
+        else:
+            url = make_url(self.url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.connect() as conn:
+                result = await conn.execute(text(statement) if isinstance(statement, str) else statement, params)
+                return [tuple(row) for row in result]
+        finally:
+            await engine.dispose()
+
+    async def drop(self) -> None:
+        if self.url is None or self.dropped:
+            return
+        url = make_url(self.url)
+        name = url.database
+        assert name is not None
+        assert name.startswith(BENCH_PREFIX), name
+        admin = make_url(postgres_server_url()).set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = await asyncpg.connect(admin, timeout=5)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+        self.dropped = True
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -218,7 +310,18 @@ class BotProcess:
         return "\n".join(list(self.lines)[-lines:])
 
     def errors(self) -> list[str]:
-        return [line for line in self.lines if " ERROR " in line or "Traceback" in line]
+        """ERROR lines, each traceback's last line (its exception) beside them."""
+        found: list[str] = []
+        in_traceback = False
+        for line in self.lines:
+            if " ERROR " in line:
+                found.append(line)
+            elif line.startswith("Traceback"):
+                in_traceback = True
+            elif in_traceback and line and not line[0].isspace():
+                found.append(line)
+                in_traceback = False
+        return found
 
     async def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM (the bot's clean shutdown), SIGKILL if it does not exit within ``timeout``."""

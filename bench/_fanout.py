@@ -12,10 +12,13 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.localdiscord import FakeDiscord
 from bot.localdiscord.state import Channel
+
+if TYPE_CHECKING:
+    from bench._common import BotDatabase
 
 #: Discord's global limit for a bot token, enforced by the fake during the fan-out.
 GLOBAL_LIMIT = 50
@@ -62,12 +65,23 @@ def count_posts(fake: FakeDiscord, channels: Sequence[Channel], requests_before:
     }
 
 
+LEDGER_STATES = "SELECT state, count(*) FROM countdown_posts GROUP BY state"
+SLOTS_CLAIMED_TWICE = (
+    "SELECT count(*) FROM (SELECT guild_id, slot_key FROM countdown_posts "
+    "GROUP BY guild_id, slot_key HAVING count(*) > 1) AS twice"
+)
+
+
 def read_ledger(database: Path) -> dict[str, Any]:
-    """The countdown ledger's states and any slot claimed twice (opened read-only)."""
+    """The countdown ledger's states and any slot claimed twice (an SQLite file, opened read-only)."""
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        states = conn.execute("SELECT state, count(*) FROM countdown_posts GROUP BY state").fetchall()
-        claimed_twice = conn.execute(
-            "SELECT count(*) FROM (SELECT guild_id, slot_key FROM countdown_posts "
-            "GROUP BY guild_id, slot_key HAVING count(*) > 1)"
-        ).fetchone()[0]
+        states = conn.execute(LEDGER_STATES).fetchall()
+        claimed_twice = conn.execute(SLOTS_CLAIMED_TWICE).fetchone()[0]
     return {"ledger": dict(states), "slots_claimed_twice": claimed_twice}
+
+
+async def fetch_ledger(db: BotDatabase) -> dict[str, Any]:
+    """``read_ledger`` of a bot's database on either store."""
+    states = await db.fetch(LEDGER_STATES)
+    claimed_twice = (await db.fetch(SLOTS_CLAIMED_TWICE))[0][0]
+    return {"ledger": {state: int(n) for state, n in states}, "slots_claimed_twice": int(claimed_twice)}

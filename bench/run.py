@@ -38,14 +38,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import random
 import re
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -60,6 +57,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import (
+    BACKENDS,
+    Backend,
+    BotDatabase,
     BotProcess,
     CpuMeter,
     Json,
@@ -81,7 +81,7 @@ from bench._common import (
     start_ready,
     wait_commands,
 )
-from bench._fanout import GLOBAL_LIMIT, ZONES, count_posts, read_ledger
+from bench._fanout import GLOBAL_LIMIT, ZONES, count_posts, fetch_ledger
 from bench.bench_autocomplete import measure as measure_autocomplete
 from bench.bench_autocomplete import realistic_queries
 from bot.datapack import load_data_pack
@@ -115,6 +115,8 @@ class Plan:
     roles_per_guild: int
     autocomplete_rounds: int
     candidate: Path | None = None
+    #: The bot's database in the benchmarks that start it (the baseline has none): each one runs once per store.
+    stores: tuple[Backend, ...] = ("sqlite",)
 
     @classmethod
     def make(cls, quick: bool, runs: int | None) -> Plan:
@@ -147,29 +149,45 @@ class Side:
     world: VotingWorld
     proc: BotProcess
     label: str
-
-    @property
-    def database(self) -> Path:
-        return self.proc.workdir / "bot.db"
+    db: BotDatabase
 
 
-async def start_side(kind: Kind, members: int, workdir: Path, *, root: Path = ROOT, label: str | None = None) -> Side:
+async def start_side(
+    kind: Kind,
+    members: int,
+    workdir: Path,
+    *,
+    root: Path = ROOT,
+    label: str | None = None,
+    store: Backend = "sqlite",
+) -> Side:
+    """A bot (on ``store``) or the baseline (no database) with a fake and a world of its own."""
+    db = await BotDatabase.create(store if kind == "bot" else "sqlite", workdir)
     fake = await new_fake()
     try:
         world = build_voting_world(fake, members)
-        proc = await start_ready(kind, fake, workdir, root=root)
+        proc = await start_ready(kind, fake, workdir, root=root, extra_env=db.env())
         await wait_commands(fake, ["character", "countdown", "survivors", "poll"] if kind == "bot" else ["ping"])
     except BaseException:
         await fake.close()
+        await db.drop()
         raise
-    return Side(kind, fake, world, proc, label or kind)
+    return Side(kind, fake, world, proc, label or kind, db)
 
 
-async def stop_side(side: Side) -> Json:
+async def stop_side(side: Side, *, drop: bool = True) -> Json:
+    """Stop the process and its fake; ``drop``: remove a PostgreSQL database too (else call ``side.db.drop()``)."""
     code = await side.proc.stop()
     errors = side.proc.errors()
     await side.fake.close()
-    return {"exit_code": code, "logged_errors": errors[:5], "violations": side.fake.violations[:5]}
+    if drop:
+        await side.db.drop()
+    return {
+        "exit_code": code,
+        "logged_errors": errors[:6],
+        "logged_error_count": sum(" ERROR " in line for line in errors),
+        "violations": side.fake.violations[:5],
+    }
 
 
 async def create_poll(side: Side) -> tuple[Json, int]:
@@ -248,7 +266,7 @@ BASELINE_OF = {
 }
 
 
-async def bench_overhead(plan: Plan, tmp: Path) -> Json:
+async def bench_overhead(plan: Plan, tmp: Path, store: Backend) -> Json:
     """Each of the bot's interactions at a steady rate, paired with the baseline's measured right beside it.
 
     Pairing (bot phase, baseline phase, in alternating order) keeps slow drifts of a
@@ -257,11 +275,13 @@ async def bench_overhead(plan: Plan, tmp: Path) -> Json:
     members = 1000
     sides: list[Side] = []
     try:
-        sides.append(await start_side("bot", members, tmp / "overhead-bot"))
+        sides.append(await start_side("bot", members, tmp / "overhead-bot", store=store))
         sides.append(await start_side("baseline", members, tmp / "overhead-baseline"))
         if plan.candidate is not None:
             sides.append(
-                await start_side("bot", members, tmp / "overhead-candidate", root=plan.candidate, label="candidate")
+                await start_side(
+                    "bot", members, tmp / "overhead-candidate", root=plan.candidate, label="candidate", store=store
+                )
             )
         builders: dict[str, dict[str, Builder]] = {}
         for side in sides:
@@ -312,6 +332,7 @@ async def bench_overhead(plan: Plan, tmp: Path) -> Json:
             for key in ("p50_ms", "p99_ms"):
                 medians[name][label][f"ratio_{key}"] = median(ratio(r[label][key], r["baseline"][key]) for r in results)
     return {
+        "store": store,
         "rate_per_second": plan.overhead_rate,
         "interactions_per_phase": count,
         "compared_with": BASELINE_OF,
@@ -325,11 +346,10 @@ async def bench_overhead(plan: Plan, tmp: Path) -> Json:
 # -- vote throughput ----------------------------------------------------------------------------
 
 
-def stored_votes(database: Path, poll_id: int) -> list[tuple[int, int]]:
-    """The poll's votes as the bot committed them (read-only; the bot may still be running)."""
-    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        rows = conn.execute("SELECT user_id, option_index FROM poll_votes WHERE poll_id = ?", (poll_id,))
-        return [(int(user), int(option)) for user, option in rows]
+async def stored_votes(db: BotDatabase, poll_id: int) -> list[tuple[int, int]]:
+    """The poll's votes as the bot committed them (the bot may still be running)."""
+    rows = await db.fetch("SELECT user_id, option_index FROM poll_votes WHERE poll_id = :poll_id", poll_id=poll_id)
+    return [(int(user), int(option)) for user, option in rows]
 
 
 async def vote_step(
@@ -374,7 +394,7 @@ async def vote_step(
             for item, (member, option) in zip(prepared, choices, strict=True)
         }
         acked = {by_payload[r.id] for r in outcome.records if r.answered}
-        stored = stored_votes(side.database, poll_id)
+        stored = await stored_votes(side.db, poll_id)
         per_user = Counter(user for user, _ in stored)
         lost = len(acked - set(stored))
         twice = sum(1 for n in per_user.values() if n > 1)
@@ -384,12 +404,13 @@ async def vote_step(
     return result
 
 
-async def bench_votes(plan: Plan, tmp: Path) -> Json:
+async def bench_votes(plan: Plan, tmp: Path, store: Backend) -> Json:
     members = max(plan.burst, int(plan.votes_max_rate * plan.votes_seconds)) + 1
     rng = random.Random(7)
-    bot = await start_side("bot", members, tmp / "votes-bot")
+    bot = await start_side("bot", members, tmp / "votes-bot", store=store)
     base: Side | None = None
     runs: list[Json] = []
+    bot_exit: Json | None = None
     try:
         base = await start_side("baseline", members, tmp / "votes-baseline")
         base_message = await ping_message(base)
@@ -411,17 +432,21 @@ async def bench_votes(plan: Plan, tmp: Path) -> Json:
                 log.info("%s burst of %d: %s", side.kind, plan.burst, result[side.kind + "_burst"])
                 await asyncio.sleep(1.5)
             runs.append(result)
+        bot_exit = await stop_side(bot, drop=False)
+        # After the bot has closed: no poll holds fewer votes than were acknowledged.
+        short = [
+            step["poll_id"]
+            for result in runs
+            for step in (result["bot"], result["bot_burst"])
+            if len(await stored_votes(bot.db, step["poll_id"])) < step["votes_acknowledged"]
+        ]
     finally:
-        bot_exit = await stop_side(bot)
+        if bot_exit is None:
+            bot_exit = await stop_side(bot, drop=False)
+        await bot.db.drop()
         base_exit = await stop_side(base) if base is not None else None
-    # After the bot has closed: no poll holds fewer votes than were acknowledged.
-    short = [
-        step["poll_id"]
-        for result in runs
-        for step in (result["bot"], result["bot_burst"])
-        if len(stored_votes(bot.database, step["poll_id"])) < step["votes_acknowledged"]
-    ]
     return {
+        "store": store,
         "members": members,
         "in_flight": plan.votes_in_flight,
         "seconds": plan.votes_seconds,
@@ -481,17 +506,17 @@ async def seed_schedules(database: Path | str, guild_channels: list[tuple[int, i
         await store.close()
 
 
-async def fanout_run(guilds: int, workdir: Path, lead: float) -> Json:
+async def fanout_run(guilds: int, workdir: Path, lead: float, store: Backend) -> Json:
+    db = await BotDatabase.create(store, workdir)
     fake = await new_fake()
     proc: BotProcess | None = None
     try:
         channels = [fake.add_guild(f"Fan server {n}").add_channel("countdown", TEXT) for n in range(guilds)]
-        os.makedirs(workdir, exist_ok=True)
         wall, perf = time.time(), time.perf_counter()
         due = dt.datetime.fromtimestamp(int(wall + lead) + 1, dt.UTC)
         due_perf = perf + (due.timestamp() - wall)
-        await seed_schedules(workdir / "bot.db", [(c.guild_id, c.id) for c in channels], due)
-        proc = await start_ready("bot", fake, workdir)
+        await seed_schedules(db.target, [(c.guild_id, c.id) for c in channels], due)
+        proc = await start_ready("bot", fake, workdir, extra_env=db.env())
         assert proc.ready_at is not None
         fake.global_rate_limit(per_second=GLOBAL_LIMIT)
         requests_before, hits_before = len(fake.requests), fake.rate_limit_hits
@@ -511,21 +536,22 @@ async def fanout_run(guilds: int, workdir: Path, lead: float) -> Json:
             violations=len(fake.violations),
         )
         code = await proc.stop()
-        posts.update(exit_code=code, logged_errors=proc.errors()[:5], **read_ledger(workdir / "bot.db"))
+        posts.update(exit_code=code, logged_errors=proc.errors()[:5], **await fetch_ledger(db))
         return posts
     finally:
         if proc is not None:
             await proc.stop()
         await fake.close()
+        await db.drop()
 
 
-async def bench_fanout(plan: Plan, tmp: Path) -> Json:
+async def bench_fanout(plan: Plan, tmp: Path, store: Backend) -> Json:
     results: Json = {}
     for guilds, runs in plan.fanout:
         lead = 4.0 + guilds * 0.0015  # seeding and start-up with this many one-channel guilds, and room to spare
         runs_out = []
         for run in range(runs):
-            result = await fanout_run(guilds, tmp / f"fanout-{guilds}-{run}", lead)
+            result = await fanout_run(guilds, tmp / f"fanout-{guilds}-{run}", lead, store)
             log.info("fan-out %d run %d: %s", guilds, run + 1, result)
             runs_out.append(result)
         results[str(guilds)] = {
@@ -557,7 +583,7 @@ def import_footprint(kind: Kind) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
-async def bench_memory(plan: Plan, tmp: Path) -> Json:
+async def bench_memory(plan: Plan, tmp: Path, store: Backend) -> Json:
     results: Json = {}
     for guilds in plan.memory_guilds:
         fake = await new_fake()
@@ -567,7 +593,13 @@ async def bench_memory(plan: Plan, tmp: Path) -> Json:
             for run in range(plan.runs):
                 kinds: tuple[Kind, Kind] = ("bot", "baseline") if run % 2 == 0 else ("baseline", "bot")
                 for kind in kinds:
-                    proc = await start_ready(kind, fake, tmp / f"memory-{guilds}-{run}-{kind}", timeout=300)
+                    workdir = tmp / f"memory-{guilds}-{run}-{kind}"
+                    db = await BotDatabase.create(store if kind == "bot" else "sqlite", workdir)
+                    try:
+                        proc = await start_ready(kind, fake, workdir, timeout=300, extra_env=db.env())
+                    except BaseException:
+                        await db.drop()
+                        raise
                     try:
                         assert proc.ready_at is not None
                         await asyncio.sleep(1.0)  # the scheduler and background start-up work run now
@@ -580,6 +612,7 @@ async def bench_memory(plan: Plan, tmp: Path) -> Json:
                         }
                     finally:
                         await proc.stop()
+                        await db.drop()
                     samples[kind].append(sample)
                     log.info("memory %d guilds %s: %s", guilds, kind, sample)
         finally:
@@ -608,6 +641,8 @@ class Row:
     ratio: float | None
     target: str
     met: bool | None
+    #: The bot's database for this figure ("-": the benchmark does not start the bot on a store).
+    store: str = "-"
 
 
 def fmt(value: float | str | None, digits: int = 2) -> str:
@@ -780,10 +815,11 @@ def autocomplete_rows(result: Json) -> list[Row]:
 
 
 def print_table(rows: list[Row]) -> None:
-    header = ("figure", "bot", "baseline", "ratio", "target", "met?")
+    header = ("figure", "store", "bot", "baseline", "ratio", "target", "met?")
     cells = [
         (
             row.figure,
+            row.store,
             fmt(row.bot),
             fmt(row.baseline),
             fmt(row.ratio),
@@ -804,7 +840,7 @@ def print_table(rows: list[Row]) -> None:
 
 # -- main -----------------------------------------------------------------------------------------
 
-BENCHMARKS: dict[str, tuple[Callable[[Plan, Path], Awaitable[Json]], Callable[[Json], list[Row]]]] = {
+BENCHMARKS: dict[str, tuple[Callable[[Plan, Path, Backend], Awaitable[Json]], Callable[[Json], list[Row]]]] = {
     "overhead": (bench_overhead, overhead_rows),
     "votes": (bench_votes, vote_rows),
     "fanout": (bench_fanout, fanout_rows),
@@ -812,28 +848,57 @@ BENCHMARKS: dict[str, tuple[Callable[[Plan, Path], Awaitable[Json]], Callable[[J
 }
 
 
+def side_by_side(per_store: list[list[Row]]) -> list[Row]:
+    """One benchmark's rows of every store, each figure's rows together (in the stores' order)."""
+    order: dict[str, list[Row]] = {}
+    for rows in per_store:
+        for row in rows:
+            order.setdefault(row.figure, []).append(row)
+    return [row for rows in order.values() for row in rows]
+
+
 async def run_all(plan: Plan, only: list[str]) -> tuple[Json, list[Row]]:
+    """Every benchmark in ``only``; those that start the bot run once per store of ``plan.stores``.
+
+    Results of those are keyed by store (``results["votes"]["postgresql"]``), each with its
+    own baseline measured in the same run beside it.
+    """
     results: Json = {}
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="hyosan-bench-") as tmp:
         for name in only:
-            started = time.monotonic()
-            print(f"== {name} ...", flush=True)
-            try:
-                if name == "autocomplete":
-                    result = measure_autocomplete(plan.autocomplete_rounds)
-                    table = autocomplete_rows
-                else:
-                    bench, table = BENCHMARKS[name]
-                    result = await bench(plan, Path(tmp))
-                results[name] = result
-                rows += table(result)
-            except Exception as exc:  # one broken benchmark must not cost the others their numbers
-                log.exception("benchmark %s failed", name)
-                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                rows.append(Row(f"{name}: FAILED ({type(exc).__name__})", None, None, None, "-", False))
-            results[name + "_seconds"] = round(time.monotonic() - started, 1)
-            print(f"   {name} took {results[name + '_seconds']} s", flush=True)
+            if name == "autocomplete":
+                started = time.monotonic()
+                print(f"== {name} ...", flush=True)
+                try:
+                    results[name] = measure_autocomplete(plan.autocomplete_rounds)
+                    rows += autocomplete_rows(results[name])
+                except Exception as exc:  # one broken benchmark must not cost the others their numbers
+                    log.exception("benchmark %s failed", name)
+                    results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                    rows.append(Row(f"{name}: FAILED ({type(exc).__name__})", None, None, None, "-", False))
+                results[name + "_seconds"] = round(time.monotonic() - started, 1)
+                print(f"   {name} took {results[name + '_seconds']} s", flush=True)
+                continue
+            bench, table = BENCHMARKS[name]
+            results[name] = {}
+            results[name + "_seconds"] = {}
+            per_store: list[list[Row]] = []
+            for store in plan.stores:
+                started = time.monotonic()
+                print(f"== {name} on {store} ...", flush=True)
+                try:
+                    result = await bench(plan, Path(tmp) / store, store)
+                    results[name][store] = result
+                    store_rows = [replace(row, store=store) for row in table(result)]
+                except Exception as exc:  # one broken benchmark must not cost the others their numbers
+                    log.exception("benchmark %s on %s failed", name, store)
+                    results[name][store] = {"error": f"{type(exc).__name__}: {exc}"}
+                    store_rows = [Row(f"{name}: FAILED ({type(exc).__name__})", None, None, None, "-", False, store)]
+                per_store.append(store_rows)
+                results[name + "_seconds"][store] = round(time.monotonic() - started, 1)
+                print(f"   {name} on {store} took {results[name + '_seconds'][store]} s", flush=True)
+            rows += side_by_side(per_store)
     return results, rows
 
 
@@ -852,6 +917,14 @@ def main() -> int:
         default=None,
         help="another checkout of the bot (e.g. with a fix) measured beside this one in the overhead benchmark",
     )
+    parser.add_argument(
+        "--store",
+        choices=(*BACKENDS, "both"),
+        default="sqlite",
+        help="the bot's database in overhead, votes, fanout and memory: an SQLite file, a fresh PostgreSQL "
+        "database per bot process (on BENCH_DATABASE_URL's server, dropped after), or both, side by side "
+        "(default sqlite; the baseline has no database)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every step")
     args = parser.parse_args()
     only = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -861,6 +934,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     logging.getLogger("discord").setLevel(logging.ERROR)
     plan = Plan.make(args.quick, args.runs)
+    plan = replace(plan, stores=BACKENDS if args.store == "both" else (args.store,))
     if args.candidate is not None:
         if not (args.candidate / "bot" / "__main__.py").is_file():
             parser.error(f"{args.candidate} is not a checkout of the bot")
@@ -878,6 +952,7 @@ def main() -> int:
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "quick": args.quick,
+        "stores": list(plan.stores),
         "plan": asdict(plan),
         "seconds": round(time.monotonic() - started, 1),
         "table": [asdict(row) for row in rows],
