@@ -511,7 +511,7 @@ async def fanout_run(guilds: int, workdir: Path, lead: float) -> Json:
             violations=len(fake.violations),
         )
         code = await proc.stop()
-        posts.update(exit_code=code, logged_errors=proc.errors()[:5], **read_ledger(workdir / "bot.db"))
+        posts.update(exit_code=code, logged_errors=proc.errors()[:5], **(await read_ledger(workdir / "bot.db")))
         return posts
     finally:
         if proc is not None:
