@@ -215,7 +215,7 @@ async def measure_on(guilds: int, database_url: str | None, wait_seconds: float,
         workdir = Path(tmp)
         store = Store(workdir / "shared.db", database_url)
         try:
-            setups = [("one process", ({"SHARD_COUNT": str(SHARDS)},))]
+            setups: list[tuple[str, tuple[dict[str, str], ...]]] = [("one process", ({"SHARD_COUNT": str(SHARDS)},))]
             split = tuple({"SHARD_COUNT": str(SHARDS), "SHARD_IDS": str(shard)} for shard in range(SHARDS))
             setups.append(("two processes", split))
             if unshared:
