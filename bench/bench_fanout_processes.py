@@ -71,7 +71,7 @@ SHARDS = 2
 PACING_LINE = "pacing Discord requests at "
 #: Seconds seeding one schedule takes (one transaction through the repository), with room to
 #: spare: the first due instant is planned from it. PostgreSQL pays a round trip per statement.
-SEEDING_SECONDS = {"sqlite": 0.003, "postgresql": 0.01}
+SEEDING_SECONDS = {"sqlite": 0.006, "postgresql": 0.008}
 #: The databases this benchmark creates start with this (a crashed run's leftovers are easy to find).
 DATABASE_PREFIX = "hyosan_bench_"
 log = logging.getLogger("bench.fanout_processes")
