@@ -7,15 +7,17 @@ posts the same way: from the fake's request log and the bot's ledger.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Sequence
-from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
+
 from bot.localdiscord import FakeDiscord
 from bot.localdiscord.state import Channel
+from bot.store import Store
+from bot.store.schema import countdown_posts
 
 if TYPE_CHECKING:
     from bench._common import BotDatabase
@@ -72,16 +74,28 @@ SLOTS_CLAIMED_TWICE = (
 )
 
 
-def read_ledger(database: Path) -> dict[str, Any]:
-    """The countdown ledger's states and any slot claimed twice (an SQLite file, opened read-only)."""
-    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        states = conn.execute(LEDGER_STATES).fetchall()
-        claimed_twice = conn.execute(SLOTS_CLAIMED_TWICE).fetchone()[0]
-    return {"ledger": dict(states), "slots_claimed_twice": claimed_twice}
-
-
 async def fetch_ledger(db: BotDatabase) -> dict[str, Any]:
     """``read_ledger`` of a bot's database on either store."""
     states = await db.fetch(LEDGER_STATES)
     claimed_twice = (await db.fetch(SLOTS_CLAIMED_TWICE))[0][0]
     return {"ledger": {state: int(n) for state, n in states}, "slots_claimed_twice": int(claimed_twice)}
+
+
+async def read_ledger(database: Path | str) -> dict[str, Any]:
+    """The countdown ledger's states and any slot claimed twice, on either store (a file or a URL)."""
+    store = await Store.open(database)
+    try:
+        async with store.read() as conn:
+            states = (
+                await conn.execute(select(countdown_posts.c.state, func.count()).group_by(countdown_posts.c.state))
+            ).all()
+            twice = (
+                select(countdown_posts.c.guild_id, countdown_posts.c.slot_key)
+                .group_by(countdown_posts.c.guild_id, countdown_posts.c.slot_key)
+                .having(func.count() > 1)
+                .subquery()
+            )
+            claimed_twice = (await conn.execute(select(func.count()).select_from(twice))).scalar_one()
+    finally:
+        await store.close()
+    return {"ledger": {state: count for state, count in states}, "slots_claimed_twice": claimed_twice}

@@ -120,7 +120,7 @@ async def run(guild_count: int, wait_seconds: float) -> dict[str, Any]:
             "all_posted": finished,
             **posts,
             "rate_limit_hits": fake.rate_limit_hits - hits_before,
-            **read_ledger(settings.database_path),
+            **(await read_ledger(settings.database_path)),
             "violations": len(fake.violations),
         }
     finally:

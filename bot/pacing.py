@@ -68,6 +68,11 @@ class RequestPacer:
     starts, which stays under Discord's global limit. Real time, not the bot's clock:
     the limit is Discord's.
 
+    Turns are taken one at a time and spaced from when each really began: should the event
+    loop stall (a busy process on a busy machine), the sends waiting behind it go out one
+    interval apart afterwards, not together (booked in advance, they used to wake at once
+    and put 60+ requests into one second between two processes).
+
     ``global_clear`` returns an event that is clear while the HTTP client waits out a
     global 429. A turn that comes during that wait is not used: the caller books a fresh
     one afterwards, so the sends held back go out paced, not all at once (which, with
@@ -88,6 +93,7 @@ class RequestPacer:
         self._clock = clock
         self._global_clear = global_clear
         self._next_start = 0.0
+        self._turns = asyncio.Lock()
 
     def _now(self) -> float:
         return self._clock() if self._clock else asyncio.get_running_loop().time()
@@ -100,11 +106,13 @@ class RequestPacer:
         return start - now
 
     async def wait_turn(self) -> None:
-        while True:
-            delay = self.reserve()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            clear = self._global_clear() if self._global_clear else None
-            if clear is None or clear.is_set():
-                return
-            await clear.wait()
+        async with self._turns:
+            while True:
+                delay = self.reserve()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                clear = self._global_clear() if self._global_clear else None
+                if clear is None or clear.is_set():
+                    self._next_start = max(self._next_start, self._now() + self.interval)
+                    return
+                await clear.wait()
