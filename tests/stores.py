@@ -69,29 +69,21 @@ class PostgresServer:
         """A new database with every migration applied; returns its URL."""
         if not self._template_ready:
             await self._create_template()
-        name = f"{PREFIX}{secrets.token_hex(6)}"
-        conn = await self._admin()
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
-        finally:
-            await conn.close()
-        return self._dsn(name)
+        return await self._create(f"{PREFIX}{secrets.token_hex(6)}", template=self.template)
 
     async def create_empty_database(self) -> str:
-        name = f"{PREFIX}{secrets.token_hex(6)}"
+        return await self._create(f"{PREFIX}{secrets.token_hex(6)}")
+
+    async def _create(self, name: str, *, template: str | None = None) -> str:
         conn = await self._admin()
         try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         finally:
             await conn.close()
         return self._dsn(name)
 
     async def _create_template(self) -> None:
-        conn = await self._admin()
-        try:
-            await conn.execute(f'CREATE DATABASE "{self.template}"')
-        finally:
-            await conn.close()
+        await self._create(self.template)
         store = await Store.open(self._dsn(self.template))
         await store.close()
         self._template_ready = True

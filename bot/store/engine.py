@@ -28,7 +28,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -62,15 +62,16 @@ T = TypeVar("T")
 class Store:
     """Owns the engine; ``Store.open`` connects, checks and migrates."""
 
-    def __init__(self, engine: AsyncEngine, url: URL) -> None:
-        self.engine = engine
+    def __init__(self, url: URL) -> None:
         self.url = url
         self.dialect = url.get_backend_name()
         self.busy_timeout_ms = BUSY_TIMEOUT_MS
+        # SQLite connections read the busy timeout when they are made (see set_busy_timeout).
+        self.engine = _create_engine(url, lambda: self.busy_timeout_ms)
         # SQLite has one writer at a time; the writers of this process queue here, not in SQLite.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         options = {_READ_OPTION: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
-        self._reader = engine.execution_options(**options)
+        self._reader = self.engine.execution_options(**options)
         # SQLite's hot path (see run_transaction): a synchronous engine on one thread of its own
         # (created here, connected on that thread at first use).
         self._sync_engine: Engine | None = (
@@ -98,7 +99,7 @@ class Store:
         ``revision`` stops the upgrade early (tests that build an old database).
         """
         url = target if isinstance(target, URL) else parse_database_url(target)
-        store = cls(_create_engine(url), url)
+        store = cls(url)
         try:
             await store._check_connection()
             await store.migrate(revision)
@@ -276,7 +277,6 @@ class Store:
         """Change how long SQLite writes wait for another process's lock (tests, operators)."""
         self.busy_timeout_ms = milliseconds
         self.engine.sync_engine.dispose(close=False)  # new connections get the new timeout
-        _BUSY_TIMEOUTS[id(self.engine.sync_engine)] = milliseconds
         if self._sync_engine is not None and self._sync_thread is not None:
             await asyncio.get_running_loop().run_in_executor(self._sync_thread, self._sync_engine.dispose)
 
@@ -287,10 +287,6 @@ class Store:
                 await asyncio.get_running_loop().run_in_executor(thread, self._sync_engine.dispose)
             thread.shutdown(wait=True)
         await self.engine.dispose()
-
-
-#: The busy timeout of each SQLite engine, read when a connection is made.
-_BUSY_TIMEOUTS: dict[int, int] = {}
 
 
 async def _to_the_end(operation: Coroutine[Any, Any, None]) -> None:
@@ -364,9 +360,9 @@ def alembic_config(conn: Connection) -> Config:
     return config
 
 
-def _create_engine(url: URL) -> AsyncEngine:
+def _create_engine(url: URL, busy_timeout_ms: Callable[[], int]) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
-        return _create_sqlite_engine(url)
+        return _create_sqlite_engine(url, busy_timeout_ms)
     return create_async_engine(
         url,
         pool_size=POOL_SIZE,
@@ -379,7 +375,7 @@ def _create_engine(url: URL) -> AsyncEngine:
     )
 
 
-def _create_sqlite_engine(url: URL) -> AsyncEngine:
+def _create_sqlite_engine(url: URL, busy_timeout_ms: Callable[[], int]) -> AsyncEngine:
     memory = url.database in (None, "", ":memory:")
     if not memory:
         Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
@@ -390,9 +386,7 @@ def _create_sqlite_engine(url: URL) -> AsyncEngine:
         pool_reset_on_return=None,
         **({"poolclass": StaticPool} if memory else {"pool_size": POOL_SIZE, "max_overflow": 10}),
     )
-    sync_engine = engine.sync_engine
-    _BUSY_TIMEOUTS[id(sync_engine)] = BUSY_TIMEOUT_MS
-    _configure_sqlite(sync_engine, lambda: _BUSY_TIMEOUTS.get(id(sync_engine), BUSY_TIMEOUT_MS))
+    _configure_sqlite(engine.sync_engine, busy_timeout_ms)
     return engine
 
 
@@ -428,10 +422,3 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: Callable[[], int]) -> Non
         if not conn.get_execution_options().get(_READ_OPTION):
             # Takes the write lock up front: no upgrade from a read lock that could fail half-way.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-async def drop_everything(store: Store) -> None:
-    """Tests: remove every table and function of the bot from a PostgreSQL database."""
-    async with store.transaction() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
