@@ -21,7 +21,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -31,6 +30,7 @@ from bot.localdiscord.state import TEXT, Channel, Guild, Member
 from bot.store import Store
 from bot.store.schema import countdown_posts, countdown_schedules, poll_votes, polls
 from tests.test_faults_kill import TOKEN, BotProcess, click_until_killed, counted, embed_text
+from tests.test_real_clock_e2e import bot_posts, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]
 
@@ -56,23 +56,13 @@ def fan_server(fake: FakeDiscord, name: str, shard: int) -> Server:
     return Server(shard, guild, guild.add_channel("countdown", TEXT), guild.add_member(name="mod", roles=[role]))
 
 
-def bot_posts(fake: FakeDiscord, channel: Channel) -> list[dict[str, Any]]:
-    """The bot's own posts in a channel (not its answers to slash commands)."""
-    return [m for m in fake.channel_messages(channel) if "interaction_metadata" not in m]
-
-
 def posts_in(fake: FakeDiscord, server: Server, count: int) -> Callable[[], bool]:
     return lambda: len(bot_posts(fake, server.channel)) >= count
 
 
-async def wait_for(condition: Callable[[], bool], within: float = GRACE) -> float | None:
-    """Poll until ``condition`` holds; the wall-clock time it first held, or None after ``within``."""
-    until = time.time() + within
-    while time.time() < until:
-        if condition():
-            return time.time()
-        await asyncio.sleep(0.05)
-    return time.time() if condition() else None
+async def within_grace(condition: Callable[[], bool]) -> float | None:
+    """The wall-clock time ``condition`` first held, or None after GRACE seconds."""
+    return await wait_for(condition, time.time() + GRACE)
 
 
 async def shard_shown(fake: FakeDiscord, server: Server) -> str:
@@ -91,14 +81,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     await fake.start()
     yield fake
     await fake.close()
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    """The test's own look at the shared database (the bots have theirs)."""
-    opened = await Store.open(store_url)
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture
@@ -133,7 +115,7 @@ async def test_two_processes_share_the_work_of_their_shards_and_survive_a_kill(
 
     # 1. Both start at once; the second IDENTIFY waits for the first's turn in the shared store.
     await asyncio.gather(zero.start(within=60), one.start(within=60))
-    assert await wait_for(lambda: len(fake.gateway.sessions) == SHARDS and fake.gateway.ready.is_set())
+    assert await within_grace(lambda: len(fake.gateway.sessions) == SHARDS and fake.gateway.ready.is_set())
     (first, _), (second, _) = fake.gateway.identified_at[:2]
     print(f"IDENTIFY of the second process {second - first:.2f} s after the first (Discord: >= 5 s per bucket)")
     for server in servers:
@@ -155,7 +137,7 @@ async def test_two_processes_share_the_work_of_their_shards_and_survive_a_kill(
             .values(next_due_at=due, next_slot_date=today)
         )
     for server in servers:
-        posted = await wait_for(posts_in(fake, server, 1))
+        posted = await within_grace(posts_in(fake, server, 1))
         assert posted is not None, f"shard {server.shard}: nothing posted: {processes[server.shard].log()[-3000:]}"
         print(f"scheduled post in a guild of shard {server.shard}: {posted - due.timestamp():.2f} s after its slot")
 
@@ -171,7 +153,7 @@ async def test_two_processes_share_the_work_of_their_shards_and_survive_a_kill(
     assert "Release information updated" in (record.content or ""), record.content
     announced = time.time()
     for server in servers:
-        heard = await wait_for(posts_in(fake, server, 2))
+        heard = await within_grace(posts_in(fake, server, 2))
         assert heard is not None, f"shard {server.shard} never heard the news: {processes[server.shard].log()[-3000:]}"
         print(f"release news in a guild of shard {server.shard}: {heard - announced:.2f} s after /release update")
 
@@ -214,7 +196,7 @@ async def test_two_processes_share_the_work_of_their_shards_and_survive_a_kill(
     async with store.read() as conn:
         votes = (await conn.execute(select(poll_votes.c.user_id).where(poll_votes.c.poll_id == poll_id))).all()
     expected = f"{len({v.user_id for v in votes})} voted, {len(votes)} votes"
-    shown = await wait_for(lambda: expected in embed_text(fake.get_message(message_id) or {}))
+    shown = await within_grace(lambda: expected in embed_text(fake.get_message(message_id) or {}))
     assert shown is not None, f"the poll message never showed {expected!r}"
 
     # Nothing doubled: one scheduled post and one announcement per fan server, as the ledger says.
