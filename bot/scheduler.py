@@ -67,6 +67,9 @@ class Scheduler:
         self._stalled: dict[str, int] = {}
         #: Passes made since start (each logged at DEBUG): what "how often does it wake" counts.
         self.passes = 0
+        #: Passes finished since start: a pass numbered above ``passes`` at some moment has
+        #: begun after it once ``passes_done`` exceeds that number (what tests wait on).
+        self.passes_done = 0
 
     def register(self, source: DueSource) -> None:
         self._sources[source.name] = source
@@ -97,10 +100,13 @@ class Scheduler:
         now = self._clock()
         self.passes += 1
         earliest: datetime | None = None
-        for source in list(self._sources.values()):
-            due = await self._run_source(source, now)
-            if due is not None and (earliest is None or due < earliest):
-                earliest = due
+        try:
+            for source in list(self._sources.values()):
+                due = await self._run_source(source, now)
+                if due is not None and (earliest is None or due < earliest):
+                    earliest = due
+        finally:
+            self.passes_done += 1
         log.debug("scheduler pass %d at %s: next due %s", self.passes, now.isoformat(), earliest)
         return earliest
 

@@ -43,7 +43,7 @@ from bot.client import HyosanBot
 from bot.endpoints import apply_discord_endpoints
 from bot.localdiscord import FakeDiscord
 from bot.localdiscord.permissions import Permission
-from bot.localdiscord.server import point_discord_py_at
+from bot.localdiscord.server import point_discord_py_at, wait_until
 from bot.localdiscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild, Member
 from bot.settings import Settings
 from tests.stores import BACKENDS, _postgres_template_cleanup, empty_postgres_url, selected_backends, store, store_url
@@ -53,6 +53,8 @@ __all__ = ["_postgres_template_cleanup", "empty_postgres_url", "store", "store_u
 START_TIME = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 READY_TIMEOUT = 10.0
 STOP_TIMEOUT = 20.0
+#: The longest a scheduler pass and the posts it started may take in a test before it fails.
+SCHEDULER_TIMEOUT = 15.0
 
 
 class FakeClock:
@@ -222,6 +224,25 @@ class Harness:
         for _ in range(5):
             await asyncio.sleep(0)
         await asyncio.sleep(seconds)
+
+    async def run_scheduler(self, advance: timedelta | None = None) -> None:
+        """Move the fake clock, wake the dispatcher and wait until what it started has finished.
+
+        Waits for a pass that began after the clock moved (however slow the store is), then
+        for the countdown posts that pass handed to the workers. Fails, never hangs, if
+        either is stuck.
+        """
+        if advance is not None:
+            self.clock.advance(advance)
+        scheduler = self.bot.scheduler
+        begun = scheduler.passes
+        scheduler.wake()
+        assert await wait_until(lambda: scheduler.passes_done > begun, timeout=SCHEDULER_TIMEOUT), "no pass ended"
+        await self.settle()
+        posts = getattr(self.bot.get_cog("CountdownCog"), "posts", None)
+        if posts is not None:
+            await asyncio.wait_for(posts.idle(), timeout=SCHEDULER_TIMEOUT)
+        await self.settle()
 
     def expect_errors(self) -> None:
         """This test provokes an unexpected error on purpose."""

@@ -17,22 +17,12 @@ import pytest
 
 from bot.localdiscord import Permission, wait_until
 from cogs.countdown import repo
-from cogs.countdown.posting import CountdownPosts, slot_nonce
+from cogs.countdown.posting import slot_nonce
 from tests.stores import read_with
 
 
-def posts(h: Any) -> CountdownPosts:
-    return h.bot.get_cog("CountdownCog").posts
-
-
 async def tick(h: Any, advance: dt.timedelta | None = None) -> None:
-    """Move the clock, wake the one dispatcher and let it and the posting workers finish."""
-    if advance is not None:
-        h.clock.advance(advance)
-    h.bot.scheduler.wake()
-    await h.settle(0.1)
-    await asyncio.wait_for(posts(h).idle(), timeout=15)  # fail, never hang, if a post is stuck
-    await h.settle(0.05)
+    await h.run_scheduler(advance)
 
 
 def messages(h: Any, channel: Any) -> list[dict[str, Any]]:

@@ -8,31 +8,20 @@ moderator chose with /settings language.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 from typing import Any
 
 from bot.localdiscord import wait_until
 from bot.localdiscord.limits import NAME_RE
-from cogs.countdown.posting import CountdownPosts
 from tests.conftest import Harness
 
 KO = "ko"
 HANGUL = re.compile(r"[가-힣]")
 
 
-def posts(h: Harness) -> CountdownPosts:
-    return h.bot.get_cog("CountdownCog").posts  # type: ignore[union-attr]
-
-
 async def tick(h: Harness, advance: dt.timedelta | None = None) -> None:
-    if advance is not None:
-        h.clock.advance(advance)
-    h.bot.scheduler.wake()
-    await h.settle(0.1)
-    await asyncio.wait_for(posts(h).idle(), timeout=15)
-    await h.settle(0.05)
+    await h.run_scheduler(advance)
 
 
 def own_posts(h: Harness, channel: Any) -> list[dict[str, Any]]:

@@ -353,14 +353,10 @@ async def test_the_poll_closes_by_itself_at_its_deadline_and_posts_the_results(h
     await vote(h, h.member2, message, 1)
     await vote(h, h.moderator, message, 0)
 
-    h.clock.advance(timedelta(minutes=29))
-    h.bot.scheduler.wake()
-    await h.settle()
+    await h.run_scheduler(timedelta(minutes=29))
     assert not any(b.get("disabled") for b in buttons(current(h, message)))
 
-    h.clock.advance(timedelta(minutes=1))
-    h.bot.scheduler.wake()
-    await h.settle(0.3)
+    await h.run_scheduler(timedelta(minutes=1))
     final = current(h, message)
     assert all(b["disabled"] for b in buttons(final))
     assert "🏆 **2.** Su\\-hyeok · **2** (67%)" in embed_text(final)

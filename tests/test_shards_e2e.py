@@ -7,7 +7,6 @@ process does it) and does not sync commands (the process with shard 0 does).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -79,14 +78,6 @@ def countdown_posts(h: Harness, server: FanServer) -> list[dict[str, Any]]:
     ]
 
 
-async def run_scheduler(h: Harness, advance: dt.timedelta) -> None:
-    h.clock.advance(advance)
-    h.bot.scheduler.wake()
-    await h.settle(0.1)
-    await asyncio.wait_for(h.bot.get_cog("CountdownCog").posts.idle(), timeout=15)  # type: ignore[union-attr]
-    await h.settle(0.05)
-
-
 async def test_both_shards_identify_and_each_guild_answers_with_its_own_shard(
     two_shards: tuple[Harness, FanServer, FanServer],
 ) -> None:
@@ -113,8 +104,8 @@ async def test_a_countdown_due_in_guilds_of_both_shards_goes_out_once_in_each(
     await set_daily(h, zero)
     await set_daily(h, one)
 
-    await run_scheduler(h, dt.timedelta(hours=1))  # 13:00 UTC, the slot of both
-    await run_scheduler(h, dt.timedelta(minutes=1))  # asked again: nothing more
+    await h.run_scheduler(dt.timedelta(hours=1))  # 13:00 UTC, the slot of both
+    await h.run_scheduler(dt.timedelta(minutes=1))  # asked again: nothing more
 
     assert len(countdown_posts(h, zero)) == 1
     assert len(countdown_posts(h, one)) == 1
@@ -143,7 +134,7 @@ async def test_a_process_of_shard_1_only_leaves_shard_0s_guilds_to_their_process
     assert h.bot.get_guild(zero.guild.id) is None, "shard 0's guilds are not on this process's connection"
     assert len(h.fake.command_syncs) == syncs_before, "only the process with shard 0 syncs commands"
 
-    await run_scheduler(h, dt.timedelta(hours=1))  # 13:00: both slots due; the poll's 30 minutes are over
+    await h.run_scheduler(dt.timedelta(hours=1))  # 13:00: both slots due; the poll's 30 minutes are over
 
     assert countdown_posts(h, zero) == []
     assert await read_with(h.bot.store, repo.fetch_ledger, zero.guild.id) == []
@@ -154,7 +145,7 @@ async def test_a_process_of_shard_1_only_leaves_shard_0s_guilds_to_their_process
 
     # The process that owns shard 0 comes back: its guild's post and poll are done then, once.
     await h.restart(shard_count=2, shard_ids=(0,))
-    await run_scheduler(h, dt.timedelta(seconds=1))
+    await h.run_scheduler(dt.timedelta(seconds=1))
     await h.settle(0.3)
     assert len(countdown_posts(h, zero)) == 1
     assert len(countdown_posts(h, one)) == 1
