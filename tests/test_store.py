@@ -20,7 +20,7 @@ from bot.store import engine as store_engine
 from bot.store.ddl import split_sql, sqlite_statements
 from bot.store.schema import TABLES, bot_state, countdown_schedules, poll_votes, polls, spoiler_channels
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 async def test_an_empty_database_is_migrated_to_the_latest_revision(store: Store) -> None:
@@ -159,13 +159,13 @@ async def test_a_database_at_an_unknown_revision_is_refused_without_changes(stor
 
 
 def _with_bad_revision(tmp_path: Path) -> Path:
-    """The real history plus a revision 0006 that creates a table and then fails."""
+    """The real history plus a revision after the head that creates a table and then fails."""
     scripts = tmp_path / "migrations"
     shutil.copytree(store_engine.MIGRATIONS_DIR, scripts)
-    (scripts / "versions" / "0006_bad.py").write_text(
+    (scripts / "versions" / "0099_bad.py").write_text(
         '"""Broken on purpose."""\n'
         "from alembic import op\n"
-        'revision = "0006"\ndown_revision = "0005"\nbranch_labels = None\ndepends_on = None\n\n'
+        'revision = "0099"\ndown_revision = "' + HEAD + '"\nbranch_labels = None\ndepends_on = None\n\n'
         "def upgrade() -> None:\n"
         '    op.execute("CREATE TABLE half (x INTEGER)")\n'
         '    op.execute("INSERT INTO nowhere VALUES (1)")\n'

@@ -36,7 +36,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from bot.store.errors import StoreError
+from bot.store.errors import StoreError, StoreFailure, classify_failure
 from bot.store.urls import describe_url, parse_database_url
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,9 @@ class Store:
             else None
         )
         self._sync_thread: ThreadPoolExecutor | None = None
+        # PostgreSQL's vote path (see fetch_on_driver): one connection kept, used in turns.
+        self._driver_lock = asyncio.Lock()
+        self._driver_conn: AsyncConnection | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -218,6 +221,34 @@ class Store:
         async with self._reader.connect() as conn:
             yield conn
 
+    async def fetch_on_driver(self, sql: str, *args: Any) -> list[Any]:
+        """PostgreSQL: one statement (``$1``-style parameters) straight on asyncpg, outside any
+        transaction block: its own transaction, committed when this returns.
+
+        For the vote path only (issue 15): SQLAlchemy's statement layer, its BEGIN/COMMIT
+        trips and a pool checkout per call cost more than the statement itself. The callers
+        take turns on one connection checked out of the pool and kept (the ballot box writes
+        one batch at a time anyway); asyncpg prepares the statement once on it. A connection
+        that broke, or was cancelled mid-statement, is invalidated and the next call takes
+        a fresh one, so the bot reconnects by itself after a server restart.
+        """
+        if self.is_sqlite:
+            raise TypeError("fetch_on_driver is for PostgreSQL")
+        async with self._driver_lock:
+            if self._driver_conn is None:
+                self._driver_conn = await self._reader.connect()
+            conn = self._driver_conn
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            try:
+                return list(await driver.fetch(sql, *args))
+            except BaseException as exc:
+                if classify_failure(exc) is StoreFailure.UNAVAILABLE or isinstance(exc, asyncio.CancelledError):
+                    self._driver_conn = None
+                    with contextlib.suppress(Exception):
+                        await conn.invalidate()
+                raise
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction, committed when the block ends (rolled back if it raises)."""
@@ -281,6 +312,10 @@ class Store:
             await asyncio.get_running_loop().run_in_executor(self._sync_thread, self._sync_engine.dispose)
 
     async def close(self) -> None:
+        if self._driver_conn is not None:
+            held, self._driver_conn = self._driver_conn, None
+            with contextlib.suppress(Exception):
+                await held.close()
         if self._sync_thread is not None:
             thread, self._sync_thread = self._sync_thread, None
             if self._sync_engine is not None:
@@ -392,7 +427,9 @@ def _create_sqlite_engine(url: URL, busy_timeout_ms: Callable[[], int]) -> Async
 
 def _create_sync_sqlite_engine(url: URL, busy_timeout_ms: Callable[[], int]) -> Engine:
     """The same database through the synchronous driver, for :meth:`Store.run_transaction`'s thread."""
-    engine = create_engine(url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0, pool_reset_on_return=None)
+    engine = create_engine(
+        url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0, pool_reset_on_return=None
+    )
     _configure_sqlite(engine, busy_timeout_ms)
     return engine
 

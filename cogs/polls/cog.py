@@ -134,9 +134,12 @@ class PollsCog(commands.Cog, name=COG_NAME):
         self._polls: OrderedDict[int, Poll] = OrderedDict()
         self._announcing: set[int] = set()
         self._startup_task: asyncio.Task[None] | None = None
+        #: Polls whose message could not be attached nor the poll discarded (a full disk):
+        #: invisible to members, discarded at the next /poll create or start.
+        self._to_discard: set[int] = set()
 
     async def cog_load(self) -> None:
-        await repo.discard_all_unposted_polls(self.bot.store)
+        await repo.discard_all_unposted_polls(self.bot.store, self.bot.ownership)
         self.bot.settings_group.add_command(self.settings_group)
         register_reveal_provider(REVEAL_KIND, self.reveal_poll)
         self.bot.scheduler.register(self.deadlines)
@@ -394,6 +397,9 @@ class PollsCog(commands.Cog, name=COG_NAME):
         if interaction.channel_id is None:
             raise UserError("polls.create.cannot_post")
         await interaction.response.defer(ephemeral=True, thinking=True)
+        for leftover in sorted(self._to_discard):
+            await repo.discard_unposted_poll(self.bot.store, leftover)
+            self._to_discard.discard(leftover)
         poll = await repo.create_poll(
             self.bot.store,
             guild_id=guild.id,
@@ -411,12 +417,32 @@ class PollsCog(commands.Cog, name=COG_NAME):
         except BaseException:
             await asyncio.shield(repo.discard_unposted_poll(self.bot.store, poll.id))
             raise
-        await repo.attach_message(self.bot.store, poll.id, message.id)
+        try:
+            attached = await repo.attach_message(self.bot.store, poll.id, message.id)
+        except BaseException:
+            # E.g. a full disk between the two writes: take the message down again, so no
+            # message shows buttons of a poll that takes no votes, and drop the poll.
+            await asyncio.shield(self._take_back_unattached(poll.id, message))
+            raise
+        if not attached:  # discarded meanwhile (another process's start-up, before #15's fix)
+            await asyncio.shield(self._take_back_unattached(poll.id, message))
+            raise RuntimeError(f"poll {poll.id} vanished before its message was attached")
         if poll.closes_at is not None:
             self.bot.scheduler.wake()
         await interaction.followup.send(
             t("polls.create.done", interaction.locale, id=str(poll.id), link=message.jump_url), ephemeral=True
         )
+
+    async def _take_back_unattached(self, poll_id: int, message: discord.Message) -> None:
+        try:
+            await message.delete()
+        except discord.HTTPException:
+            log.warning("poll %d: could not delete its message after storing it failed", poll_id, exc_info=True)
+        try:
+            await repo.discard_unposted_poll(self.bot.store, poll_id)
+        except Exception:
+            self._to_discard.add(poll_id)
+            log.warning("poll %d: could not discard it yet; it takes no votes meanwhile", poll_id, exc_info=True)
 
     @poll.command(name=cmd("polls.close.name"), description=cmd("polls.close.description"))
     @app_commands.rename(poll_key=cmd("polls.poll_option"))

@@ -1,0 +1,4 @@
+-- The vote path in one statement (issue #15). PostgreSQL gets a function that applies a
+-- batch of clicks server-side, one round trip per batch. SQLite runs in the bot's own
+-- process, where a round trip costs no network: its batch stays in Python
+-- (cogs/polls/repo.py) and this revision changes nothing but user_version.
