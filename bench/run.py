@@ -1,4 +1,4 @@
-"""All benchmarks of issue #7 in one command, the bot side by side with a baseline measured in the same run.
+"""All benchmarks of issues #7 and #15 in one command, the bot side by side with a baseline measured in the same run.
 
 The bot runs as a real process (``python -m bot``) against the loopback fake Discord of
 the test harness, which runs in this process; the baseline is the harness's bare
@@ -127,7 +127,7 @@ class Plan:
             overhead_seconds=2.0 if quick else 5.0,
             votes_in_flight=200,
             votes_seconds=2.0 if quick else 4.0,
-            votes_max_rate=3000,  # sizes the crowd of voters: more than any run here has acknowledged
+            votes_max_rate=8000,  # sizes the crowd of voters: more than any run here has acknowledged (3,000 ran out)
             burst=2000,
             fanout=((250, n),) if quick else ((1000, n), (5000, 1)),
             memory_guilds=(1, 1000) if quick else (1, 1000, 10_000),
@@ -653,6 +653,10 @@ def fmt(value: float | str | None, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
+#: Issue 15's targets where they differ from issue 7's 1.3x: the vote's p99, /countdown's p50.
+OVERHEAD_TARGETS = {("poll vote", "p99_ms"): 1.5, ("/countdown", "p50_ms"): 1.2}
+
+
 def overhead_rows(result: Json) -> list[Row]:
     rows = []
     medians = result["medians"]
@@ -662,14 +666,30 @@ def overhead_rows(result: Json) -> list[Row]:
         for name, baseline_name in BASELINE_OF.items():
             for key in ("p50_ms", "p99_ms"):
                 r = medians[name][label][f"ratio_{key}"]
+                limit = OVERHEAD_TARGETS.get((name, key), 1.3)
                 rows.append(
                     Row(
                         f"{prefix}{name} {key[:3]} ms (vs {baseline_name})",
                         medians[name][label][key],
                         medians[name]["baseline"][key],
                         r,
-                        "<= 1.3x baseline",
-                        None if r is None else r <= 1.3,
+                        f"<= {limit}x baseline",
+                        None if r is None else r <= limit,
+                    )
+                )
+            if name == "poll vote":
+                r = ratio(
+                    medians[name][label]["bot_cpu_ms_per_interaction"],
+                    medians[name]["baseline"]["bot_cpu_ms_per_interaction"],
+                )
+                rows.append(
+                    Row(
+                        f"{prefix}{name} CPU ms per click at {result['rate_per_second']:.0f}/s (vs {baseline_name})",
+                        medians[name][label]["bot_cpu_ms_per_interaction"],
+                        medians[name]["baseline"]["bot_cpu_ms_per_interaction"],
+                        r,
+                        "<= 1.15x baseline",
+                        None if r is None else r <= 1.15,
                     )
                 )
     return rows
@@ -686,8 +706,8 @@ def vote_rows(result: Json) -> list[Row]:
             ours,
             theirs,
             r,
-            ">= 0.7x baseline",
-            None if r is None else r >= 0.7,
+            ">= 0.85x baseline",
+            None if r is None else r >= 0.85,
         ),
         Row(
             "CPU ms per click at that rate (the bot's process)",
@@ -702,8 +722,8 @@ def vote_rows(result: Json) -> list[Row]:
             burst_ours,
             burst_theirs,
             ratio(burst_ours, burst_theirs),
-            "report",
-            None,
+            f"all {result['burst_clicks']:,}",
+            burst_ours == result["burst_clicks"],
         ),
         Row(
             "acknowledged votes lost / counted twice",
