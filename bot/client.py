@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -88,6 +89,7 @@ class HyosanBot(commands.AutoShardedBot):
         self.rest_share: RestShare = rest_share(settings.rest_rate_share, settings.shard_count, settings.shard_ids)
         self.rest_pacer = RequestPacer(self.rest_share.per_second, global_clear=self._global_limit_clear)
         self._store: Store | None = None
+        self._heap_frozen = False
         self._pack: DataPack | None = None
         self._scheduler_starter: asyncio.Task[None] | None = None
         self.pack_sync_summary: PackSyncSummary | None = None
@@ -246,6 +248,11 @@ class HyosanBot(commands.AutoShardedBot):
                     with contextlib.suppress(Exception):
                         await self.unload_extension(extension)
         finally:
+            if self._heap_frozen:
+                # What was frozen is garbage once this bot is gone (a process that starts
+                # another bot, such as the test suite, must not keep it forever).
+                self._heap_frozen = False
+                gc.unfreeze()
             if self._store is not None:
                 store, self._store = self._store, None
                 await store.close()
@@ -259,6 +266,24 @@ class HyosanBot(commands.AutoShardedBot):
             ",".join(str(shard) for shard in sorted(self.shards)),
             self.shard_count,
         )
+        if not self._heap_frozen:
+            self._heap_frozen = True
+            freeze_startup_heap()
+
+
+def freeze_startup_heap() -> None:
+    """Keep what start-up built (the guilds, members and channels of the cache, the data
+    pack, the compiled statements) out of the cyclic garbage collector's full passes.
+
+    Those objects live as long as the process, yet every full collection walked them all:
+    a pause of up to 40 ms in the middle of a vote storm with a few thousand members cached
+    (the vote's p99 fell from 20 ms to 4 ms, issue 15). ``gc.freeze`` moves them to a
+    permanent generation; reference counting still frees any of them that die, and objects
+    made later are collected as before. Done once, at the first READY; undone at close.
+    """
+    gc.collect()
+    gc.freeze()
+    log.debug("%d start-up objects left out of the garbage collector's passes", gc.get_freeze_count())
 
 
 async def command_payload(tree: app_commands.CommandTree[HyosanBot], guild: discord.abc.Snowflake | None) -> list:

@@ -123,8 +123,27 @@ def log_unexpected(interaction: discord.Interaction[Any], error: Exception) -> s
     return reference
 
 
+#: Discord's "Unknown interaction": the answer came after the interaction's 3 seconds.
+UNKNOWN_INTERACTION = 10062
+
+
+def answered_too_late(error: Exception) -> bool:
+    original = getattr(error, "original", error)
+    return isinstance(original, discord.NotFound) and original.code == UNKNOWN_INTERACTION
+
+
 async def report_interaction_error(interaction: discord.Interaction[Any], error: Exception) -> None:
     """The single place where an interaction's failure becomes a reply and a log line."""
+    if answered_too_late(error):
+        # Not a bug in the code that answered, and nothing can be sent any more: the token
+        # is gone. What the work committed stays committed (a vote is kept).
+        waited = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        log.warning(
+            "answered a %s interaction too late (%.1f s after it was made); Discord had dropped it",
+            interaction.type.name,
+            waited,
+        )
+        return
     message = describe_user_error(error, interaction.locale)
     if message is None:
         message = t("errors.unexpected", interaction.locale, reference=log_unexpected(interaction, error))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -72,3 +73,12 @@ async def test_settings_group_is_for_moderators_only(prepared_bot: HyosanBot) ->
     entry = next(c for c in payload if c["name"] == "settings")
     assert int(entry["default_member_permissions"]) == 1 << 5  # Manage Server
     assert entry.get("contexts") == [0] or entry.get("dm_permission") is False
+
+
+async def test_the_start_up_heap_is_frozen_at_ready_and_thawed_at_close(harness: Any) -> None:
+    """Full garbage collections no longer walk the cache built at start-up (issue 15)."""
+    assert gc.get_freeze_count() > 0
+    await harness.stop()
+    assert gc.get_freeze_count() == 0
+    await harness.start()
+    assert gc.get_freeze_count() > 0

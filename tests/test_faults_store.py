@@ -339,3 +339,18 @@ async def test_a_store_failure_gets_a_specific_answer_not_the_bug_message(harnes
     content, ephemeral = answer_of(record)
     assert ephemeral
     assert GENERIC_BUG_ANSWER not in content, content
+
+
+async def test_a_vote_that_waited_past_three_seconds_is_kept_and_logged_as_late_not_as_a_bug(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord drops an interaction not answered in 3 s; the vote was committed all the same."""
+    h = harness
+    _, message = await create(h)
+    await set_busy_timeout(h, 6000)
+    async with writer_holding_the_lock(h, 3.6):
+        record = await h.click(h.member2, h.general, current(h, message), vote_ids(message)[1])
+        assert await wait_until(lambda: bool(record.rejected_callbacks), timeout=8)
+    assert record.rejected_callbacks == [(404, 10062)]
+    assert await stored_votes(h, 1) == {(h.member2.id, 1)}
+    assert "answered a component interaction too late" in caplog.text

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.localdiscord import wait_until
 from bot.store import Store, StoreError, StoreFailure, classify_failure, describe_url, parse_database_url
 from bot.store import engine as store_engine
 from bot.store.ddl import split_sql, sqlite_statements
@@ -358,3 +359,26 @@ async def test_processes_starting_together_on_an_empty_postgresql_migrate_it_onc
     finally:
         for store in opened:
             await store.close()
+
+
+async def test_no_commit_checkpoints_the_wal_the_store_does_it_outside_the_write_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint inside a commit held the write lock for tens of milliseconds (issue 15)."""
+    monkeypatch.setattr(store_engine, "CHECKPOINT_LOOK_EVERY", 0.05)
+    monkeypatch.setattr(store_engine, "CHECKPOINT_WAL_BYTES", 64 * 1024)
+    path = tmp_path / "bot.db"
+    store = await Store.open(path)
+    try:
+        async with store.transaction() as conn:
+            assert await conn.scalar(text("PRAGMA wal_autocheckpoint")) == 0
+        for n in range(40):
+            async with store.transaction() as conn:
+                await conn.execute(insert(bot_state).values(key=f"k{n}", value="x" * 4000))
+        assert await wait_until(lambda: store.checkpoints >= 1, timeout=10)
+        with contextlib.closing(sqlite3.connect(path)) as other:
+            busy, frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert (busy, copied) == (0, frames), "every frame was already in the database file"
+    finally:
+        await store.close()
+    assert store.checkpoints >= 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -47,6 +48,10 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 #: How long an SQLite write waits for another process's lock: under Discord's 3 s answer
 #: window, so a command blocked by a lock still answers (with "try again") in time.
 BUSY_TIMEOUT_MS = 2000
+#: SQLite: how often the store looks at the WAL's size, and the size (SQLite's own default of
+#: 1,000 pages of 4 KiB) past which it checkpoints it (see Store._checkpoint_forever).
+CHECKPOINT_LOOK_EVERY = 1.0
+CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024
 #: PostgreSQL: how long connecting (and waiting for a free pooled connection) may take,
 #: again under the 3 s answer window.
 CONNECT_TIMEOUT_SECONDS = 2.0
@@ -83,8 +88,11 @@ class Store:
         # ... and for a small transaction, the same on the event loop's own thread, never
         # waiting for a lock (busy timeout 0) and never checkpointing (see run_transaction).
         self._inline_engine: Engine | None = (
-            _create_sync_sqlite_engine(url, lambda: 0, checkpoints=False) if self._sync_engine is not None else None
+            _create_sync_sqlite_engine(url, lambda: 0) if self._sync_engine is not None else None
         )
+        self._checkpointer: asyncio.Task[None] | None = None
+        #: WAL checkpoints made by this store (SQLite; see _checkpoint_forever).
+        self.checkpoints = 0
         # PostgreSQL's vote path (see fetch_on_driver): one connection kept, used in turns.
         self._driver_lock = asyncio.Lock()
         self._driver_conn: AsyncConnection | None = None
@@ -114,7 +122,42 @@ class Store:
         except BaseException:
             await store.engine.dispose()
             raise
+        if store._sync_engine is not None:
+            store._checkpointer = asyncio.create_task(store._checkpoint_forever(), name="hyosan-sqlite-checkpoints")
         return store
+
+    async def _checkpoint_forever(self) -> None:
+        """SQLite's WAL is checkpointed here, never by a commit.
+
+        SQLite's default makes the commit that grows the WAL past 1,000 pages copy it into
+        the database file and sync it: tens of milliseconds inside a transaction, so with
+        the write lock held, and every click queued behind it waited (the vote's p99 was
+        20 ms, issue 15). Every connection of the store has ``wal_autocheckpoint = 0``;
+        this task checkpoints PASSIVE (it waits for nobody and nobody waits for it) on a
+        short-lived connection of its own on a worker thread, outside the write lock.
+        """
+        while True:
+            await asyncio.sleep(CHECKPOINT_LOOK_EVERY)
+            try:
+                done = await asyncio.to_thread(self._checkpoint_if_grown)
+            except (OSError, sqlite3.Error) as exc:
+                log.debug("no WAL checkpoint this time: %s", exc)
+                continue
+            if done is not None:
+                self.checkpoints += 1
+                log.debug("WAL checkpoint: %d of %d frames copied (busy: %s)", done[2], done[1], bool(done[0]))
+
+    def _checkpoint_if_grown(self) -> tuple[int, int, int] | None:
+        """On a worker thread: (busy, frames in the WAL, frames copied), or None if it is small."""
+        wal = Path(f"{self.url.database}-wal")
+        if not wal.exists() or wal.stat().st_size < CHECKPOINT_WAL_BYTES:
+            return None
+        connection = sqlite3.connect(str(self.url.database), timeout=0, isolation_level=None)
+        try:
+            busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return int(busy), int(frames), int(copied)
+        finally:
+            connection.close()
 
     async def _check_connection(self) -> None:
         try:
@@ -285,8 +328,8 @@ class Store:
         loop's thread itself. Such a transaction takes about a fifth of a millisecond, less
         than handing it to a thread and back (issue 15). It never waits there: if another
         process holds the file's write lock, it goes to the thread, which waits out the busy
-        timeout. It never checkpoints the WAL there (the other connections do, as before),
-        since a checkpoint writes and syncs the database file.
+        timeout. No commit checkpoints the WAL (see ``_checkpoint_forever``), so none writes
+        and syncs the database file on the loop's thread.
         """
         if self._sync_engine is None:  # PostgreSQL (or an in-memory SQLite, which one engine must own)
             async with self.transaction() as conn:
@@ -333,6 +376,11 @@ class Store:
             await asyncio.get_running_loop().run_in_executor(self._sync_thread, self._sync_engine.dispose)
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
         if self._inline_engine is not None:
             self._inline_engine.dispose()
         if self._driver_conn is not None:
@@ -448,22 +496,12 @@ def _create_sqlite_engine(url: URL, busy_timeout_ms: Callable[[], int]) -> Async
     return engine
 
 
-def _create_sync_sqlite_engine(url: URL, busy_timeout_ms: Callable[[], int], *, checkpoints: bool = True) -> Engine:
-    """The same database through the synchronous driver, for :meth:`Store.run_transaction`.
-
-    ``checkpoints=False``: this connection's commits never checkpoint the WAL (``PRAGMA
-    wal_autocheckpoint = 0``); the store's other connections still do.
-    """
+def _create_sync_sqlite_engine(url: URL, busy_timeout_ms: Callable[[], int]) -> Engine:
+    """The same database through the synchronous driver, for :meth:`Store.run_transaction`."""
     engine = create_engine(
         url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0, pool_reset_on_return=None
     )
     _configure_sqlite(engine, busy_timeout_ms)
-    if not checkpoints:
-
-        @event.listens_for(engine, "connect")
-        def _no_checkpoints(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.execute("PRAGMA wal_autocheckpoint = 0").fetchall()
-
     return engine
 
 
@@ -481,6 +519,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: Callable[[], int]) -> Non
                 "PRAGMA journal_mode = WAL",
                 "PRAGMA foreign_keys = ON",
                 "PRAGMA synchronous = NORMAL",
+                # Checkpoints are the store's own task's, outside any transaction (see Store).
+                "PRAGMA wal_autocheckpoint = 0",
             ):
                 cursor.execute(pragma)
                 cursor.fetchall()
