@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -52,6 +52,9 @@ BUSY_TIMEOUT_MS = 2000
 #: 1,000 pages of 4 KiB) past which it checkpoints it (see Store._checkpoint_forever).
 CHECKPOINT_LOOK_EVERY = 1.0
 CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024
+#: SQLite reads on the event loop's thread wait at most this long in the rare case a WAL
+#: reader is kept out (a database being recovered); then the read fails as "busy".
+INLINE_READ_BUSY_MS = 50
 #: PostgreSQL: how long connecting (and waiting for a free pooled connection) may take,
 #: again under the 3 s answer window.
 CONNECT_TIMEOUT_SECONDS = 2.0
@@ -93,6 +96,15 @@ class Store:
         self._checkpointer: asyncio.Task[None] | None = None
         #: WAL checkpoints made by this store (SQLite; see _checkpoint_forever).
         self.checkpoints = 0
+        # ... and for reads (see read): a pool that grows rather than waits, since a read
+        # block may await something else while another coroutine reads.
+        self._inline_reader: Engine | None = (
+            _create_sync_sqlite_engine(
+                url, lambda: INLINE_READ_BUSY_MS, pool_size=POOL_SIZE, max_overflow=-1
+            ).execution_options(**{_READ_OPTION: True})
+            if self._sync_engine is not None
+            else None
+        )
         # PostgreSQL's vote path (see fetch_on_driver): one connection kept, used in turns.
         self._driver_lock = asyncio.Lock()
         self._driver_conn: AsyncConnection | None = None
@@ -265,7 +277,18 @@ class Store:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads; each statement sees what is committed when it runs."""
+        """A connection for reads; each statement sees what is committed when it runs.
+
+        On an SQLite file each statement runs on the event loop's own thread, its rows
+        fetched at once: a point read takes about 0.05 ms there, where aiosqlite's trips to
+        its thread and back took 0.6 ms per statement, most of what /countdown, /character
+        and /survivors cost beyond a bare answer (issue 15). A WAL reader waits for no
+        writer, so nothing blocks the loop but the read itself.
+        """
+        if self._inline_reader is not None:
+            with self._inline_reader.connect() as sync_conn:
+                yield cast(AsyncConnection, InlineReads(sync_conn))
+            return
         async with self._reader.connect() as conn:
             yield conn
 
@@ -352,7 +375,9 @@ class Store:
     @property
     def engines(self) -> tuple[Engine, ...]:
         """Every engine statements run on (for instrumentation: SQLAlchemy events, tests)."""
-        extra = tuple(engine for engine in (self._sync_engine, self._inline_engine) if engine is not None)
+        extra = tuple(
+            engine for engine in (self._sync_engine, self._inline_engine, self._inline_reader) if engine is not None
+        )
         return (self.engine.sync_engine, *extra)
 
     def _run_sqlite(self, work: Callable[[Connection], T]) -> T:
@@ -376,6 +401,8 @@ class Store:
             await asyncio.get_running_loop().run_in_executor(self._sync_thread, self._sync_engine.dispose)
 
     async def close(self) -> None:
+        if self._inline_reader is not None:
+            self._inline_reader.dispose()
         if self._checkpointer is not None:
             self._checkpointer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -496,10 +523,15 @@ def _create_sqlite_engine(url: URL, busy_timeout_ms: Callable[[], int]) -> Async
     return engine
 
 
-def _create_sync_sqlite_engine(url: URL, busy_timeout_ms: Callable[[], int]) -> Engine:
-    """The same database through the synchronous driver, for :meth:`Store.run_transaction`."""
+def _create_sync_sqlite_engine(
+    url: URL, busy_timeout_ms: Callable[[], int], *, pool_size: int = 1, max_overflow: int = 0
+) -> Engine:
+    """The same database through the synchronous driver, for :meth:`Store.run_transaction` and reads."""
     engine = create_engine(
-        url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0, pool_reset_on_return=None
+        url.set(drivername="sqlite+pysqlite"),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_reset_on_return=None,
     )
     _configure_sqlite(engine, busy_timeout_ms)
     return engine
@@ -532,3 +564,48 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: Callable[[], int]) -> Non
         if not conn.get_execution_options().get(_READ_OPTION):
             # Takes the write lock up front: no upgrade from a read lock that could fail half-way.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class InlineReads:
+    """What a read block uses of ``AsyncConnection``, on a synchronous SQLite connection.
+
+    Every statement runs at once on the calling thread and its rows are fetched before it
+    returns (a frozen result), so no cursor is left open across an ``await``.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.sync_connection = conn
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self.sync_connection.execute(statement, parameters).freeze()()
+
+    async def scalar(self, statement: Any, parameters: Any = None) -> Any:
+        return self.sync_connection.scalar(statement, parameters)
+
+    async def scalars(self, statement: Any, parameters: Any = None) -> Any:
+        return (await self.execute(statement, parameters)).scalars()
+
+    async def exec_driver_sql(self, statement: str, parameters: Any = None) -> Any:
+        return self.sync_connection.exec_driver_sql(statement, parameters).freeze()()
+
+    async def stream(self, statement: Any, parameters: Any = None) -> InlineStream:
+        return InlineStream(await self.execute(statement, parameters))
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return fn(self.sync_connection, *args, **kwargs)
+
+
+class InlineStream:
+    """``AsyncConnection.stream``'s result, over rows already fetched."""
+
+    def __init__(self, result: Any) -> None:
+        self._result = result
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        return list(self._result.fetchmany(size))
+
+    async def fetchall(self) -> list[Any]:
+        return list(self._result.fetchall())
+
+    async def close(self) -> None:
+        self._result.close()
