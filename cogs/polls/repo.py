@@ -384,17 +384,34 @@ _CLICK_STATE = (
     )
     .where(polls.c.id.in_(bindparam("poll_ids", expanding=True)), _POSTED)
 )
-_DELETE_VOTES = delete(poll_votes).where(
-    tuple_(poll_votes.c.poll_id, poll_votes.c.user_id, poll_votes.c.option_index).in_(
-        bindparam("votes", expanding=True)
+# One clicking member (the common case, a lone click): the same read without expanding lists,
+# whose rendering into SQL at every execution cost more than running it.
+_CLICK_STATE_ONE = (
+    select(
+        polls.c.id,
+        polls.c.max_choices,
+        polls.c.closed_at,
+        polls.c.closes_at,
+        _option_count.label("option_count"),
+        poll_votes.c.user_id,
+        poll_votes.c.option_index,
     )
+    .select_from(
+        polls.outerjoin(
+            poll_votes,
+            (poll_votes.c.poll_id == polls.c.id) & (poll_votes.c.user_id == bindparam("user_id")),
+        )
+    )
+    .where(polls.c.id == bindparam("poll_id"), _POSTED)
+)
+# Fixed statements run once per row (executemany), so their SQL never changes with the batch.
+_DELETE_VOTE = delete(poll_votes).where(
+    poll_votes.c.poll_id == bindparam("p"),
+    poll_votes.c.user_id == bindparam("u"),
+    poll_votes.c.option_index == bindparam("o"),
 )
 _INSERT_VOTE = insert(poll_votes)
-_BUMP_TALLY = (
-    update(polls)
-    .where(polls.c.id.in_(bindparam("poll_ids", expanding=True)))
-    .values(tally_version=polls.c.tally_version + 1)
-)
+_BUMP_TALLY = update(polls).where(polls.c.id == bindparam("p")).values(tally_version=polls.c.tally_version + 1)
 
 
 def _read_click_state(
@@ -413,7 +430,12 @@ def _read_click_state(
     poll_ids = sorted({poll_id for poll_id, _ in members})
     states: dict[int, _PollState] = {}
     held: _Choices = {member: set() for member in members}
-    for row in conn.execute(_CLICK_STATE, {"members": members, "poll_ids": poll_ids}):
+    if len(members) == 1:
+        [(poll_id, user_id)] = members
+        rows = conn.execute(_CLICK_STATE_ONE, {"poll_id": poll_id, "user_id": user_id})
+    else:
+        rows = conn.execute(_CLICK_STATE, {"members": members, "poll_ids": poll_ids})
+    for row in rows:
         closed = row.closed_at is not None or (row.closes_at is not None and row.closes_at <= now)
         states[row.id] = _PollState(row.max_choices, row.option_count, closed)
         if row.user_id is not None:
@@ -490,19 +512,19 @@ def _apply_clicks(conn: Connection, *, clicks: Sequence[Click], now: datetime) -
             held[member] = set(transition.after)
             results.append(ClickResult(ClickStatus.APPLIED, transition))
 
-    removed = [(p, u, i) for (p, u), choices in held.items() for i in sorted(before[(p, u)] - choices)]
+    removed = [{"p": p, "u": u, "o": i} for (p, u), choices in held.items() for i in sorted(before[(p, u)] - choices)]
     added = [
         {"poll_id": p, "user_id": u, "option_index": i, "voted_at": now}
         for (p, u), choices in held.items()
         for i in sorted(choices - before[(p, u)])
     ]
     if removed:
-        conn.execute(_DELETE_VOTES, {"votes": removed})
+        conn.execute(_DELETE_VOTE, removed)
     if added:
         conn.execute(_INSERT_VOTE, added)
     changed = sorted({poll_id for (poll_id, user_id), choices in held.items() if choices != before[(poll_id, user_id)]})
     if changed:
-        conn.execute(_BUMP_TALLY, {"poll_ids": changed})
+        conn.execute(_BUMP_TALLY, [{"p": poll_id} for poll_id in changed])
     return results
 
 
