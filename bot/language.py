@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.i18n import Locale, language_name, languages, t
@@ -21,8 +21,12 @@ if TYPE_CHECKING:
     from bot.client import HyosanBot
 
 
+#: Read for every public post and settings page: built once.
+_LANGUAGE_OF = select(guild_languages.c.language).where(guild_languages.c.guild_id == bindparam("guild_id"))
+
+
 async def read_guild_language(conn: AsyncConnection, guild_id: int) -> str | None:
-    value = await conn.scalar(select(guild_languages.c.language).where(guild_languages.c.guild_id == guild_id))
+    value = await conn.scalar(_LANGUAGE_OF, {"guild_id": guild_id})
     return None if value is None else str(value)
 
 

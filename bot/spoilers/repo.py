@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, delete, func, insert, select, tuple_
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.spoilers.policy import MAX_SPOILER_CHANNELS
@@ -34,9 +34,13 @@ class SpoilerChannelRow:
     added_at: datetime
 
 
+#: Read by every command that may show a spoiler: built once.
+_CHANNEL_IDS = select(table.c.channel_id).where(table.c.guild_id == bindparam("guild_id"))
+
+
 async def fetch_spoiler_channel_ids(conn: AsyncConnection, guild_id: int) -> frozenset[int]:
     """The ids a guild lists as spoiler channels or categories (what the policy needs)."""
-    rows = await conn.scalars(select(table.c.channel_id).where(table.c.guild_id == guild_id))
+    rows = await conn.scalars(_CHANNEL_IDS, {"guild_id": guild_id})
     return frozenset(int(channel_id) for channel_id in rows)
 
 
@@ -49,7 +53,10 @@ async def fetch_spoiler_channels(conn: AsyncConnection, guild_id: int) -> list[S
     )
     return [
         SpoilerChannelRow(
-            guild_id=int(row.guild_id), channel_id=int(row.channel_id), added_by=int(row.added_by), added_at=row.added_at
+            guild_id=int(row.guild_id),
+            channel_id=int(row.channel_id),
+            added_by=int(row.added_by),
+            added_at=row.added_at,
         )
         for row in result
     ]

@@ -87,8 +87,12 @@ def _record(row: Row[Any]) -> ReleaseRecord:
     )
 
 
+# Read by every /countdown: built once (building and keying a statement costs as much as running it).
+_CURRENT_RECORD = select(*_RECORD_COLUMNS).order_by(history.c.id.desc()).limit(1)
+
+
 async def fetch_current_record(conn: AsyncConnection) -> ReleaseRecord | None:
-    row = (await conn.execute(select(*_RECORD_COLUMNS).order_by(history.c.id.desc()).limit(1))).first()
+    row = (await conn.execute(_CURRENT_RECORD)).first()
     return None if row is None else _record(row)
 
 
@@ -310,9 +314,12 @@ async def _fetch_schedules(
 _ACTIVE = schedules.c.paused == false()
 
 
+_SCHEDULE_OF_GUILD = select(*_SCHEDULE_COLUMNS).where(schedules.c.guild_id == bindparam("guild_id"))
+
+
 async def fetch_schedule(conn: AsyncConnection, guild_id: int) -> Schedule | None:
-    found = await _fetch_schedules(conn, schedules.c.guild_id == guild_id)
-    return found[0] if found else None
+    row = (await conn.execute(_SCHEDULE_OF_GUILD, {"guild_id": guild_id})).first()
+    return None if row is None else _schedule(row)
 
 
 async def save_schedule(
