@@ -427,3 +427,18 @@ async def test_a_server_that_removes_the_bot_loses_its_schedule(harness: Any) ->
     assert await wait_until(lambda: h.bot.get_guild(h.guild.id) is None)
     await h.settle()
     assert await read_with(h.bot.store, repo.fetch_schedule, h.guild.id) is None
+
+
+async def test_countdown_cards_follow_the_day_and_the_record_whatever_was_shown_before(harness: Any) -> None:
+    """The cog keeps rendered cards: a new day and a new record each get their own."""
+    h = harness
+    first = text_of({"embeds": (await h.slash(h.member, h.general, "countdown")).embeds})
+    assert "**37 days**" in first
+    h.clock.advance(dt.timedelta(days=1))
+    assert "**36 days**" in text_of({"embeds": (await h.slash(h.member, h.general, "countdown")).embeds})
+    rec = await h.slash(
+        h.owner, h.general, "release update", window="2027-03-14", confidence="confirmed", source="Netflix Tudum"
+    )
+    assert rec.ephemeral, rec.content
+    updated = text_of({"embeds": (await h.slash(h.member, h.general, "countdown")).embeds})
+    assert "**108 days** to go" in updated  # 2026-11-26 to the confirmed 2027-03-14

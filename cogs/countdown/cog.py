@@ -30,6 +30,7 @@ from cogs.countdown.posting import (
 )
 from cogs.countdown.record import ReleaseRecord, check_owner_update, pack_replaces, split_source
 from cogs.countdown.render import (
+    Card,
     instant_timestamp,
     pack_wording,
     render_countdown_card,
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 
 POSTABLE_CHANNELS = (discord.ChannelType.text, discord.ChannelType.news)
 COUNT_ZONE_DEFAULT = "UTC"
+#: /countdown cards kept, by (record, day, zone, language): the card is a function of those
+#: alone (the pack is fixed for the process), and rendering it was a tenth of the command.
+CARD_CACHE_SIZE = 256
 
 
 def window_error(exc: WindowError) -> UserError:
@@ -409,6 +413,7 @@ class CountdownCog(commands.Cog):
         self.settings_group = CountdownSettingsGroup(self)
         self.release_group = ReleaseGroup(self)
         self.posts = CountdownPosts(bot)
+        self._cards: dict[tuple[ReleaseRecord, dt.date, str, str], Card] = {}
 
     def platform(self, locale: discord.Locale | str | None) -> str:
         """The platform's name as the pack gives it in the reader's language."""
@@ -490,16 +495,25 @@ class CountdownCog(commands.Cog):
         if record is None:
             raise UserError("countdown.command.no_record")
         zone = await self.count_zone(interaction.guild_id)
-        pack = self.bot.pack
-        card = render_countdown_card(
-            record,
-            today=local_date(self.bot.clock(), load_zone(zone)),
-            count_zone=zone,
-            show_title=pack.show.show.tr("title", str(locale)),
-            platform=self.platform(locale),
-            context=pack.release.context,
-            source_dates=pack.source_dates(),
-            locale=str(locale),
-            wording=pack_wording(pack.release, str(locale)),
-        )
+        today = local_date(self.bot.clock(), load_zone(zone))
+        key = (record, today, zone, str(locale))
+        cached = self._cards.get(key)
+        if cached is not None:
+            card = cached
+        else:
+            pack = self.bot.pack
+            card = render_countdown_card(
+                record,
+                today=today,
+                count_zone=zone,
+                show_title=pack.show.show.tr("title", str(locale)),
+                platform=self.platform(locale),
+                context=pack.release.context,
+                source_dates=pack.source_dates(),
+                locale=str(locale),
+                wording=pack_wording(pack.release, str(locale)),
+            )
+            if len(self._cards) >= CARD_CACHE_SIZE:
+                self._cards.pop(next(iter(self._cards)))
+            self._cards[key] = card
         await interaction.response.send_message(embed=card_embed(card))
