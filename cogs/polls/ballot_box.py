@@ -3,7 +3,8 @@
 A click waits here until the transaction holding it has COMMITTED; only then does
 the button answer, so an acknowledged vote survives a kill of the process. Clicks
 that arrive while a transaction runs wait for the next one, which takes them all:
-an idle poll gets a transaction per click, a burst gets one per batch.
+an idle poll gets a transaction per click (written by the click's own task), a burst
+gets one per batch.
 """
 
 from __future__ import annotations
@@ -38,12 +39,23 @@ class BallotBox:
         self._max_batch = max_batch
         self._queue: list[tuple[Click, asyncio.Future[ClickResult]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._direct = False  # a lone click is being written by its own task (see cast)
         self._closed = False
 
     async def cast(self, click: Click) -> ClickResult:
         """Record one click; returns once it is committed (or raises if it could not be)."""
         if self._closed:
             raise BallotBoxClosed
+        if not self._direct and not self._queue and (self._writer is None or self._writer.done()):
+            # A lone click (nothing queued, nothing being written): written by the clicking
+            # task itself, without the hand-over to the writer task and back. Clicks arriving
+            # meanwhile queue for the writer as usual, so a burst is still written in batches.
+            self._direct = True
+            try:
+                [result] = await apply_clicks(self._store, [click], self._clock())
+            finally:
+                self._direct = False
+            return result
         future: asyncio.Future[ClickResult] = asyncio.get_running_loop().create_future()
         self._queue.append((click, future))
         if self._writer is None or self._writer.done():
