@@ -94,6 +94,9 @@ RESULTS = ROOT / "bench" / "results" / "summary.json"
 POLL_OPTIONS = ("On Jo", "Su Hyeok", "Nam Ra", "Cheong San")
 VOTE_BUTTON = re.compile(r"^poll:vote:(\d+):(\d+)$")
 BASELINE_BUTTON = "bare:ack:1"
+#: The bare bot's second button answers privately with one line, as a vote does: the floor
+#: of a vote without its database write and its own logic.
+ANSWER_BUTTON = "bare:answer:1"
 
 log = logging.getLogger("bench")
 
@@ -245,6 +248,10 @@ def bot_builders(side: Side, poll: tuple[Json, int]) -> dict[str, Builder]:
         "poll vote": lambda i: click_payload(
             f, w, member_of(w, i), poll_message, f"poll:vote:{poll_id}:{i % len(POLL_OPTIONS)}"
         ),
+    } | {
+        VOTE_VS_ANSWER: lambda i: click_payload(
+            f, w, member_of(w, i), poll_message, f"poll:vote:{poll_id}:{i % len(POLL_OPTIONS)}"
+        ),
     }
 
 
@@ -253,8 +260,12 @@ def baseline_builders(side: Side, message: Json) -> dict[str, Builder]:
     return {
         "/ping": lambda i: slash_payload(f, w, member_of(w, i), "ping"),
         "button": lambda i: click_payload(f, w, member_of(w, i), message, BASELINE_BUTTON),
+        "answer button": lambda i: click_payload(f, w, member_of(w, i), message, ANSWER_BUTTON),
     }
 
+
+#: The vote again, beside the bare button that answers privately (reported, no target).
+VOTE_VS_ANSWER = "poll vote, private-answer floor"
 
 #: Which baseline interaction each of the bot's is compared with.
 BASELINE_OF = {
@@ -263,6 +274,7 @@ BASELINE_OF = {
     "/countdown": "/ping",
     "/survivors": "/ping",
     "poll vote": "button",
+    VOTE_VS_ANSWER: "answer button",
 }
 
 
@@ -667,14 +679,15 @@ def overhead_rows(result: Json) -> list[Row]:
             for key in ("p50_ms", "p99_ms"):
                 r = medians[name][label][f"ratio_{key}"]
                 limit = OVERHEAD_TARGETS.get((name, key), 1.3)
+                report_only = name == VOTE_VS_ANSWER
                 rows.append(
                     Row(
                         f"{prefix}{name} {key[:3]} ms (vs {baseline_name})",
                         medians[name][label][key],
                         medians[name]["baseline"][key],
                         r,
-                        f"<= {limit}x baseline",
-                        None if r is None else r <= limit,
+                        "report" if report_only else f"<= {limit}x baseline",
+                        None if r is None or report_only else r <= limit,
                     )
                 )
             if name == "poll vote":

@@ -1,9 +1,10 @@
 """The smallest honest discord.py bot: the fake's own test subject and the benchmark baseline.
 
-One slash command, ``/ping``, answers a fixed embed with a persistent
-:class:`AckButton`; the button lives entirely in its custom_id
-(``bare:ack:<n>``) so it keeps working after a restart, and acknowledges with
-a deferred update (callback type 6).  No database, no cogs: whatever latency
+One slash command, ``/ping``, answers a fixed embed with two persistent buttons
+that live entirely in their custom_ids, so they keep working after a restart:
+:class:`AckButton` (``bare:ack:<n>``) acknowledges with a deferred update
+(callback type 6); :class:`AnswerButton` (``bare:answer:<n>``) answers privately
+with one line, as a poll's vote does.  No database, no cogs: whatever latency
 this bot shows is discord.py plus the fake.
 """
 
@@ -53,6 +54,33 @@ class AckButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"bare:
         await interaction.response.defer()
 
 
+class AnswerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"bare:answer:(?P<n>\d+)"):
+    """Like :class:`AckButton`, but it answers with a private message (callback type 4)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(
+            discord.ui.Button(label=f"Answer {n}", style=discord.ButtonStyle.secondary, custom_id=f"bare:answer:{n}")
+        )
+        self.n = n
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> AnswerButton:
+        return cls(int(match["n"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.send_message(ANSWER_TEXT, ephemeral=True)
+
+
+#: About as long as a vote's answer ("Your vote for **2.** Su-hyeok is counted." and the choices).
+ANSWER_TEXT = "Your click on **1.** Ack is counted.\nYour choice now: **1.** Ack"
+
+
 class BareBot(discord.Client):
     """Client + CommandTree with ``Intents.none()`` plus guilds."""
 
@@ -78,13 +106,14 @@ class BareBot(discord.Client):
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(AckButton)
+        self.add_dynamic_items(AckButton, AnswerButton)
         if self.sync_commands:
             await self.tree.sync()
 
     async def _ping(self, interaction: discord.Interaction[Any]) -> None:
         view = discord.ui.View(timeout=None)
         view.add_item(AckButton(1))
+        view.add_item(AnswerButton(1))
         await interaction.response.send_message(embed=discord.Embed.from_dict(PING_EMBED), view=view)
 
     async def _on_tree_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
