@@ -10,15 +10,24 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.localdiscord import wait_until
-from bot.store import Store, StoreError, StoreFailure, classify_failure, describe_url, parse_database_url
+from bot.store import (
+    Store,
+    StoreError,
+    StoreFailure,
+    classify_failure,
+    describe_url,
+    parse_database_url,
+    to_db_time,
+)
 from bot.store import engine as store_engine
 from bot.store.ddl import split_sql, sqlite_statements
+from bot.store.precompiled import PrecompiledSqlite
 from bot.store.schema import TABLES, bot_state, countdown_schedules, poll_votes, polls, spoiler_channels
 
 HEAD = "0006"
@@ -242,8 +251,11 @@ async def test_times_come_back_aware_in_utc_whatever_zone_went_in(store: Store) 
 async def test_ids_are_64_bit_on_both(store: Store) -> None:
     largest = 2**63 - 1
     async with store.transaction() as conn:
-        await conn.execute(insert(spoiler_channels).values(guild_id=largest, channel_id=largest, added_by=largest,
-                                                           added_at=dt.datetime.now(dt.UTC)))
+        await conn.execute(
+            insert(spoiler_channels).values(
+                guild_id=largest, channel_id=largest, added_by=largest, added_at=dt.datetime.now(dt.UTC)
+            )
+        )
     async with store.read() as conn:
         assert (await conn.execute(select(spoiler_channels.c.guild_id, spoiler_channels.c.added_by))).one() == (
             largest,
@@ -261,7 +273,11 @@ def test_split_sql_keeps_semicolons_inside_strings() -> None:
     [
         ("var/hyosan.db", "var/hyosan.db", "sqlite"),
         ("sqlite:///var/x.db", "var/x.db", "sqlite"),
-        ("postgresql://bot:hunter2@db.example:5433/hyosan", "postgresql://bot:***@db.example:5433/hyosan", "postgresql"),
+        (
+            "postgresql://bot:hunter2@db.example:5433/hyosan",
+            "postgresql://bot:***@db.example:5433/hyosan",
+            "postgresql",
+        ),
         ("postgres://bot@db/hyosan", "postgresql://bot@db/hyosan", "postgresql"),
     ],
 )
@@ -387,3 +403,22 @@ async def test_no_commit_checkpoints_the_wal_the_store_does_it_outside_the_write
     finally:
         await store.close()
     assert store.checkpoints >= 1
+
+
+def test_a_precompiled_statement_runs_on_sqlite3_with_the_column_types_bind_processing() -> None:
+    """The vote path's statements past SQLAlchemy: same SQL, same stored text for times."""
+    when = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    insert_vote = PrecompiledSqlite(insert(poll_votes))
+    bump = PrecompiledSqlite(
+        update(polls).where(polls.c.id == bindparam("p")).values(tally_version=polls.c.tally_version + 1)
+    )
+    with contextlib.closing(sqlite3.connect(":memory:")) as raw:
+        raw.execute("CREATE TABLE poll_votes (poll_id, user_id, option_index, voted_at)")
+        raw.execute("CREATE TABLE polls (id, tally_version)")
+        raw.execute("INSERT INTO polls VALUES (1, 0)")
+        insert_vote.executemany(raw, [{"poll_id": 1, "user_id": 2**63 - 1, "option_index": 0, "voted_at": when}])
+        bump.executemany(raw, [{"p": 1}, {"p": 1}])
+        assert raw.execute("SELECT * FROM poll_votes").fetchall() == [
+            (1, 2**63 - 1, 0, to_db_time(when))  # the store's UTC text, as SQLAlchemy writes it
+        ]
+        assert raw.execute("SELECT tally_version FROM polls").fetchall() == [(2,)]

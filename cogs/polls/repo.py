@@ -15,11 +15,13 @@ a vote on a closed poll, whatever this module does.
 from __future__ import annotations
 
 import enum
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -40,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.shards import EVERY_SHARD, Ownership
 from bot.store import Store
+from bot.store.precompiled import PrecompiledSqlite
 from bot.store.schema import poll_options, poll_settings, poll_votes, polls
 from cogs.polls.rules import PollSpec, VoteChange, VoteTransition, decide_vote
 from cogs.polls.tally import Tally
@@ -365,12 +368,13 @@ _Choices = dict[tuple[int, int], set[int]]
 # The vote path's statements, built once (building and keying a statement costs more than
 # running it on SQLite); the lists of ids are expanding parameters.
 _option_count = select(func.count()).where(poll_options.c.poll_id == polls.c.id).correlate(polls).scalar_subquery()
+#: Closed, or past its deadline though the scheduler has not closed it yet (SQLite: 0 or 1).
+_closed_now = (polls.c.closed_at.is_not(None) | (polls.c.closes_at <= bindparam("now"))).label("closed")
 _CLICK_STATE = (
     select(
         polls.c.id,
         polls.c.max_choices,
-        polls.c.closed_at,
-        polls.c.closes_at,
+        _closed_now,
         _option_count.label("option_count"),
         poll_votes.c.user_id,
         poll_votes.c.option_index,
@@ -390,8 +394,7 @@ _CLICK_STATE_ONE = (
     select(
         polls.c.id,
         polls.c.max_choices,
-        polls.c.closed_at,
-        polls.c.closes_at,
+        _closed_now,
         _option_count.label("option_count"),
         poll_votes.c.user_id,
         poll_votes.c.option_index,
@@ -412,10 +415,14 @@ _DELETE_VOTE = delete(poll_votes).where(
 )
 _INSERT_VOTE = insert(poll_votes)
 _BUMP_TALLY = update(polls).where(polls.c.id == bindparam("p")).values(tally_version=polls.c.tally_version + 1)
+_RAW_CLICK_STATE_ONE = PrecompiledSqlite(_CLICK_STATE_ONE)
+_RAW_DELETE_VOTE = PrecompiledSqlite(_DELETE_VOTE)
+_RAW_INSERT_VOTE = PrecompiledSqlite(_INSERT_VOTE)
+_RAW_BUMP_TALLY = PrecompiledSqlite(_BUMP_TALLY)
 
 
 def _read_click_state(
-    conn: Connection, clicks: Sequence[Click], now: datetime
+    conn: Connection, raw: sqlite3.Connection, clicks: Sequence[Click], now: datetime
 ) -> tuple[dict[int, _PollState], _Choices]:
     """In one statement: every clicked poll that is posted, and what each clicking member holds there
     (one row per held vote, or one with no vote for a poll nobody in the batch holds a vote in).
@@ -430,16 +437,16 @@ def _read_click_state(
     poll_ids = sorted({poll_id for poll_id, _ in members})
     states: dict[int, _PollState] = {}
     held: _Choices = {member: set() for member in members}
+    rows: Iterable[Sequence[Any]]
     if len(members) == 1:
         [(poll_id, user_id)] = members
-        rows = conn.execute(_CLICK_STATE_ONE, {"poll_id": poll_id, "user_id": user_id})
+        rows = _RAW_CLICK_STATE_ONE.fetchall(raw, {"poll_id": poll_id, "user_id": user_id, "now": now})
     else:
-        rows = conn.execute(_CLICK_STATE, {"members": members, "poll_ids": poll_ids})
-    for row in rows:
-        closed = row.closed_at is not None or (row.closes_at is not None and row.closes_at <= now)
-        states[row.id] = _PollState(row.max_choices, row.option_count, closed)
-        if row.user_id is not None:
-            held[(row.id, row.user_id)].add(row.option_index)
+        rows = conn.execute(_CLICK_STATE, {"members": members, "poll_ids": poll_ids, "now": now})
+    for poll_id, max_choices, closed, option_count, user_id, option_index in rows:
+        states[poll_id] = _PollState(max_choices, option_count, bool(closed))
+        if user_id is not None:
+            held[(poll_id, user_id)].add(option_index)
     return states, held
 
 
@@ -494,7 +501,12 @@ async def _apply_clicks_on_server(store: Store, clicks: Sequence[Click], now: da
 
 
 def _apply_clicks(conn: Connection, *, clicks: Sequence[Click], now: datetime) -> list[ClickResult]:
-    states, held = _read_click_state(conn, clicks, now)
+    """SQLite's batch, in the transaction ``conn`` holds. The statements whose text never
+    changes run straight on the sqlite3 connection (``PrecompiledSqlite``); only a read of
+    several members goes through SQLAlchemy, for its expanding lists."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection), "PostgreSQL runs poll_apply_clicks instead"
+    states, held = _read_click_state(conn, raw, clicks, now)
     before = {member: frozenset(choices) for member, choices in held.items()}
 
     results: list[ClickResult] = []
@@ -519,12 +531,12 @@ def _apply_clicks(conn: Connection, *, clicks: Sequence[Click], now: datetime) -
         for i in sorted(choices - before[(p, u)])
     ]
     if removed:
-        conn.execute(_DELETE_VOTE, removed)
+        _RAW_DELETE_VOTE.executemany(raw, removed)
     if added:
-        conn.execute(_INSERT_VOTE, added)
+        _RAW_INSERT_VOTE.executemany(raw, added)
     changed = sorted({poll_id for (poll_id, user_id), choices in held.items() if choices != before[(poll_id, user_id)]})
     if changed:
-        conn.execute(_BUMP_TALLY, [{"p": poll_id} for poll_id in changed])
+        _RAW_BUMP_TALLY.executemany(raw, [{"p": poll_id} for poll_id in changed])
     return results
 
 
