@@ -250,9 +250,12 @@ class HyosanBot(commands.AutoShardedBot):
         finally:
             if self._heap_frozen:
                 # What was frozen is garbage once this bot is gone (a process that starts
-                # another bot, such as the test suite, must not keep it forever).
+                # another bot, such as the test suite, must not keep it forever). Collected
+                # now, while the loop runs: left to the interpreter's exit, a pooled database
+                # connection among it could no longer be closed cleanly.
                 self._heap_frozen = False
                 gc.unfreeze()
+                gc.collect()
             if self._store is not None:
                 store, self._store = self._store, None
                 await store.close()

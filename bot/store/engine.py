@@ -419,6 +419,11 @@ class Store:
             if self._sync_engine is not None:
                 await asyncio.get_running_loop().run_in_executor(thread, self._sync_engine.dispose)
             thread.shutdown(wait=True)
+        in_use = self.engine.sync_engine.pool.checkedout()  # type: ignore[attr-defined]
+        if in_use:
+            # A task still holds a connection (it was cancelled mid-statement, or leaks one):
+            # dispose() cannot close it; it is closed when that task lets go, or collected.
+            log.warning("closing the store with %d connection(s) still in use", in_use)
         await self.engine.dispose()
 
 
