@@ -9,8 +9,9 @@ import hashlib
 import json
 import logging
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -33,6 +34,8 @@ from bot.store import Store, classify_failure
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+#: How long closing waits for cancelled listener calls to end before it closes the store.
+EVENT_TASKS_END_TIMEOUT = 5.0
 
 
 def utc_now() -> datetime:
@@ -90,6 +93,7 @@ class HyosanBot(commands.AutoShardedBot):
         self.rest_pacer = RequestPacer(self.rest_share.per_second, global_clear=self._global_limit_clear)
         self._store: Store | None = None
         self._heap_frozen = False
+        self._event_tasks: set[asyncio.Task[Any]] = set()
         self._pack: DataPack | None = None
         self._scheduler_starter: asyncio.Task[None] | None = None
         self.pack_sync_summary: PackSyncSummary | None = None
@@ -248,6 +252,7 @@ class HyosanBot(commands.AutoShardedBot):
                     with contextlib.suppress(Exception):
                         await self.unload_extension(extension)
         finally:
+            await self._end_event_tasks()
             if self._heap_frozen:
                 # What was frozen is garbage once this bot is gone (a process that starts
                 # another bot, such as the test suite, must not keep it forever). Collected
@@ -260,6 +265,27 @@ class HyosanBot(commands.AutoShardedBot):
                 store, self._store = self._store, None
                 await store.close()
                 log.info("store closed")
+
+    def _schedule_event(
+        self, coro: Callable[..., Coroutine[Any, Any, Any]], event_name: str, *args: Any, **kwargs: Any
+    ) -> asyncio.Task[Any]:
+        """discord.py runs each listener call as a task of its own: the bot keeps track of them."""
+        task = super()._schedule_event(coro, event_name, *args, **kwargs)
+        self._event_tasks.add(task)
+        task.add_done_callback(self._event_tasks.discard)
+        return task
+
+    async def _end_event_tasks(self) -> None:
+        """Listener calls still running when the bot closes (a cog's catch-up at READY, a click
+        being answered) end before the store closes under them: a transaction they hold rolls
+        back instead of being left open on a store that is gone."""
+        running = [task for task in self._event_tasks if task is not asyncio.current_task() and not task.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            _, stuck = await asyncio.wait(running, timeout=EVENT_TASKS_END_TIMEOUT)
+            if stuck:
+                log.warning("%d listener task(s) did not end within %s s of closing", len(stuck), EVENT_TASKS_END_TIMEOUT)
 
     async def on_ready(self) -> None:
         log.info(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import re
 from collections.abc import AsyncIterator
@@ -82,3 +83,27 @@ async def test_the_start_up_heap_is_frozen_at_ready_and_thawed_at_close(harness:
     assert gc.get_freeze_count() == 0
     await harness.start()
     assert gc.get_freeze_count() > 0
+
+
+async def test_closing_ends_listener_calls_before_the_store_closes_under_them(
+    harness: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A READY catch-up still in its transaction when SIGINT came left a connection checked out."""
+    bot = harness.bot
+    holding = asyncio.Event()
+    ended: list[bool] = []
+
+    async def on_hold_for_test() -> None:
+        try:
+            async with bot.store.transaction():
+                holding.set()
+                await asyncio.Event().wait()
+        finally:
+            ended.append(True)
+
+    bot.add_listener(on_hold_for_test)
+    bot.dispatch("hold_for_test")
+    await asyncio.wait_for(holding.wait(), 5)
+    await harness.stop()
+    assert ended == [True]
+    assert "still in use" not in caplog.text
