@@ -24,6 +24,11 @@ Clock = Callable[[], datetime]
 
 #: Most clicks in one transaction (keeps the statement's parameter list small).
 MAX_BATCH = 500
+#: A click is written on its own only this long (seconds) after the last write ended. Under
+#: load, clicks closer together than that queue and share a transaction: on SQLite a lone
+#: click's own transaction never yields to the loop, so without this pause every click of
+#: a storm was its own transaction (throughput 0.72x -> 0.66x of the bare button).
+LONE_AFTER = 0.002
 
 
 class BallotBoxClosed(RuntimeError):
@@ -40,21 +45,26 @@ class BallotBox:
         self._queue: list[tuple[Click, asyncio.Future[ClickResult]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._direct = False  # a lone click is being written by its own task (see cast)
+        self._last_write_ended = float("-inf")  # loop time
         self._closed = False
 
     async def cast(self, click: Click) -> ClickResult:
         """Record one click; returns once it is committed (or raises if it could not be)."""
         if self._closed:
             raise BallotBoxClosed
-        if not self._direct and not self._queue and (self._writer is None or self._writer.done()):
-            # A lone click (nothing queued, nothing being written): written by the clicking
-            # task itself, without the hand-over to the writer task and back. Clicks arriving
-            # meanwhile queue for the writer as usual, so a burst is still written in batches.
+        loop = asyncio.get_running_loop()
+        idle = loop.time() - self._last_write_ended >= LONE_AFTER
+        if idle and not self._direct and not self._queue and (self._writer is None or self._writer.done()):
+            # A lone click (nothing queued, nothing being written, nothing written just
+            # now): written by the clicking task itself, without the hand-over to the writer
+            # task and back. Clicks arriving meanwhile, or right after, queue for the writer,
+            # so a burst is still written in batches.
             self._direct = True
             try:
                 [result] = await apply_clicks(self._store, [click], self._clock())
             finally:
                 self._direct = False
+                self._last_write_ended = loop.time()
             return result
         future: asyncio.Future[ClickResult] = asyncio.get_running_loop().create_future()
         self._queue.append((click, future))
@@ -79,6 +89,7 @@ class BallotBox:
                 for (_, future), result in zip(batch, results, strict=True):
                     if not future.done():
                         future.set_result(result)
+            self._last_write_ended = asyncio.get_running_loop().time()
 
     async def _write_one_by_one(self, batch: list[tuple[Click, asyncio.Future[ClickResult]]]) -> None:
         for position, (click, future) in enumerate(batch):
