@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import lru_cache
 from typing import Any
 
 import discord
@@ -413,7 +414,22 @@ class CountdownCog(commands.Cog):
         self.settings_group = CountdownSettingsGroup(self)
         self.release_group = ReleaseGroup(self)
         self.posts = CountdownPosts(bot)
-        self._cards: dict[tuple[ReleaseRecord, dt.date, str, str], Card] = {}
+        self._card = lru_cache(maxsize=CARD_CACHE_SIZE)(self._render_card)
+
+    def _render_card(self, record: ReleaseRecord, today: dt.date, zone: str, locale: str) -> Card:
+        """/countdown's card: a function of these alone (the pack is fixed for the process)."""
+        pack = self.bot.pack
+        return render_countdown_card(
+            record,
+            today=today,
+            count_zone=zone,
+            show_title=pack.show.show.tr("title", locale),
+            platform=self.platform(locale),
+            context=pack.release.context,
+            source_dates=pack.source_dates(),
+            locale=locale,
+            wording=pack_wording(pack.release, locale),
+        )
 
     def platform(self, locale: discord.Locale | str | None) -> str:
         """The platform's name as the pack gives it in the reader's language."""
@@ -496,24 +512,5 @@ class CountdownCog(commands.Cog):
             raise UserError("countdown.command.no_record")
         zone = await self.count_zone(interaction.guild_id)
         today = local_date(self.bot.clock(), load_zone(zone))
-        key = (record, today, zone, str(locale))
-        cached = self._cards.get(key)
-        if cached is not None:
-            card = cached
-        else:
-            pack = self.bot.pack
-            card = render_countdown_card(
-                record,
-                today=today,
-                count_zone=zone,
-                show_title=pack.show.show.tr("title", str(locale)),
-                platform=self.platform(locale),
-                context=pack.release.context,
-                source_dates=pack.source_dates(),
-                locale=str(locale),
-                wording=pack_wording(pack.release, str(locale)),
-            )
-            if len(self._cards) >= CARD_CACHE_SIZE:
-                self._cards.pop(next(iter(self._cards)))
-            self._cards[key] = card
+        card = self._card(record, today, zone, str(locale))
         await interaction.response.send_message(embed=card_embed(card))

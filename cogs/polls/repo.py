@@ -24,8 +24,10 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Row,
+    Select,
     String,
     bindparam,
     cast,
@@ -370,43 +372,32 @@ _Choices = dict[tuple[int, int], set[int]]
 _option_count = select(func.count()).where(poll_options.c.poll_id == polls.c.id).correlate(polls).scalar_subquery()
 #: Closed, or past its deadline though the scheduler has not closed it yet (SQLite: 0 or 1).
 _closed_now = (polls.c.closed_at.is_not(None) | (polls.c.closes_at <= bindparam("now"))).label("closed")
-_CLICK_STATE = (
-    select(
-        polls.c.id,
-        polls.c.max_choices,
-        _closed_now,
-        _option_count.label("option_count"),
-        poll_votes.c.user_id,
-        poll_votes.c.option_index,
-    )
-    .select_from(
-        polls.outerjoin(
-            poll_votes,
-            (poll_votes.c.poll_id == polls.c.id)
-            & tuple_(poll_votes.c.poll_id, poll_votes.c.user_id).in_(bindparam("members", expanding=True)),
+
+
+def _click_state(votes_of_clicking: ColumnElement[bool], polls_clicked: ColumnElement[bool]) -> Select[Any]:
+    """Each clicked poll that is posted (id, max_choices, closed now, option count) with the
+    clicking members' votes there: one row per held vote, or one with no vote."""
+    return (
+        select(
+            polls.c.id,
+            polls.c.max_choices,
+            _closed_now,
+            _option_count.label("option_count"),
+            poll_votes.c.user_id,
+            poll_votes.c.option_index,
         )
+        .select_from(polls.outerjoin(poll_votes, (poll_votes.c.poll_id == polls.c.id) & votes_of_clicking))
+        .where(polls_clicked, _POSTED)
     )
-    .where(polls.c.id.in_(bindparam("poll_ids", expanding=True)), _POSTED)
+
+
+_CLICK_STATE = _click_state(
+    tuple_(poll_votes.c.poll_id, poll_votes.c.user_id).in_(bindparam("members", expanding=True)),
+    polls.c.id.in_(bindparam("poll_ids", expanding=True)),
 )
 # One clicking member (the common case, a lone click): the same read without expanding lists,
 # whose rendering into SQL at every execution cost more than running it.
-_CLICK_STATE_ONE = (
-    select(
-        polls.c.id,
-        polls.c.max_choices,
-        _closed_now,
-        _option_count.label("option_count"),
-        poll_votes.c.user_id,
-        poll_votes.c.option_index,
-    )
-    .select_from(
-        polls.outerjoin(
-            poll_votes,
-            (poll_votes.c.poll_id == polls.c.id) & (poll_votes.c.user_id == bindparam("user_id")),
-        )
-    )
-    .where(polls.c.id == bindparam("poll_id"), _POSTED)
-)
+_CLICK_STATE_ONE = _click_state(poll_votes.c.user_id == bindparam("user_id"), polls.c.id == bindparam("poll_id"))
 # Fixed statements run once per row (executemany), so their SQL never changes with the batch.
 _DELETE_VOTE = delete(poll_votes).where(
     poll_votes.c.poll_id == bindparam("p"),
