@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import discord
 from discord import app_commands
@@ -31,9 +31,13 @@ PING_EMBED = {"title": "Pong", "description": "The bare bot is alive.", "color":
 class AckButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"bare:ack:(?P<n>\d+)"):
     """A stateless button: its number travels in the custom_id."""
 
+    kind = "ack"
+    label = "Ack"
+    style = discord.ButtonStyle.primary
+
     def __init__(self, n: int) -> None:
         super().__init__(
-            discord.ui.Button(label=f"Ack {n}", style=discord.ButtonStyle.primary, custom_id=f"bare:ack:{n}")
+            discord.ui.Button(label=f"{self.label} {n}", style=self.style, custom_id=f"bare:{self.kind}:{n}")
         )
         self.n = n
 
@@ -44,7 +48,7 @@ class AckButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"bare:
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
-    ) -> AckButton:
+    ) -> Self:
         return cls(int(match["n"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -54,24 +58,12 @@ class AckButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"bare:
         await interaction.response.defer()
 
 
-class AnswerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"bare:answer:(?P<n>\d+)"):
+class AnswerButton(AckButton, template=r"bare:answer:(?P<n>\d+)"):
     """Like :class:`AckButton`, but it answers with a private message (callback type 4)."""
 
-    def __init__(self, n: int) -> None:
-        super().__init__(
-            discord.ui.Button(label=f"Answer {n}", style=discord.ButtonStyle.secondary, custom_id=f"bare:answer:{n}")
-        )
-        self.n = n
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> AnswerButton:
-        return cls(int(match["n"]))
+    kind = "answer"
+    label = "Answer"
+    style = discord.ButtonStyle.secondary
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.send_message(ANSWER_TEXT, ephemeral=True)

@@ -38,7 +38,7 @@ from bot.localdiscord import (
     wait_until,
 )
 from bot.localdiscord.state import Channel, Member
-from tests.bare_bot import PING_EMBED, BareBot, run_bare_bot, stop_bare_bot
+from tests.bare_bot import ANSWER_TEXT, PING_EMBED, BareBot, run_bare_bot, stop_bare_bot
 
 SPEC_PRESENT = DEFAULT_OPENAPI_PATH.is_file()
 needs_spec = pytest.mark.skipif(not SPEC_PRESENT, reason="shared/discord-openapi.json is absent")
@@ -249,6 +249,21 @@ async def test_clicking_the_persistent_button_is_acknowledged_with_a_deferred_up
         assert click.callback == {"type": 6}
         assert bot.acks == [1]
         assert click.payload["message"]["id"] == ping.original["id"]
+
+
+@pytest.mark.asyncio
+async def test_the_second_button_answers_privately_as_a_vote_does(fake: FakeDiscord, world: World) -> None:
+    """The benchmark's floor for a vote: the bare bot's private answer, acks untouched."""
+    async with running_bot(fake) as bot:
+        ping = await fake.slash(world.guild, world.channel, world.member, "ping")
+        assert ping.original is not None
+        ids = [button["custom_id"] for button in ping.original["components"][0]["components"]]
+        assert ids == ["bare:ack:1", "bare:answer:1"]
+        click = await fake.click(world.guild, world.channel, world.member, ping.original, "bare:answer:1")
+        assert click.callback_type == 4
+        assert click.ephemeral
+        assert click.content == ANSWER_TEXT
+        assert bot.acks == []
 
 
 @pytest.mark.asyncio
