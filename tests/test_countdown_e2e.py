@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 
 from bot.localdiscord import Permission, wait_until
+from bot.store import Store
 from cogs.countdown import repo
 from cogs.countdown.posting import slot_nonce
 from tests.stores import read_with
+from tests.test_countdown_repo import keep, record_version
 
 
 async def tick(h: Any, advance: dt.timedelta | None = None) -> None:
@@ -442,3 +444,22 @@ async def test_countdown_cards_follow_the_day_and_the_record_whatever_was_shown_
     assert rec.ephemeral, rec.content
     updated = text_of({"embeds": (await h.slash(h.member, h.general, "countdown")).embeds})
     assert "**108 days** to go" in updated  # 2026-11-26 to the confirmed 2027-03-14
+
+
+async def test_a_change_another_process_records_shows_in_countdown_once_the_scheduler_has_seen_it(
+    harness: Any, store_url: str
+) -> None:
+    """/countdown's record is remembered (bot/store/memo.py); the scheduler's own look at the
+    store forgets it when it finds a version another process recorded, so /countdown shows
+    the version before its news can be posted here, without waiting for the memory to expire."""
+    h = harness
+    await set_daily(h)
+    assert "**37 days**" in text_of({"embeds": (await h.slash(h.member, h.general, "countdown")).embeds})
+    other = await Store.open(store_url)  # another process of the same cluster
+    try:
+        await repo.record_change(other, record_version("owner", "2027-03-14", dt.date(2026, 11, 20)), h.clock(), keep)
+    finally:
+        await other.close()
+    await tick(h)
+    updated = text_of({"embeds": (await h.slash(h.member, h.general, "countdown")).embeds})
+    assert "**109 days** to go" in updated  # 2026-11-25 to the confirmed 2027-03-14

@@ -23,7 +23,7 @@ from bot.spoilers.render import (
     render_spoiler,
     spoiler_field,
 )
-from bot.spoilers.repo import fetch_spoiler_channel_ids
+from bot.spoilers.repo import SPOILER_CHANNEL_IDS
 from bot.spoilers.reveal import RevealButton
 
 if TYPE_CHECKING:
@@ -104,7 +104,6 @@ async def spoiler_view_for(bot: HyosanBot, channel: Any, locale: Locale = None) 
     guild_id = guild_id_of(channel)
     if guild_id is None:
         return SpoilerContext(openly=False, locale=locale)
-    async with bot.store.read() as conn:
-        listed = await fetch_spoiler_channel_ids(conn, guild_id)
+    listed = await bot.store.recall(SPOILER_CHANNEL_IDS, guild_id)
     openly = shows_spoilers_openly(place_of(channel, client=bot), listed)
     return SpoilerContext(openly=openly, locale=locale)

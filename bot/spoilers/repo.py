@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.spoilers.policy import MAX_SPOILER_CHANNELS
 from bot.store import Store
+from bot.store.memo import Recalled
 from bot.store.schema import spoiler_channels as table
 
 
@@ -44,6 +45,11 @@ async def fetch_spoiler_channel_ids(conn: AsyncConnection, guild_id: int) -> fro
     return frozenset(int(channel_id) for channel_id in rows)
 
 
+#: What the policy reads for every command that may show a spoiler, remembered by the store
+#: (``store.recall(SPOILER_CHANNEL_IDS, guild_id)``); every write below names it.
+SPOILER_CHANNEL_IDS: Recalled[int, frozenset[int]] = Recalled("spoiler channel ids", fetch_spoiler_channel_ids)
+
+
 async def fetch_spoiler_channels(conn: AsyncConnection, guild_id: int) -> list[SpoilerChannelRow]:
     """A guild's list in the order it was built."""
     result = await conn.execute(
@@ -66,7 +72,7 @@ async def add_spoiler_channel(
     store: Store, *, guild_id: int, channel_id: int, added_by: int, now: datetime
 ) -> AddResult:
     """List a channel; the duplicate and size checks happen inside the same transaction."""
-    async with store.transaction() as conn:
+    async with store.transaction(SPOILER_CHANNEL_IDS.of(guild_id)) as conn:
         row = (
             await conn.execute(
                 select(
@@ -87,7 +93,7 @@ async def add_spoiler_channel(
 
 async def remove_spoiler_channel(store: Store, *, guild_id: int, channel_id: int) -> bool:
     """Unlist a channel; False when it was not listed."""
-    async with store.transaction() as conn:
+    async with store.transaction(SPOILER_CHANNEL_IDS.of(guild_id)) as conn:
         result = await conn.execute(
             delete(table).where(and_(table.c.guild_id == guild_id, table.c.channel_id == channel_id))
         )
@@ -96,7 +102,7 @@ async def remove_spoiler_channel(store: Store, *, guild_id: int, channel_id: int
 
 async def forget_guild(store: Store, guild_id: int) -> int:
     """Delete everything a guild configured here (the bot left it); returns rows deleted."""
-    async with store.transaction() as conn:
+    async with store.transaction(SPOILER_CHANNEL_IDS.of(guild_id)) as conn:
         result = await conn.execute(delete(table).where(table.c.guild_id == guild_id))
         return int(result.rowcount)
 
@@ -118,7 +124,7 @@ async def forget_missing(
     (only for the guilds it names). Returns the dropped channel ids per guild.
     """
     dropped: dict[int, list[int]] = {}
-    async with store.transaction() as conn:
+    async with store.transaction(SPOILER_CHANNEL_IDS.every()) as conn:
         rows = (await conn.execute(select(table.c.guild_id, table.c.channel_id))).all()
         for guild_id, channel_id in rows:
             gone_guild = present_guild_ids is not None and guild_id not in present_guild_ids

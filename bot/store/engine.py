@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import StaticPool
 
 from bot.store.errors import StoreError, StoreFailure, classify_failure
+from bot.store.memo import Change, Memo, Recalled
 from bot.store.urls import describe_url, parse_database_url
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ MIGRATION_LOCK_KEY = 0x6879_6F73_616E
 _READ_OPTION = "hyosan_read"
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 class Store:
@@ -108,6 +111,8 @@ class Store:
         # PostgreSQL's vote path (see fetch_on_driver): one connection kept, used in turns.
         self._driver_lock = asyncio.Lock()
         self._driver_conn: AsyncConnection | None = None
+        # Settings that hot commands read on every use (see recall).
+        self._memos: dict[Recalled[Any, Any], Memo[Any, Any]] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -292,6 +297,34 @@ class Store:
         async with self._reader.connect() as conn:
             yield conn
 
+    async def recall(self, kind: Recalled[K, V], key: K) -> V:
+        """A remembered value (:mod:`bot.store.memo`): read once, then kept until this process
+        writes it (see :meth:`forget`) or :data:`~bot.store.memo.REMEMBER_FOR` has passed."""
+        memo = self._memo(kind)
+        found, value = memo.cached(key)
+        if found:
+            return cast(V, value)
+        began = memo.began()
+        async with self.read() as conn:
+            value = await kind.load(conn, key)
+        memo.keep(key, value, began)
+        return value
+
+    def forget(self, change: Change) -> None:
+        """Read what ``change`` names again next time (see :meth:`transaction`)."""
+        memo = self._memo(change.kind)
+        if change.keys is None:
+            memo.forget_all()
+            return
+        for key in change.keys:
+            memo.forget(key)
+
+    def _memo(self, kind: Recalled[K, V]) -> Memo[K, V]:
+        memo = self._memos.get(kind)
+        if memo is None:
+            memo = self._memos[kind] = Memo(kind)
+        return cast(Memo[K, V], memo)
+
     async def fetch_on_driver(self, sql: str, *args: Any) -> list[Any]:
         """PostgreSQL: one statement (``$1``-style parameters) straight on asyncpg, outside any
         transaction block: its own transaction, committed when this returns.
@@ -321,8 +354,22 @@ class Store:
                 raise
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """One write transaction, committed when the block ends (rolled back if it raises)."""
+    async def transaction(self, *changes: Change) -> AsyncIterator[AsyncConnection]:
+        """One write transaction, committed when the block ends (rolled back if it raises).
+
+        ``changes``: remembered values it writes (``SPOILER_CHANNEL_IDS.of(guild_id)``), forgotten
+        once it has ended, whether it committed or not (a commit whose answer was lost with
+        the connection may have happened).
+        """
+        try:
+            async with self._transaction() as conn:
+                yield conn
+        finally:
+            for change in changes:
+                self.forget(change)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         async with contextlib.AsyncExitStack() as stack:
             if self._write_lock is not None:
                 await stack.enter_async_context(self._write_lock)

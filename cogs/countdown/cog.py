@@ -486,9 +486,8 @@ class CountdownCog(commands.Cog):
         """The zone the day count is made in: the server's countdown zone, else UTC."""
         if guild_id is None:
             return COUNT_ZONE_DEFAULT
-        async with self.bot.store.read() as conn:
-            schedule = await repo.fetch_schedule(conn, guild_id)
-        return schedule.rule.zone if schedule else COUNT_ZONE_DEFAULT
+        zone = await self.bot.store.recall(repo.SCHEDULE_ZONE, guild_id)
+        return COUNT_ZONE_DEFAULT if zone is None else zone
 
     @app_commands.command(name=cmd("countdown.command.name"), description=cmd("countdown.command.description"))
     @app_commands.rename(history=cmd("countdown.command.history_option"))
@@ -506,8 +505,7 @@ class CountdownCog(commands.Cog):
             )
             await interaction.response.send_message(embed=card_embed(card), ephemeral=True)
             return
-        async with self.bot.store.read() as conn:
-            record = await repo.fetch_current_record(conn)
+        record = await repo.current_record(self.bot.store)
         if record is None:
             raise UserError("countdown.command.no_record")
         zone = await self.count_zone(interaction.guild_id)

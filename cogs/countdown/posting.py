@@ -189,6 +189,8 @@ class CountdownPosts:
         self._started = False
         self._closing = False
         self._busy: set[asyncio.Task[Any]] = set()
+        #: The release version the last look found (see next_due).
+        self._seen_record_id: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -243,6 +245,11 @@ class CountdownPosts:
         async with self.bot.store.read() as conn:
             current = await repo.fetch_current_record(conn)
             due, news = await repo.earliest_due(conn, current.id if current else 0, owned)
+        current_id = current.id if current else None
+        if current_id != self._seen_record_id:
+            # Maybe another process recorded it: /countdown reads it again before any news goes out.
+            self.bot.store.forget(repo.CURRENT_RECORD.every())
+            self._seen_record_id = current_id
         if news:
             return now
         return look_again_by(due, now, owned)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.shards import EVERY_SHARD, Ownership
 from bot.store import Store, dialect_insert
+from bot.store.memo import Recalled
 from bot.store.schema import countdown_posts as posts
 from bot.store.schema import countdown_release_history as history
 from bot.store.schema import countdown_schedules as schedules
@@ -87,13 +88,27 @@ def _record(row: Row[Any]) -> ReleaseRecord:
     )
 
 
-# Read by every /countdown: built once (building and keying a statement costs as much as running it).
+# Built once (building and keying a statement costs as much as running it).
 _CURRENT_RECORD = select(*_RECORD_COLUMNS).order_by(history.c.id.desc()).limit(1)
 
 
 async def fetch_current_record(conn: AsyncConnection) -> ReleaseRecord | None:
     row = (await conn.execute(_CURRENT_RECORD)).first()
     return None if row is None else _record(row)
+
+
+async def _current_record(conn: AsyncConnection, _key: None) -> ReleaseRecord | None:
+    return await fetch_current_record(conn)
+
+
+#: The record as /countdown shows it, remembered by the store (``bot.store.memo``). Recording a
+#: version forgets it; so does the scheduler when its own look finds a version another process
+#: recorded (see ``Posts.next_due``), so no news goes out before /countdown shows it.
+CURRENT_RECORD: Recalled[None, ReleaseRecord | None] = Recalled("current release record", _current_record)
+
+
+async def current_record(store: Store) -> ReleaseRecord | None:
+    return await store.recall(CURRENT_RECORD, None)
 
 
 async def fetch_record(conn: AsyncConnection, record_id: int) -> ReleaseRecord | None:
@@ -186,7 +201,7 @@ async def record_change(store: Store, record: ReleaseRecord, now: dt.datetime, r
     Under the record lock: two changes recorded at once by two processes are applied one
     after the other, so the schedules end up computed from the newest record.
     """
-    async with store.transaction() as conn:
+    async with store.transaction(CURRENT_RECORD.every()) as conn:
         await _lock_record_writers(conn)
         record_id = await _insert_record(conn, record)
         stored = replace(record, id=record_id)
@@ -206,7 +221,7 @@ async def seed_from_pack(
     Every process seeds at start; under the record lock the second one reads the first
     one's record and leaves it (no duplicate version, no announcement of a non-change).
     """
-    async with store.transaction() as conn:
+    async with store.transaction(CURRENT_RECORD.every()) as conn:
         await _lock_record_writers(conn)
         current = await fetch_current_record(conn)
         if not replaces(current, candidate):
@@ -322,6 +337,20 @@ async def fetch_schedule(conn: AsyncConnection, guild_id: int) -> Schedule | Non
     return None if row is None else _schedule(row)
 
 
+_ZONE_OF_GUILD = select(schedules.c.timezone).where(schedules.c.guild_id == bindparam("guild_id"))
+
+
+async def fetch_schedule_zone(conn: AsyncConnection, guild_id: int) -> str | None:
+    """The zone of a guild's schedule (None: it has none)."""
+    zone = await conn.scalar(_ZONE_OF_GUILD, {"guild_id": guild_id})
+    return None if zone is None else str(zone)
+
+
+#: The zone /countdown counts days in, remembered by the store; written by save_schedule and
+#: delete_schedule only (the other writes of a schedule move its slots, never its zone).
+SCHEDULE_ZONE: Recalled[int, str | None] = Recalled("countdown schedule zone", fetch_schedule_zone)
+
+
 async def save_schedule(
     store: Store,
     *,
@@ -384,7 +413,7 @@ async def save_schedule(
             "updated_at": excluded.updated_at,
         },
     )
-    async with store.transaction() as conn:
+    async with store.transaction(SCHEDULE_ZONE.of(guild_id)) as conn:
         await _lock_record_writers(conn)
         latest = (await conn.execute(select(func.max(history.c.id)))).scalar_one()
         if latest is not None and latest > current_change_id:
@@ -395,7 +424,7 @@ async def save_schedule(
 
 async def delete_schedule(store: Store, guild_id: int) -> bool:
     """Stop a guild's posts; the ledger stays so a slot already posted is not posted again."""
-    async with store.transaction() as conn:
+    async with store.transaction(SCHEDULE_ZONE.of(guild_id)) as conn:
         result = await conn.execute(schedules.delete().where(schedules.c.guild_id == guild_id))
         return result.rowcount > 0
 
