@@ -12,6 +12,12 @@ its aiohttp server and schema checker (about 9 MB) to the baseline's memory, so 
 module is loaded on its own, its one import of the server replaced by a stand-in it
 never calls here.
 
+With ``BASELINE_DATABASE`` set (an SQLite file's path or a ``postgresql://`` URL), ``/ping``
+carries a third button, :class:`DurableButton`: it writes one row durably in that database
+(one autocommitted INSERT, on the loop's thread with ``sqlite3`` or in one round trip with
+``asyncpg``), then acknowledges. That is the floor of any vote that must be committed
+before its click is answered: discord.py, plus the least a database can do for it.
+
 Run: ``python bench/baseline_bot.py`` (bench/run.py starts it).
 """
 
@@ -25,6 +31,7 @@ import signal
 import sys
 import types
 from pathlib import Path
+from typing import Any, Protocol
 
 import discord
 import discord.gateway
@@ -51,13 +58,104 @@ def load_bare_bot() -> types.ModuleType:
 bare_bot = load_bare_bot()
 
 
+class Clicks(Protocol):
+    async def write(self, member: int, n: int) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+#: Created by both kinds of database; a click's row and nothing else.
+CREATE_CLICKS = "CREATE TABLE IF NOT EXISTS bare_clicks (member BIGINT NOT NULL, n INTEGER NOT NULL)"
+
+
+class SqliteClicks:
+    """An SQLite file as the bot's store opens it: WAL, synchronous=NORMAL (a commit survives a
+    crash of the process, as the bot's do; it is synced at checkpoints, not at every commit)."""
+
+    def __init__(self, path: str) -> None:
+        import sqlite3  # only when asked for: the memory benchmark's baseline has no database
+
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA wal_autocheckpoint = 0")  # the bot checkpoints off its commits; this never does
+        self.conn.execute(CREATE_CLICKS)
+
+    async def write(self, member: int, n: int) -> None:
+        self.conn.execute("INSERT INTO bare_clicks (member, n) VALUES (?, ?)", (member, n))
+
+    async def close(self) -> None:
+        self.conn.close()
+
+
+class PostgresClicks:
+    """One asyncpg connection, used in turns (as the bot's vote path uses its one); each INSERT
+    is its own transaction, committed in one round trip."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.turn = asyncio.Lock()
+
+    @classmethod
+    async def connect(cls, url: str) -> PostgresClicks:
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        await conn.execute(CREATE_CLICKS)
+        return cls(conn)
+
+    async def write(self, member: int, n: int) -> None:
+        async with self.turn:
+            await self.conn.execute("INSERT INTO bare_clicks (member, n) VALUES ($1, $2)", member, n)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+class DurableButton(bare_bot.AckButton, template=r"bare:durable:(?P<n>\d+)"):  # type: ignore[name-defined, call-arg]
+    """Commits one row, then acknowledges like the ack button."""
+
+    kind = "durable"
+    label = "Durable"
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client = interaction.client
+        assert isinstance(client, BaselineBot)
+        assert client.clicks is not None
+        await client.clicks.write(interaction.user.id, self.n)
+        await interaction.response.defer()
+
+
 class BaselineBot(bare_bot.BareBot):  # type: ignore[misc, name-defined]
+    def __init__(self, *, database: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.database = database
+        self.clicks: Clicks | None = None
+
+    async def setup_hook(self) -> None:
+        if self.database is not None:
+            if self.database.startswith("postgresql"):
+                self.clicks = await PostgresClicks.connect(self.database)
+            else:
+                self.clicks = SqliteClicks(self.database)
+            self.add_dynamic_items(DurableButton)
+        await super().setup_hook()
+
+    def ping_buttons(self) -> list[discord.ui.Item[Any]]:
+        buttons: list[discord.ui.Item[Any]] = super().ping_buttons()
+        return [*buttons, DurableButton(1)] if self.clicks is not None else buttons
+
+    async def close(self) -> None:
+        await super().close()
+        if self.clicks is not None:
+            await self.clicks.close()
+
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds", self.user, len(self.guilds))
 
 
 async def run(token: str) -> int:
-    bot = BaselineBot(guild_ready_timeout=GUILD_READY_TIMEOUT)
+    bot = BaselineBot(guild_ready_timeout=GUILD_READY_TIMEOUT, database=os.environ.get("BASELINE_DATABASE") or None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
