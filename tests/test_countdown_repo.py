@@ -284,3 +284,22 @@ def test_the_pacer_spaces_requests_evenly_without_a_burst() -> None:
     assert max(sum(1 for s in starts if t <= s < t + 1.0) for t in starts) <= 46  # under 50 in any second
     now[0] = 200.0
     assert pacer.reserve() == 0  # idle time is not saved up as a burst
+
+
+async def test_the_same_change_recorded_twice_at_once_is_one_version(store: Store, store_url: str) -> None:
+    """Two owners (or two processes' /release update) record one change at the same moment:
+    the second finds it current under the record lock and writes nothing."""
+    await repo.seed_from_pack(
+        store, record_version("pack", "early 2027", dt.date(2025, 9, 18)), NOW, keep, pack_replaces
+    )
+    other = await Store.open(store_url)
+    try:
+        change = record_version("owner", "2027-03-14", dt.date(2026, 11, 20))
+        results = await asyncio.gather(
+            repo.record_change(store, change, NOW, keep), repo.record_change(other, change, NOW, keep)
+        )
+    finally:
+        await other.close()
+    assert sorted(result is None for result in results) == [False, True]
+    history = await read_with(store, repo.fetch_history)
+    assert [(r.origin, r.window.label) for r in history] == [("owner", "2027-03-14"), ("pack", "early 2027")]

@@ -380,9 +380,9 @@ class ReleaseGroup(app_commands.Group):
             recorded_at=now,
             changed_by=interaction.user.id,
         )
-        if current is not None and current.same_claim(record):
-            raise UserError("countdown.release.unchanged")
         stored = await repo.record_change(self.bot.store, record, now, next_slot_for)
+        if stored is None:
+            raise UserError("countdown.release.unchanged")
         self.bot.scheduler.wake()
         async with self.bot.store.read() as conn:
             guilds = await repo.count_active_schedules(conn)

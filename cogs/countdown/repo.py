@@ -195,14 +195,21 @@ async def _reschedule_all(
         await conn.execute(_MOVE_SCHEDULE, moves)
 
 
-async def record_change(store: Store, record: ReleaseRecord, now: dt.datetime, reschedule: Reschedule) -> ReleaseRecord:
-    """Add a version of the record and move every schedule to match, in one transaction.
+async def record_change(
+    store: Store, record: ReleaseRecord, now: dt.datetime, reschedule: Reschedule
+) -> ReleaseRecord | None:
+    """Add a version of the record and move every schedule to match, in one transaction;
+    None (nothing written) when the current version already says the same.
 
     Under the record lock: two changes recorded at once by two processes are applied one
-    after the other, so the schedules end up computed from the newest record.
+    after the other, so the schedules end up computed from the newest record, and the same
+    change recorded twice at once is one version.
     """
     async with store.transaction(CURRENT_RECORD.every()) as conn:
         await _lock_record_writers(conn)
+        current = await fetch_current_record(conn)
+        if current is not None and current.same_claim(record):
+            return None
         record_id = await _insert_record(conn, record)
         stored = replace(record, id=record_id)
         await _reschedule_all(conn, stored, now, reschedule)
