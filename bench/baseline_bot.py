@@ -15,8 +15,9 @@ never calls here.
 With ``BASELINE_DATABASE`` set (an SQLite file's path or a ``postgresql://`` URL), ``/ping``
 carries a third button, :class:`DurableButton`: it writes one row durably in that database
 (one autocommitted INSERT, on the loop's thread with ``sqlite3`` or in one round trip with
-``asyncpg``), then acknowledges. That is the floor of any vote that must be committed
-before its click is answered: discord.py, plus the least a database can do for it.
+``asyncpg``), then answers privately with one line. That is the floor of a vote, which
+must be committed before its click is answered and tells the member what they hold:
+discord.py's private answer plus the least a database can do for it.
 
 Run: ``python bench/baseline_bot.py`` (bench/run.py starts it).
 """
@@ -113,7 +114,7 @@ class PostgresClicks:
 
 
 class DurableButton(bare_bot.AckButton, template=r"bare:durable:(?P<n>\d+)"):  # type: ignore[name-defined, call-arg]
-    """Commits one row, then acknowledges like the ack button."""
+    """Commits one row, then answers privately like the answer button: a vote's floor."""
 
     kind = "durable"
     label = "Durable"
@@ -123,7 +124,7 @@ class DurableButton(bare_bot.AckButton, template=r"bare:durable:(?P<n>\d+)"):  #
         assert isinstance(client, BaselineBot)
         assert client.clicks is not None
         await client.clicks.write(interaction.user.id, self.n)
-        await interaction.response.defer()
+        await interaction.response.send_message(bare_bot.ANSWER_TEXT, ephemeral=True)
 
 
 class BaselineBot(bare_bot.BareBot):  # type: ignore[misc, name-defined]
