@@ -597,3 +597,37 @@ async def test_a_spoiler_poll_in_a_spoiler_channel_shows_its_options_openly(h: H
     _, message = await create(h, channel=h.in_category, options="Cheong-san lives | Cheong-san dies", spoiler=True)
     assert [b["label"] for b in buttons(message)] == ["Cheong-san lives", "Cheong-san dies"]
     assert "||" not in message["embeds"][0]["description"]
+
+
+@pytest.mark.postgresql_only  # a row lock held by another connection: the vote waits, it is not refused
+async def test_a_vote_that_commits_late_is_acknowledged_first_and_answered_when_it_is_stored(
+    h: Harness, store_url: str
+) -> None:
+    """Discord drops a click not answered within 3 s. A vote still waiting for the store then
+    (here: another process holds its poll's row) is acknowledged privately ("thinking…") at
+    ACK_SLOW_VOTE_AFTER and answered once committed, so the member never sees a failed click
+    for a vote that was stored, and does not click again to retract it."""
+    from bot.localdiscord.interactions import DEFERRED_CHANNEL_MESSAGE
+    from bot.store import Store
+    from cogs.polls.cog import ACK_SLOW_VOTE_AFTER
+
+    _, message = await create(h)
+    poll_id = poll_id_of(message)
+    other = await Store.open(store_url)  # another process of the cluster, in a long transaction
+    try:
+        async with other.transaction() as conn:
+            await conn.execute(polls_table.select().where(polls_table.c.id == poll_id).with_for_update())
+            record = await h.fake.click(
+                h.guild, h.general, h.member, current(h, message), vote_ids(message)[1], wait=False
+            )
+            assert await record.wait_acknowledged(ACK_SLOW_VOTE_AFTER + 0.4), "the slow vote was not acknowledged"
+            assert record.callback_type == DEFERRED_CHANNEL_MESSAGE
+            assert record.ephemeral
+            assert await stored_votes(h, poll_id) == set()  # still waiting for the lock
+            await asyncio.sleep(3.2 - ACK_SLOW_VOTE_AFTER)  # past Discord's 3 s
+    finally:
+        await other.close()
+    assert await record.wait_followups(1, timeout=5)
+    assert "is counted" in record.followups[0]["content"]
+    assert record.rejected_callbacks == []
+    assert await stored_votes(h, poll_id) == {(h.member.id, 1)}

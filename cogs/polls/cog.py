@@ -9,6 +9,7 @@ coalescing refresher, never on the click path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 from collections import OrderedDict
@@ -20,7 +21,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import HyosanBot
-from bot.errors import Trusted, UserError, guarded_autocomplete, report_interaction_error
+from bot.errors import Trusted, UserError, guarded_autocomplete, report_interaction_error, send_ephemeral
 from bot.i18n import cmd, t
 from bot.language import public_locale
 from bot.moderation import SettingsSubgroup
@@ -46,6 +47,12 @@ log = logging.getLogger(__name__)
 REVEAL_KIND = "poll"
 #: Polls kept in memory for answering clicks (their options never change).
 POLL_CACHE_SIZE = 256
+#: A vote not committed this long (seconds) after its click arrived is acknowledged first
+#: ("thinking…", privately) and answered when the commit is done. Discord drops a click
+#: not answered within 3 s: the member would see it fail although the vote was stored, and
+#: a second click would retract it. The store's own failures ("try again") come sooner
+#: (busy timeout and connect timeout 2 s) and are answered directly.
+ACK_SLOW_VOTE_AFTER = 2.5
 LIST_LIMIT = 15
 CHOICE_NAME_LIMIT = 100
 LIST_QUESTION_LIMIT = 150
@@ -246,7 +253,16 @@ class PollsCog(commands.Cog, name=COG_NAME):
 
     async def answer_vote(self, interaction: discord.Interaction[Any], poll_id: int, index: int) -> None:
         """Commit the click, then answer privately with the member's choices; the message follows later."""
-        result = await self.ballot_box.cast(Click(poll_id, interaction.user.id, index))
+        deferring: list[asyncio.Task[None]] = []
+        slow = asyncio.get_running_loop().call_later(
+            ACK_SLOW_VOTE_AFTER, lambda: deferring.append(asyncio.create_task(_acknowledge_privately(interaction)))
+        )
+        try:
+            result = await self.ballot_box.cast(Click(poll_id, interaction.user.id, index))
+        finally:
+            slow.cancel()
+            if deferring:
+                await deferring[0]  # acknowledged before anything answers (a failure too)
         changed = result.transition is not None and result.transition.after != result.transition.before
         try:
             poll = await self.cached_poll(poll_id)
@@ -254,7 +270,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
                 raise UserError("polls.vote.gone")
             if result.status is ClickStatus.CLOSED:
                 raise UserError("polls.vote.closed")
-            await interaction.response.send_message(vote_answer(poll, result, interaction.locale), ephemeral=True)
+            await send_ephemeral(interaction, vote_answer(poll, result, interaction.locale))
         finally:
             if changed:
                 self.refresher.mark_dirty(poll_id)
@@ -555,3 +571,9 @@ class PollsCog(commands.Cog, name=COG_NAME):
                 name = name[: CHOICE_NAME_LIMIT - 1] + "…"
             choices.append(app_commands.Choice(name=name, value=str(summary.id)))
         return choices
+
+
+async def _acknowledge_privately(interaction: discord.Interaction[Any]) -> None:
+    """A slow vote's first response: "thinking…", visible to the member alone."""
+    with contextlib.suppress(discord.HTTPException):  # too late already: the answer will say so in the log
+        await interaction.response.defer(ephemeral=True, thinking=True)
