@@ -17,7 +17,6 @@ only applies to the release record (one for all servers) and to writes from outs
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -68,22 +67,16 @@ class Change:
 class Memo(Generic[K, V]):
     """One kind's remembered values in one store."""
 
-    def __init__(self, kind: Recalled[K, V], timer: Callable[[], float] = time.monotonic) -> None:
-        self.kind = kind
-        self._values: TTLCache[K, V] = TTLCache(kind.maxsize, kind.ttl, timer)
+    def __init__(self, kind: Recalled[K, V]) -> None:
+        self._values: TTLCache[K, V] = TTLCache(kind.maxsize, kind.ttl)
         #: Bumped by every forget: a read that began before one is not remembered.
         self._forgets = 0
-        self.hits = 0
-        self.misses = 0
 
     def cached(self, key: K) -> tuple[bool, V | None]:
         try:
-            value = self._values[key]
+            return True, self._values[key]
         except KeyError:
-            self.misses += 1
             return False, None
-        self.hits += 1
-        return True, value
 
     def began(self) -> int:
         return self._forgets
