@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import event, text
 
 from bot.localdiscord import InteractionRecord, wait_until
+from bot.localdiscord.interactions import DEFERRED_CHANNEL_MESSAGE
 from cogs.countdown import repo as countdown_repo
 from tests.conftest import Harness
 from tests.stores import fetch_rows, read_with
@@ -347,8 +348,6 @@ async def test_a_vote_that_waits_past_three_seconds_is_acknowledged_first_then_a
 ) -> None:
     """Another process holds the write lock for 3.6 s: the click is acknowledged privately at
     ACK_SLOW_VOTE_AFTER (Discord would drop it at 3 s), then answered when the vote commits."""
-    from bot.localdiscord.interactions import DEFERRED_CHANNEL_MESSAGE
-
     h = harness
     _, message = await create(h)
     await set_busy_timeout(h, 6000)

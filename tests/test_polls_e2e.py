@@ -21,11 +21,13 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.localdiscord import wait_until
+from bot.localdiscord.interactions import DEFERRED_CHANNEL_MESSAGE
 from bot.localdiscord.state import Channel, Member
+from bot.store import Store
 from bot.store.schema import poll_votes
 from bot.store.schema import polls as polls_table
 from cogs.polls import repo
-from cogs.polls.cog import PollsCog
+from cogs.polls.cog import ACK_SLOW_VOTE_AFTER, PollsCog
 from tests.conftest import Harness
 from tests.stores import read_with
 
@@ -607,10 +609,6 @@ async def test_a_vote_that_commits_late_is_acknowledged_first_and_answered_when_
     (here: another process holds its poll's row) is acknowledged privately ("thinking…") at
     ACK_SLOW_VOTE_AFTER and answered once committed, so the member never sees a failed click
     for a vote that was stored, and does not click again to retract it."""
-    from bot.localdiscord.interactions import DEFERRED_CHANNEL_MESSAGE
-    from bot.store import Store
-    from cogs.polls.cog import ACK_SLOW_VOTE_AFTER
-
     _, message = await create(h)
     poll_id = poll_id_of(message)
     other = await Store.open(store_url)  # another process of the cluster, in a long transaction
