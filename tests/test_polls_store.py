@@ -120,6 +120,8 @@ async def statements_of(store: Store) -> AsyncIterator[list[str]]:
         dbapi_connection.set_trace_callback(record_on_sqlite)
         traced.append(dbapi_connection)
 
+    if store._inline_conn is not None:  # SQLite's small transactions' kept connection, opened by a first click
+        trace(store._inline_conn.connection.driver_connection)
     driver = None
     if store._driver_conn is not None:  # opened by a first click
         driver = (await store._driver_conn.get_raw_connection()).driver_connection

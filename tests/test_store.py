@@ -7,10 +7,11 @@ import contextlib
 import datetime as dt
 import shutil
 import sqlite3
+from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -227,6 +228,51 @@ async def test_a_transaction_cancelled_at_any_point_leaves_the_store_usable(stor
         keys = set(await conn.scalars(select(bot_state.c.key)))
     assert {"first", "after"} <= keys
     assert not any(key.startswith("cancelled") for key in keys)
+
+
+@pytest.mark.parametrize("small", [True, False], ids=["small", "on-the-thread"])
+async def test_a_synchronous_transaction_commits_or_rolls_back_whole_whichever_layer_wrote(
+    store: Store, small: bool
+) -> None:
+    """run_transaction's work may write straight on the driver (the vote path) or through
+    SQLAlchemy, or both: committed together, or rolled back together when it raises. On
+    SQLite a small one runs on the loop's thread, begun and ended on a kept connection."""
+
+    def write(conn: Connection, key: str, *, fail: bool = False) -> str:
+        conn.execute(insert(bot_state).values(key=f"{key}-core", value="v"))
+        driver = conn.connection.driver_connection
+        if isinstance(driver, sqlite3.Connection):
+            driver.execute("INSERT INTO bot_state (key, value) VALUES (?, 'v')", (f"{key}-driver",))
+        if fail:
+            raise RuntimeError("boom")
+        return key
+
+    def write_on_driver_only(conn: Connection, key: str, *, fail: bool = False) -> str:
+        driver = conn.connection.driver_connection
+        if not isinstance(driver, sqlite3.Connection):
+            conn.execute(insert(bot_state).values(key=f"{key}-driver", value="v"))
+        else:
+            driver.execute("INSERT INTO bot_state (key, value) VALUES (?, 'v')", (f"{key}-driver",))
+        if fail:
+            raise RuntimeError("boom")
+        return key
+
+    for work in (write, write_on_driver_only):
+        name = work.__name__
+        for fail in (True, False, True):
+            key = f"{name}-{'failed' if fail else 'kept'}"
+            if fail:
+                with pytest.raises(RuntimeError):
+                    await store.run_transaction(partial(work, key=key, fail=True), small=small)
+            else:
+                assert await store.run_transaction(partial(work, key=key), small=small) == key
+    async with store.read() as conn:
+        keys = set(await conn.scalars(select(bot_state.c.key)))
+    written = {key for key in keys if key.startswith("write")}
+    expected = {"write-kept-core", "write_on_driver_only-kept-driver"}
+    if store.is_sqlite:
+        expected.add("write-kept-driver")
+    assert written == expected
 
 
 async def test_times_come_back_aware_in_utc_whatever_zone_went_in(store: Store) -> None:

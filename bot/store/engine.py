@@ -64,6 +64,8 @@ POOL_SIZE = 5
 MIGRATION_LOCK_KEY = 0x6879_6F73_616E
 #: Execution option of the read engine: its connections start no transaction on SQLite.
 _READ_OPTION = "hyosan_read"
+#: ... and of the kept connection of small transactions: the store begins them on the driver.
+_BEGUN_ON_DRIVER = "hyosan_begun_on_driver"
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -96,6 +98,7 @@ class Store:
         self._inline_engine: Engine | None = (
             _create_sync_sqlite_engine(url, lambda: 0) if self._sync_engine is not None else None
         )
+        self._inline_conn: Connection | None = None  # its one connection, kept (see _run_inline)
         self._checkpointer: asyncio.Task[None] | None = None
         #: WAL checkpoints made by this store (SQLite; see _checkpoint_forever).
         self.checkpoints = 0
@@ -408,9 +411,8 @@ class Store:
         async with self._write_lock:
             if small and self._inline_engine is not None:
                 try:
-                    with self._inline_engine.begin() as conn:
-                        return work(conn)
-                except sa_exc.OperationalError as exc:
+                    return self._run_inline(work)
+                except (sa_exc.OperationalError, sqlite3.OperationalError) as exc:
                     if classify_failure(exc) is not StoreFailure.BUSY:
                         raise
                     log.debug("the database is locked by another process; waiting on the store's thread")
@@ -426,6 +428,38 @@ class Store:
             engine for engine in (self._sync_engine, self._inline_engine, self._inline_reader) if engine is not None
         )
         return (self.engine.sync_engine, *extra)
+
+    def _run_inline(self, work: Callable[[Connection], T]) -> T:
+        """A small transaction on the event loop's thread, on a connection kept for it, begun
+        and ended on the driver: SQLAlchemy's own begin and commit (a pool checkout, its
+        transaction objects, the begin hook's statement) cost twice what a lone click's
+        three statements do (0.13 ms against 0.06 ms a click, issue 15). A statement that
+        ``work`` runs through SQLAlchemy joins the transaction (the begin hook skips this
+        connection), and SQLAlchemy then commits it; a failure rolls it back either way.
+        ``BEGIN IMMEDIATE`` fails at once if another process holds the write lock (busy
+        timeout 0 on this engine)."""
+        conn = self._inline_conn
+        if conn is None:
+            assert self._inline_engine is not None
+            conn = self._inline_engine.connect().execution_options(**{_BEGUN_ON_DRIVER: True})
+            self._inline_conn = conn
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        driver.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn)
+            if conn.in_transaction():
+                conn.commit()
+            else:
+                driver.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sa_exc.DBAPIError, sqlite3.Error):
+                if conn.in_transaction():
+                    conn.rollback()
+                if driver.in_transaction:
+                    driver.execute("ROLLBACK")
+            raise
+        return result
 
     def _run_sqlite(self, work: Callable[[Connection], T]) -> T:
         assert self._sync_engine is not None
@@ -455,6 +489,9 @@ class Store:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
             self._checkpointer = None
+        if self._inline_conn is not None:
+            held_inline, self._inline_conn = self._inline_conn, None
+            held_inline.close()
         if self._inline_engine is not None:
             self._inline_engine.dispose()
         if self._driver_conn is not None:
@@ -613,7 +650,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: Callable[[], int]) -> Non
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        if not conn.get_execution_options().get(_READ_OPTION):
+        options = conn.get_execution_options()
+        if not (options.get(_READ_OPTION) or options.get(_BEGUN_ON_DRIVER)):
             # Takes the write lock up front: no upgrade from a read lock that could fail half-way.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
