@@ -262,6 +262,23 @@ async def test_a_click_that_changes_nothing_leaves_the_tally_version_alone(store
     assert await votes(store, poll_id) == []
     assert await tally_versions(store, poll_id) == (0, 0)
 
+    # One click at a time (PostgreSQL decides a lone click without the batch's bookkeeping).
+    full = await posted_poll(store, max_choices=2)
+    for option in (0, 1):
+        await repo.apply_clicks(store, [Click(full, 7, option)], NOW)
+    refused, retracted = [
+        (await repo.apply_clicks(store, [Click(full, 7, option)], NOW))[0].transition for option in (2, 1)
+    ]
+    assert [refused and refused.change, retracted and retracted.change] == [
+        VoteChange.REFUSED_LIMIT,
+        VoteChange.RETRACTED,
+    ]
+    assert await repo.close_poll(store, full, NOW, CloseReason.COMMAND)
+    [closed] = await repo.apply_clicks(store, [Click(full, 7, 0)], NOW)
+    assert closed.status is ClickStatus.CLOSED
+    assert await votes(store, full) == [(7, 0)]
+    assert await tally_versions(store, full) == (3, 0)  # two votes and a retraction
+
 
 @pytest.mark.postgresql_only  # SQLite has one writer at a time: they never overlap there
 async def test_clicks_of_two_processes_on_one_poll_at_once_still_follow_the_rule_on_postgresql(

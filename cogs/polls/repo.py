@@ -7,7 +7,7 @@ Every write is one ``store.transaction()``. Clicks are applied in batches
 previous one ran, each click decided by the rule of :func:`cogs.polls.rules.decide_vote`,
 in arrival order. On SQLite that is Python code on the store's own synchronous
 connection; on PostgreSQL it is the server-side function ``poll_apply_clicks``
-(revision 0006), so a batch is one round trip instead of six. The two are held to the
+(revisions 0006 and 0007), so a batch is one round trip instead of six. The two are held to the
 same results by ``tests/test_polls_store.py``, which runs every click test on both. The schema itself refuses a double vote, a vote beyond max_choices and
 a vote on a closed poll, whatever this module does.
 """
@@ -463,7 +463,7 @@ async def apply_clicks(store: Store, clicks: Sequence[Click], now: datetime) -> 
 SMALL_BATCH = 8
 
 
-#: PostgreSQL: the whole batch in one statement, its own transaction (see revision 0006).
+#: PostgreSQL: the whole batch in one statement, its own transaction (see revisions 0006 and 0007).
 _APPLY_ON_SERVER = "SELECT status, change, before, after FROM poll_apply_clicks($1, $2, $3, $4)"
 
 

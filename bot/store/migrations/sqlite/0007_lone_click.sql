@@ -1,0 +1,3 @@
+-- The vote function again, leaner for a lone click (issue #15). PostgreSQL only: SQLite's
+-- batch is applied in Python (cogs/polls/repo.py); this revision changes nothing but
+-- user_version.
