@@ -114,6 +114,7 @@ class Store:
         # PostgreSQL's vote path (see fetch_on_driver): one connection kept, used in turns.
         self._driver_lock = asyncio.Lock()
         self._driver_conn: AsyncConnection | None = None
+        self._driver: Any = None  # its asyncpg connection (taken once: SQLAlchemy's getter is a greenlet trip)
         # Settings that hot commands read on every use (see recall).
         self._memos: dict[Recalled[Any, Any], Memo[Any, Any]] = {}
 
@@ -342,16 +343,20 @@ class Store:
         if self.is_sqlite:
             raise TypeError("fetch_on_driver is for PostgreSQL")
         async with self._driver_lock:
-            if self._driver_conn is None:
-                self._driver_conn = await self._reader.connect()
-            conn = self._driver_conn
-            driver = (await conn.get_raw_connection()).driver_connection
-            assert driver is not None
+            if self._driver_conn is None or self._driver is None:
+                conn = await self._reader.connect()
+                try:
+                    driver = (await conn.get_raw_connection()).driver_connection
+                except BaseException:
+                    await _to_the_end(conn.close())
+                    raise
+                self._driver_conn, self._driver = conn, driver
+            conn, driver = self._driver_conn, self._driver
             try:
                 return list(await driver.fetch(sql, *args))
             except BaseException as exc:
                 if classify_failure(exc) is StoreFailure.UNAVAILABLE or isinstance(exc, asyncio.CancelledError):
-                    self._driver_conn = None
+                    self._driver_conn = self._driver = None
                     with contextlib.suppress(Exception):
                         await conn.invalidate()
                 raise
@@ -495,7 +500,7 @@ class Store:
         if self._inline_engine is not None:
             self._inline_engine.dispose()
         if self._driver_conn is not None:
-            held, self._driver_conn = self._driver_conn, None
+            held, self._driver_conn, self._driver = self._driver_conn, None, None
             with contextlib.suppress(Exception):
                 await held.close()
         if self._sync_thread is not None:
