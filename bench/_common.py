@@ -396,22 +396,46 @@ def quiesce(*fakes: FakeDiscord) -> None:
     gc.freeze()
 
 
+def local_database_cpu_seconds() -> float:
+    """User + system CPU time of every PostgreSQL server process on this machine (0 if none).
+
+    Only a figure for a server on this machine (the benchmarks' default, 127.0.0.1), whose
+    cores the bot and the fake share; it counts everything that server does meanwhile.
+    """
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if not (entry / "comm").read_text().startswith("postgres"):
+                continue
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 class CpuMeter:
-    """CPU time a step cost the bot's process and this one (the fake), per interaction."""
+    """CPU time a step cost the bot's process, this one (the fake) and a PostgreSQL server on
+    this machine, per interaction."""
 
     def __init__(self, proc: BotProcess) -> None:
         self.proc = proc
         self.bot = proc.cpu_seconds()
         times = os.times()
         self.here = times.user + times.system
+        self.database = local_database_cpu_seconds()
 
     def per_interaction(self, count: int) -> Json:
         times = os.times()
         bot = self.proc.cpu_seconds() - self.bot
         here = times.user + times.system - self.here
+        database = local_database_cpu_seconds() - self.database
         return {
             "bot_cpu_ms_per_interaction": round(bot * 1000 / max(1, count), 3),
             "fake_cpu_ms_per_interaction": round(here * 1000 / max(1, count), 3),
+            "database_cpu_ms_per_interaction": round(database * 1000 / max(1, count), 3),
         }
 
 
