@@ -341,7 +341,13 @@ async def bench_overhead(plan: Plan, tmp: Path, store: Backend) -> Json:
         medians[name] = {
             label: {
                 key: median(r[label][key] for r in results)
-                for key in ("p50_ms", "p99_ms", "bot_cpu_ms_per_interaction", "fake_cpu_ms_per_interaction")
+                for key in (
+                    "p50_ms",
+                    "p99_ms",
+                    "bot_cpu_ms_per_interaction",
+                    "fake_cpu_ms_per_interaction",
+                    "database_cpu_ms_per_interaction",
+                )
             }
             | {"not_acknowledged": sum(r[label]["not_acknowledged"] for r in results)}
             for label in labels
@@ -752,6 +758,17 @@ def overhead_rows(result: Json) -> list[Row]:
                         None if r is None or report_only else r <= 1.15,
                     )
                 )
+                if result["store"] == "postgresql":
+                    rows.append(
+                        Row(
+                            f"{prefix}  ... and the PostgreSQL server's CPU ms per click",
+                            medians[name][label]["database_cpu_ms_per_interaction"],
+                            medians[name]["baseline"]["database_cpu_ms_per_interaction"],
+                            None,
+                            "report",
+                            None,
+                        )
+                    )
     return rows
 
 
