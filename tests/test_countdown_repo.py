@@ -303,3 +303,20 @@ async def test_the_same_change_recorded_twice_at_once_is_one_version(store: Stor
     assert sorted(result is None for result in results) == [False, True]
     history = await read_with(store, repo.fetch_history)
     assert [(r.origin, r.window.label) for r in history] == [("owner", "2027-03-14"), ("pack", "early 2027")]
+
+
+async def test_an_update_keeps_what_the_current_version_awaits(store: Store) -> None:
+    """/release update changes the window, not what is awaited: that is read under the record
+    lock with the current version (only the pack changes it)."""
+    seeded = replace(record_version("pack", "early 2027", dt.date(2025, 9, 18)), awaited="Season 2 (Part 1)")
+    await repo.seed_from_pack(store, seeded, NOW, keep, pack_replaces)
+    stored = await repo.record_change(store, record_version("owner", "2027-03-14", dt.date(2026, 11, 20)), NOW, keep)
+    assert stored is not None
+    assert stored.awaited == "Season 2 (Part 1)"
+    current = await read_with(store, repo.fetch_current_record)
+    assert current is not None
+    assert (current.awaited, current.window.label) == ("Season 2 (Part 1)", "2027-03-14")
+    # The same window again is no change, whatever the caller said was awaited.
+    assert (
+        await repo.record_change(store, record_version("owner", "2027-03-14", dt.date(2026, 11, 20)), NOW, keep) is None
+    )

@@ -367,10 +367,8 @@ class ReleaseGroup(app_commands.Group):
             title, url = split_source(source)
         except WindowError as exc:
             raise window_error(exc) from None
-        async with self.bot.store.read() as conn:
-            current = await repo.fetch_current_record(conn)
         record = ReleaseRecord(
-            awaited=current.awaited if current else self.bot.pack.release.awaited,
+            awaited=self.bot.pack.release.awaited,  # the current version's, if there is one (see record_change)
             window=parsed,
             confidence=confidence,  # type: ignore[arg-type]
             source_title=title,

@@ -201,6 +201,9 @@ async def record_change(
     """Add a version of the record and move every schedule to match, in one transaction;
     None (nothing written) when the current version already says the same.
 
+    What is awaited stays the current version's (an update changes the window, its
+    confidence and its source; only the pack changes what is awaited, see
+    :func:`seed_from_pack`): ``record.awaited`` counts only when there is no version yet.
     Under the record lock: two changes recorded at once by two processes are applied one
     after the other, so the schedules end up computed from the newest record, and the same
     change recorded twice at once is one version.
@@ -208,8 +211,10 @@ async def record_change(
     async with store.transaction(CURRENT_RECORD.every()) as conn:
         await _lock_record_writers(conn)
         current = await fetch_current_record(conn)
-        if current is not None and current.same_claim(record):
-            return None
+        if current is not None:
+            record = replace(record, awaited=current.awaited)
+            if current.same_claim(record):
+                return None
         record_id = await _insert_record(conn, record)
         stored = replace(record, id=record_id)
         await _reschedule_all(conn, stored, now, reschedule)
