@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.bot_process import run_bot_to_exit
 from tests.preview_process import LIVE, REPO, PreviewProcess, preview_environment, start_preview
 
 
@@ -78,20 +79,10 @@ async def test_a_broken_data_pack_stops_the_preview_with_the_same_line_as_check(
     env = preview_environment(tmp_path, DATA_DIR=str(pack))
     outputs = []
     for command in (["preview", "--port", "0"], ["check"]):
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            *command,
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-        assert process.returncode == 2
-        assert b"preview: open" not in stdout
-        outputs.append(stderr.decode())
+        finished = await run_bot_to_exit(tmp_path, env, *command)
+        assert finished.returncode == 2
+        assert "preview: open" not in finished.stdout
+        outputs.append(finished.stderr)
     preview_error, check_error = outputs
     assert preview_error == check_error
     assert preview_error.startswith("error: ")
@@ -103,24 +94,12 @@ async def test_a_taken_port_is_one_clear_line(tmp_path: Path) -> None:
     server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "preview",
-            "--port",
-            str(port),
-            cwd=tmp_path,
-            env=preview_environment(tmp_path),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+        finished = await run_bot_to_exit(tmp_path, preview_environment(tmp_path), "preview", "--port", str(port))
     finally:
         server.close()
-    assert process.returncode == 2
-    assert stderr.decode().startswith(f"error: cannot serve the preview on 127.0.0.1:{port}")
-    assert "Traceback" not in stderr.decode()
+    assert finished.returncode == 2
+    assert finished.stderr.startswith(f"error: cannot serve the preview on 127.0.0.1:{port}")
+    assert "Traceback" not in finished.stderr
 
 
 async def character_card(preview_url: str, name: str) -> dict[str, Any]:

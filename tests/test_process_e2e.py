@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.localdiscord import Channel, FakeDiscord, Guild, Member, wait_until
+from tests.bot_process import run_bot_to_exit
 
 REPO = Path(__file__).parents[1]
 TOKEN = "MTIzNDU2Nzg5.secret-part.do-not-log-me"
@@ -112,21 +113,11 @@ async def test_an_unreachable_discord_is_one_clear_line(tmp_path: Path) -> None:
     await closed.start()
     api = closed.api_base_url
     await closed.close()  # nothing listens there any more
-    env = bot_environment(closed, tmp_path, TOKEN)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 1
-    assert f"error: cannot reach Discord at {api}" in stderr.decode()
-    assert "Traceback" not in stderr.decode()
-    assert TOKEN not in stderr.decode()
+    finished = await run_bot_to_exit(tmp_path, bot_environment(closed, tmp_path, TOKEN), timeout=30)
+    assert finished.returncode == 1
+    assert f"error: cannot reach Discord at {api}" in finished.stderr
+    assert "Traceback" not in finished.stderr
+    assert TOKEN not in finished.stderr
 
 
 async def test_a_bot_process_with_two_shards_serves_the_guilds_of_both(tmp_path: Path) -> None:
@@ -164,25 +155,16 @@ async def test_too_many_guilds_for_one_shard_is_one_clear_line(tmp_path: Path) -
     await fake.start()
     for n in range(3):
         fake.add_guild(f"Guild {n}")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=tmp_path,
-        env=bot_environment(fake, tmp_path, TOKEN) | {"SHARD_COUNT": "1"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
     try:
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+        finished = await run_bot_to_exit(tmp_path, bot_environment(fake, tmp_path, TOKEN) | {"SHARD_COUNT": "1"})
     finally:
         await fake.close()
-    assert process.returncode == 2
+    assert finished.returncode == 2
     # The log (DEBUG here) shares stderr; the operator's line is the one "error:" line.
-    [line] = [line for line in stderr.decode().splitlines() if line.startswith("error:")]
+    [line] = [line for line in finished.stderr.splitlines() if line.startswith("error:")]
     assert line.startswith("error: Discord requires more shards (close code 4011")
     assert "SHARD_COUNT" in line
-    assert "Traceback" not in stderr.decode()
+    assert "Traceback" not in finished.stderr
 
 
 async def gateway_latency_ms(fake: FakeDiscord, guild: Guild, channel: Channel, member: Member) -> int:
