@@ -29,7 +29,7 @@ from bot.localdiscord import IDENTIFY_INTERVAL, FakeDiscord, InteractionRecord, 
 from bot.localdiscord.state import TEXT, Channel, Guild, Member
 from bot.store import Store
 from bot.store.schema import countdown_posts, countdown_schedules, poll_votes, polls
-from tests.test_faults_kill import TOKEN, BotProcess, click_until_killed, counted, embed_text
+from tests.test_faults_kill import TOKEN, BotProcess, click_until_killed, counted, create_poll_of_choices, embed_text
 from tests.test_real_clock_e2e import bot_posts, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]
@@ -158,19 +158,7 @@ async def test_two_processes_share_the_work_of_their_shards_and_survive_a_kill(
         print(f"release news in a guild of shard {server.shard}: {heard - announced:.2f} s after /release update")
 
     # 4. A vote storm on a poll of shard 1's process, which is killed and started again.
-    created = await fake.slash(
-        polls_server.guild,
-        polls_channel,
-        voters[0],
-        "poll create",
-        {
-            "question": "Who returns?",
-            "options": " | ".join(f"Choice {n}" for n in range(OPTIONS)),
-            "max_choices": OPTIONS,
-        },
-        timeout=10,
-    )
-    assert await created.wait_followups(1, timeout=10)
+    await create_poll_of_choices(fake, polls_server.guild, polls_channel, voters[0], OPTIONS)
     async with store.read() as conn:
         [(poll_id, message_id)] = (await conn.execute(select(polls.c.id, polls.c.message_id))).all()
     pairs = [(voter, option) for voter in range(VOTERS) for option in range(OPTIONS)]

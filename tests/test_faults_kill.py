@@ -161,19 +161,7 @@ async def test_votes_acknowledged_before_a_sigkill_are_all_stored_once(
     db = tmp_path / "bot.db"
     await bot.start()
 
-    created = await fake.slash(
-        guild,
-        channel,
-        voters[0],
-        "poll create",
-        {
-            "question": "Who returns?",
-            "options": " | ".join(f"Choice {n}" for n in range(OPTIONS)),
-            "max_choices": OPTIONS,
-        },
-        timeout=10,
-    )
-    assert await created.wait_followups(1, timeout=10)
+    await create_poll_of_choices(fake, guild, channel, voters[0], OPTIONS)
     [(poll_id, message_id)] = read_db(db, "SELECT id, message_id FROM polls")
 
     # Every (voter, option) pair is clicked at most once, so each acknowledged click is one vote.
@@ -209,6 +197,25 @@ async def test_votes_acknowledged_before_a_sigkill_are_all_stored_once(
         raise AssertionError(f"the poll message never showed {expected!r}")
     assert await bot.stop() == 0
     assert read_db(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+async def create_poll_of_choices(
+    fake: FakeDiscord, guild: Guild, channel: Channel, creator: Member, options: int
+) -> None:
+    """/poll create "Who returns?" with ``options`` choices, every one of which a member may choose."""
+    created = await fake.slash(
+        guild,
+        channel,
+        creator,
+        "poll create",
+        {
+            "question": "Who returns?",
+            "options": " | ".join(f"Choice {n}" for n in range(options)),
+            "max_choices": options,
+        },
+        timeout=10,
+    )
+    assert await created.wait_followups(1, timeout=10)
 
 
 async def click_until_killed(
