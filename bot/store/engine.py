@@ -114,7 +114,6 @@ class Store:
         # PostgreSQL's vote path (see fetch_on_driver): one connection kept, used in turns.
         self._driver_lock = asyncio.Lock()
         self._driver_conn: AsyncConnection | None = None
-        self._driver: Any = None  # its asyncpg connection (taken once: SQLAlchemy's getter is a greenlet trip)
         # Settings that hot commands read on every use (see recall).
         self._memos: dict[Recalled[Any, Any], Memo[Any, Any]] = {}
 
@@ -343,20 +342,19 @@ class Store:
         if self.is_sqlite:
             raise TypeError("fetch_on_driver is for PostgreSQL")
         async with self._driver_lock:
-            if self._driver_conn is None or self._driver is None:
-                conn = await self._reader.connect()
-                try:
-                    driver = (await conn.get_raw_connection()).driver_connection
-                except BaseException:
-                    await _to_the_end(conn.close())
-                    raise
-                self._driver_conn, self._driver = conn, driver
-            conn, driver = self._driver_conn, self._driver
+            if self._driver_conn is None:
+                self._driver_conn = await self._reader.connect()
+            conn = self._driver_conn
+            # The connection is checked out: its asyncpg connection is a plain attribute away
+            # (SQLAlchemy's get_raw_connection() would be a greenlet trip every call).
+            assert conn.sync_connection is not None
+            driver = conn.sync_connection.connection.driver_connection
+            assert driver is not None
             try:
                 return list(await driver.fetch(sql, *args))
             except BaseException as exc:
                 if classify_failure(exc) is StoreFailure.UNAVAILABLE or isinstance(exc, asyncio.CancelledError):
-                    self._driver_conn = self._driver = None
+                    self._driver_conn = None
                     with contextlib.suppress(Exception):
                         await conn.invalidate()
                 raise
@@ -500,7 +498,7 @@ class Store:
         if self._inline_engine is not None:
             self._inline_engine.dispose()
         if self._driver_conn is not None:
-            held, self._driver_conn, self._driver = self._driver_conn, None, None
+            held, self._driver_conn = self._driver_conn, None
             with contextlib.suppress(Exception):
                 await held.close()
         if self._sync_thread is not None:
