@@ -238,41 +238,35 @@ async def test_a_synchronous_transaction_commits_or_rolls_back_whole_whichever_l
     SQLAlchemy, or both: committed together, or rolled back together when it raises. On
     SQLite a small one runs on the loop's thread, begun and ended on a kept connection."""
 
-    def write(conn: Connection, key: str, *, fail: bool = False) -> str:
-        conn.execute(insert(bot_state).values(key=f"{key}-core", value="v"))
+    def write(conn: Connection, key: str, *, through_core: bool, fail: bool = False) -> str:
+        """Writes ``<key>-driver`` on the sqlite3 connection (PostgreSQL has none here: it
+        writes ``<key>-core`` instead) and, ``through_core``, ``<key>-core`` through SQLAlchemy."""
         driver = conn.connection.driver_connection
-        if isinstance(driver, sqlite3.Connection):
+        on_driver = isinstance(driver, sqlite3.Connection)
+        if through_core or not on_driver:
+            conn.execute(insert(bot_state).values(key=f"{key}-core", value="v"))
+        if on_driver:
             driver.execute("INSERT INTO bot_state (key, value) VALUES (?, 'v')", (f"{key}-driver",))
         if fail:
             raise RuntimeError("boom")
         return key
 
-    def write_on_driver_only(conn: Connection, key: str, *, fail: bool = False) -> str:
-        driver = conn.connection.driver_connection
-        if not isinstance(driver, sqlite3.Connection):
-            conn.execute(insert(bot_state).values(key=f"{key}-driver", value="v"))
-        else:
-            driver.execute("INSERT INTO bot_state (key, value) VALUES (?, 'v')", (f"{key}-driver",))
-        if fail:
-            raise RuntimeError("boom")
-        return key
-
-    for work in (write, write_on_driver_only):
-        name = work.__name__
+    for name, through_core in (("both", True), ("driver", False)):
         for fail in (True, False, True):
             key = f"{name}-{'failed' if fail else 'kept'}"
+            work = partial(write, key=key, through_core=through_core, fail=fail)
             if fail:
                 with pytest.raises(RuntimeError):
-                    await store.run_transaction(partial(work, key=key, fail=True), small=small)
+                    await store.run_transaction(work, small=small)
             else:
-                assert await store.run_transaction(partial(work, key=key), small=small) == key
+                assert await store.run_transaction(work, small=small) == key
     async with store.read() as conn:
         keys = set(await conn.scalars(select(bot_state.c.key)))
-    written = {key for key in keys if key.startswith("write")}
-    expected = {"write-kept-core", "write_on_driver_only-kept-driver"}
+    written = {key for key in keys if key.startswith(("both-", "driver-"))}
     if store.is_sqlite:
-        expected.add("write-kept-driver")
-    assert written == expected
+        assert written == {"both-kept-core", "both-kept-driver", "driver-kept-driver"}
+    else:
+        assert written == {"both-kept-core", "driver-kept-core"}
 
 
 async def test_times_come_back_aware_in_utc_whatever_zone_went_in(store: Store) -> None:
