@@ -303,8 +303,7 @@ class BotProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.pid)
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(list(self.lines)[-lines:])
@@ -396,24 +395,28 @@ def quiesce(*fakes: FakeDiscord) -> None:
     gc.freeze()
 
 
+def process_cpu_seconds(pid: int | str) -> float:
+    """User + system CPU time process ``pid`` has used so far (from /proc; OSError once it has ended)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def local_database_cpu_seconds() -> float:
     """User + system CPU time of every PostgreSQL server process on this machine (0 if none).
 
     Only a figure for a server on this machine (the benchmarks' default, 127.0.0.1), whose
     cores the bot and the fake share; it counts everything that server does meanwhile.
     """
-    total = 0
+    total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if not (entry / "comm").read_text().startswith("postgres"):
-                continue
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            if entry.joinpath("comm").read_text().startswith("postgres"):
+                total += process_cpu_seconds(entry.name)
         except OSError:  # the process ended meanwhile
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 class CpuMeter:

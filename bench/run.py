@@ -722,6 +722,11 @@ def fmt(value: float | str | None, digits: int = 2) -> str:
 OVERHEAD_TARGETS = {("poll vote", "p99_ms"): 1.5, ("/countdown", "p50_ms"): 1.2}
 
 
+def report_row(figure: str, ours: float | None, theirs: float | None, *, compare: bool = True) -> Row:
+    """A figure reported beside its baseline, with no target."""
+    return Row(figure, ours, theirs, ratio(ours, theirs) if compare else None, "report", None)
+
+
 def overhead_rows(result: Json) -> list[Row]:
     rows = []
     medians = result["medians"]
@@ -760,13 +765,11 @@ def overhead_rows(result: Json) -> list[Row]:
                 )
                 if result["store"] == "postgresql":
                     rows.append(
-                        Row(
+                        report_row(
                             f"{prefix}  ... and the PostgreSQL server's CPU ms per click",
                             medians[name][label]["database_cpu_ms_per_interaction"],
                             medians[name]["baseline"]["database_cpu_ms_per_interaction"],
-                            None,
-                            "report",
-                            None,
+                            compare=False,
                         )
                     )
     return rows
@@ -786,53 +789,32 @@ def vote_rows(result: Json) -> list[Row]:
             ">= 0.85x baseline",
             None if r is None else r >= 0.85,
         ),
-        Row(
+        report_row(
             "CPU ms per click at that rate (the bot's process)",
             m["bot"]["cpu_ms_per_click"],
             m["baseline"]["cpu_ms_per_click"],
-            ratio(m["bot"]["cpu_ms_per_click"], m["baseline"]["cpu_ms_per_click"]),
-            "report",
-            None,
         ),
-        Row(
+        report_row(
             "  CPU ms per click on the whole machine (bot + fake Discord + database server)",
             m["bot"]["machine_cpu_ms_per_click"],
             m["baseline"]["machine_cpu_ms_per_click"],
-            ratio(m["bot"]["machine_cpu_ms_per_click"], m["baseline"]["machine_cpu_ms_per_click"]),
-            "report",
-            None,
         ),
-        Row(
+        report_row(
             "  ... of which the database server (PostgreSQL on this machine)",
             m["bot"]["database_cpu_ms_per_click"],
             m["baseline"]["database_cpu_ms_per_click"],
-            None,
-            "report",
-            None,
+            compare=False,
         ),
-        Row(
+        report_row(
             "  beside the bare button that commits a row and answers privately: clicks/s",
             ours,
             m["durable"]["acks_per_second"],
-            ratio(ours, m["durable"]["acks_per_second"]),
-            "report",
-            None,
         ),
-        Row(
-            "  ... and CPU ms per click",
-            m["bot"]["cpu_ms_per_click"],
-            m["durable"]["cpu_ms_per_click"],
-            ratio(m["bot"]["cpu_ms_per_click"], m["durable"]["cpu_ms_per_click"]),
-            "report",
-            None,
-        ),
-        Row(
+        report_row("  ... and CPU ms per click", m["bot"]["cpu_ms_per_click"], m["durable"]["cpu_ms_per_click"]),
+        report_row(
             "  ... and on the whole machine",
             m["bot"]["machine_cpu_ms_per_click"],
             m["durable"]["machine_cpu_ms_per_click"],
-            ratio(m["bot"]["machine_cpu_ms_per_click"], m["durable"]["machine_cpu_ms_per_click"]),
-            "report",
-            None,
         ),
         Row(
             f"burst of {result['burst_clicks']:,} clicks: acked in 3 s",
@@ -903,18 +885,9 @@ def memory_rows(result: Json) -> list[Row]:
     for guilds in counts:
         m = result[guilds]["medians"]
         ours, theirs = m["bot"]["ready_seconds"], m["baseline"]["ready_seconds"]
-        rows.append(Row(f"s to READY, {int(guilds):,} guilds", ours, theirs, ratio(ours, theirs), "report", None))
+        rows.append(report_row(f"s to READY, {int(guilds):,} guilds", ours, theirs))
     imports = result["imports_only_peak_rss_mb"]
-    rows.append(
-        Row(
-            "peak RSS MB, importing the code only",
-            imports["bot"],
-            imports["baseline"],
-            ratio(imports["bot"], imports["baseline"]),
-            "report",
-            None,
-        )
-    )
+    rows.append(report_row("peak RSS MB, importing the code only", imports["bot"], imports["baseline"]))
     if counts:
         first = result[counts[0]]["medians"]
         data = round(
