@@ -10,7 +10,7 @@ import json
 import logging
 import pkgutil
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import discord
@@ -21,6 +21,7 @@ import cogs
 from bot import __version__
 from bot.datapack import DataPack, load_data_pack, missing_translations
 from bot.errors import BotCommandTree
+from bot.guilds import GuildKeeper
 from bot.i18n import CatalogTranslator
 from bot.moderation import SettingsGroup
 from bot.pacing import RequestPacer, RestShare, rest_share
@@ -88,6 +89,14 @@ class HyosanBot(commands.AutoShardedBot):
         self.version = __version__
         self.settings_group = SettingsGroup()
         self.scheduler = Scheduler(clock)
+        #: Every feature's per-guild rows across the bot's leaving and coming back (bot/guilds.py).
+        self.guild_keeper = GuildKeeper(
+            lambda: self.store,
+            lambda: self.ownership,
+            clock,
+            timedelta(days=settings.guild_grace_days),
+            wake=self.scheduler.wake,
+        )
         #: This process's share of Discord's global limit, and the pacer every bulk send waits on.
         self.rest_share: RestShare = rest_share(settings.rest_rate_share, settings.shard_count, settings.shard_ids)
         self.rest_pacer = RequestPacer(self.rest_share.per_second, global_clear=self._global_limit_clear)
@@ -187,6 +196,7 @@ class HyosanBot(commands.AutoShardedBot):
         await self.tree.set_translator(CatalogTranslator())
         for extension in discover_cogs():
             await self.load_extension(extension)
+        self.scheduler.register(self.guild_keeper)
         if self.settings_group.commands:
             self.tree.add_command(self.settings_group)
 
@@ -298,6 +308,21 @@ class HyosanBot(commands.AutoShardedBot):
         if not self._heap_frozen:
             self._heap_frozen = True
             freeze_startup_heap()
+        try:
+            await self.guild_keeper.reconcile({guild.id for guild in self.guilds})
+        except Exception:
+            if self.is_closed():
+                log.info("shutting down; departed guilds are looked for again at the next start")
+                return
+            raise
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a guild: its settings are kept for the grace period, then purged."""
+        await self.guild_keeper.left(guild.id)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """Added to a guild: one it left within the grace period finds its settings again."""
+        await self.guild_keeper.joined(guild.id)
 
 
 def freeze_startup_heap() -> None:

@@ -20,6 +20,8 @@ DISCORD_API_BASE_URL = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_DATABASE_PATH = Path("var/hyosan.db")
 DEFAULT_DATA_DIR = Path("data")
+#: Days a guild's settings are kept after the bot leaves it.
+DEFAULT_GUILD_GRACE_DAYS = 7.0
 #: A guard against typos such as 0-40000000 (no bot runs that many shards in one process).
 MAX_SHARD_RANGE = 100_000
 
@@ -59,6 +61,8 @@ class Settings(BaseSettings):
     shard_ids: ShardIdList = None
     #: None: the share of this process's shards (bot/pacing.py); else a fraction in (0, 1].
     rest_rate_share: float | None = None
+    #: Days a guild's settings are kept after the bot leaves it (re-invited within them, they come back).
+    guild_grace_days: float = Field(default=DEFAULT_GUILD_GRACE_DAYS, ge=0, le=3650)
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -102,6 +106,11 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("guild_grace_days", mode="before")
+    @classmethod
+    def _empty_grace_is_default(cls, value: object) -> object:
+        return DEFAULT_GUILD_GRACE_DAYS if isinstance(value, str) and not value.strip() else value
 
     @field_validator("shard_ids", mode="before")
     @classmethod

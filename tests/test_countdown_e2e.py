@@ -421,16 +421,6 @@ async def test_a_post_still_failing_after_the_nonce_grace_is_given_up_not_resent
     assert len([r for r in h.fake.requests if r.method == "POST" and r.path.endswith(f"{h.general.id}/messages")]) == 4
 
 
-async def test_a_server_that_removes_the_bot_loses_its_schedule(harness: Any) -> None:
-    h = harness
-    await set_daily(h)
-    assert await read_with(h.bot.store, repo.fetch_schedule, h.guild.id) is not None
-    h.fake.remove_guild(h.guild)
-    assert await wait_until(lambda: h.bot.get_guild(h.guild.id) is None)
-    await h.settle()
-    assert await read_with(h.bot.store, repo.fetch_schedule, h.guild.id) is None
-
-
 async def test_countdown_cards_follow_the_day_and_the_record_whatever_was_shown_before(harness: Any) -> None:
     """The cog keeps rendered cards: a new day and a new record each get their own."""
     h = harness

@@ -20,16 +20,13 @@ import discord
 import pytest
 from sqlalchemy import func, select
 
-from bot.localdiscord import wait_until
 from bot.localdiscord.interactions import DEFERRED_CHANNEL_MESSAGE
 from bot.localdiscord.state import Channel, Member
 from bot.store import Store
 from bot.store.schema import poll_votes
 from bot.store.schema import polls as polls_table
-from cogs.polls import repo
 from cogs.polls.cog import ACK_SLOW_VOTE_AFTER, PollsCog
 from tests.conftest import Harness
-from tests.stores import read_with
 
 QUESTION = "Who returns in season 2?"
 OPTIONS = "On-jo | Su-hyeok | Nam-ra"
@@ -512,16 +509,6 @@ async def test_moderators_restrict_poll_creation_to_a_role_and_lift_it_again(h: 
     assert "Everyone can create polls again." in lifted.content
     await create(h, member=h.member2)
     assert len(poll_messages(h, h.general)) == 2
-
-
-async def test_a_server_that_removes_the_bot_loses_its_poll_settings(h: Harness) -> None:
-    role = h.guild.add_role("Pollsters", 0)
-    await h.slash(h.moderator, h.general, "settings polls creator-role", role=role)
-    assert await read_with(h.bot.store, repo.fetch_creator_role, h.guild.id) == role.id
-    h.fake.remove_guild(h.guild)
-    assert await wait_until(lambda: h.bot.get_guild(h.guild.id) is None)
-    await h.settle()
-    assert await read_with(h.bot.store, repo.fetch_creator_role, h.guild.id) is None
 
 
 @pytest.mark.parametrize(

@@ -288,15 +288,6 @@ async def test_a_channel_deleted_while_the_bot_was_offline_is_dropped_at_start(h
     assert await listed_ids(h) == set()
 
 
-async def test_leaving_a_guild_deletes_its_settings(harness: Harness) -> None:
-    h = harness
-    await add_spoiler_channel(h, h.general)
-    await add_spoiler_channel(h, h.category)
-    h.fake.remove_guild(h.guild)
-    await h.settle(0.2)
-    assert await listed_ids(h) == set()
-
-
 def loosen_channel_types(h: Harness, subcommand: str) -> None:
     """Drop channel_types from the synced option, as a client that ignores the picker hint would."""
     commands = h.fake.commands[None]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.shards import EVERY_SHARD, Ownership, shard_of
 from bot.spoilers.policy import (
     MAX_SPOILER_CHANNELS,
     ChannelPlace,
@@ -18,7 +19,6 @@ from bot.spoilers.repo import (
     fetch_spoiler_channel_ids,
     fetch_spoiler_channels,
     forget_channels_except,
-    forget_guild,
     forget_missing,
     remove_spoiler_channel,
 )
@@ -98,25 +98,27 @@ async def test_removing_says_whether_it_was_listed(store: Store) -> None:
     assert await read_with(store, fetch_spoiler_channel_ids, GUILD) == frozenset()
 
 
-async def test_leaving_a_guild_forgets_only_that_guild(store: Store) -> None:
+async def test_catching_up_drops_deleted_channels_only_in_the_guilds_it_names(store: Store) -> None:
     await add(store, GENERAL)
     await add(store, CATEGORY)
-    await add(store, FORUM, OTHER_GUILD)
-    assert await forget_guild(store, GUILD) == 2
-    assert await read_with(store, fetch_spoiler_channel_ids, GUILD) == frozenset()
-    assert await read_with(store, fetch_spoiler_channel_ids, OTHER_GUILD) == {FORUM}
-
-
-async def test_catching_up_drops_deleted_channels_and_left_guilds(store: Store) -> None:
-    await add(store, GENERAL)
-    await add(store, CATEGORY)
-    await add(store, FORUM, OTHER_GUILD)
+    await add(store, FORUM, OTHER_GUILD)  # a guild the bot is not in (here): the guild keeper's
     await add(store, POST, 3)  # a guild whose channels are not known yet (unavailable)
 
-    dropped = await forget_missing(store, {GUILD: {GENERAL, IN_CATEGORY}}, present_guild_ids={GUILD, 3})
+    dropped = await forget_missing(store, {GUILD: {GENERAL, IN_CATEGORY}}, EVERY_SHARD)
 
-    assert dropped == {GUILD: [CATEGORY], OTHER_GUILD: [FORUM]}
+    assert dropped == {GUILD: [CATEGORY]}
     assert await read_with(store, fetch_spoiler_channel_ids, GUILD) == {GENERAL}
-    assert await read_with(store, fetch_spoiler_channel_ids, OTHER_GUILD) == frozenset()
+    assert await read_with(store, fetch_spoiler_channel_ids, OTHER_GUILD) == {FORUM}
     assert await read_with(store, fetch_spoiler_channel_ids, 3) == {POST}
-    assert await forget_channels_except(store, GUILD, {GENERAL}) == []
+    assert await forget_channels_except(store, GUILD, {GENERAL}, EVERY_SHARD) == []
+
+
+async def test_catching_up_never_touches_a_guild_of_another_shard(store: Store) -> None:
+    """Even named with no channels, a guild on a shard this process does not run is left alone."""
+    theirs = 1 << 22  # shard 1 of 2
+    assert shard_of(theirs, 2) == 1
+    await add(store, GENERAL, theirs)
+    mine = Ownership.of(2, [0])
+    assert await forget_missing(store, {theirs: set()}, mine) == {}
+    assert await forget_channels_except(store, theirs, set(), mine) == []
+    assert await read_with(store, fetch_spoiler_channel_ids, theirs) == {GENERAL}

@@ -31,7 +31,7 @@ from bot.store.ddl import split_sql, sqlite_statements
 from bot.store.precompiled import PrecompiledSqlite
 from bot.store.schema import TABLES, bot_state, countdown_schedules, poll_votes, polls, spoiler_channels
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 async def test_an_empty_database_is_migrated_to_the_latest_revision(store: Store) -> None:

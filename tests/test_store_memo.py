@@ -12,17 +12,18 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.guilds import GuildKeeper
+from bot.shards import EVERY_SHARD
 from bot.spoilers.repo import (
     SPOILER_CHANNEL_IDS,
     add_spoiler_channel,
     forget_channels_except,
-    forget_guild,
     forget_missing,
     remove_spoiler_channel,
 )
 from bot.store import Store
 from bot.store.memo import REMEMBER_FOR, Recalled
-from bot.store.schema import spoiler_channels
+from bot.store.schema import countdown_schedules, spoiler_channels
 from cogs.countdown import repo as countdown
 from cogs.countdown.record import pack_replaces
 from cogs.countdown.slots import PostingRule
@@ -53,6 +54,15 @@ async def seed(store: Store) -> None:
     )
 
 
+async def purge_departed(store: Store) -> None:
+    """The guild keeper purges a guild the bot left (a grace period of 0: at once)."""
+    keeper = GuildKeeper(lambda: store, lambda: EVERY_SHARD, lambda: NOW, dt.timedelta(0))
+    keeper.keep(spoiler_channels, SPOILER_CHANNEL_IDS)
+    keeper.keep(countdown_schedules, countdown.SCHEDULE_ZONE)
+    assert await keeper.left(GUILD)
+    assert await keeper.purge_expired(NOW) == [GUILD]
+
+
 @dataclass(frozen=True)
 class Writer:
     """One function that writes a remembered value, with what makes its write visible."""
@@ -77,20 +87,20 @@ WRITERS = [
         add_channel,
         lambda s: remove_spoiler_channel(s, guild_id=GUILD, channel_id=CHANNEL),
     ),
-    Writer("forget_guild", SPOILER_CHANNEL_IDS, GUILD, add_channel, lambda s: forget_guild(s, GUILD)),
+    Writer("guild keeper purge (spoiler channels)", SPOILER_CHANNEL_IDS, GUILD, add_channel, purge_departed),
     Writer(
         "forget_channels_except",
         SPOILER_CHANNEL_IDS,
         GUILD,
         add_channel,
-        lambda s: forget_channels_except(s, GUILD, {OTHER_CHANNEL}),
+        lambda s: forget_channels_except(s, GUILD, {OTHER_CHANNEL}, EVERY_SHARD),
     ),
     Writer(
         "forget_missing",
         SPOILER_CHANNEL_IDS,
         GUILD,
         add_channel,
-        lambda s: forget_missing(s, {}, present_guild_ids=set()),
+        lambda s: forget_missing(s, {GUILD: set()}, EVERY_SHARD),
     ),
     Writer("save_schedule (new)", countdown.SCHEDULE_ZONE, GUILD, nothing, lambda s: save_schedule(s, "Asia/Seoul")),
     Writer(
@@ -99,6 +109,13 @@ WRITERS = [
         GUILD,
         lambda s: save_schedule(s, "UTC"),
         lambda s: save_schedule(s, "Asia/Seoul"),
+    ),
+    Writer(
+        "guild keeper purge (countdown schedule)",
+        countdown.SCHEDULE_ZONE,
+        GUILD,
+        lambda s: save_schedule(s, "UTC"),
+        purge_departed,
     ),
     Writer(
         "delete_schedule",

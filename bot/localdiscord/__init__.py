@@ -25,6 +25,7 @@ World (plain dataclasses, see :mod:`.state`)::
     g.set_bot_overwrite(ch, allow=0, deny=Permission.SEND_MESSAGES)   # per-channel bot permissions
     g.set_overwrite(ch, role_or_member, allow=..., deny=...)
     fake.remove_guild(g)                      # GUILD_DELETE
+    fake.rejoin_guild(g)                      # GUILD_CREATE: added back
     await fake.delete_channel(ch)             # CHANNEL_DELETE / THREAD_DELETE
     fake.bot_user (id, username), fake.application_id
 

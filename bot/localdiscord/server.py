@@ -332,8 +332,7 @@ class FakeDiscord:
         guild.notify = self.gateway.dispatch_soon
         self.guilds[guild.id] = guild
         self.commands.setdefault(guild.id, [])
-        all_members = bool((self.intents or 0) & GUILD_MEMBERS)
-        self.gateway.dispatch_soon("GUILD_CREATE", guild.to_gateway_payload(all_members=all_members))
+        self.gateway.dispatch_soon("GUILD_CREATE", self._joined_payload(guild))
         return guild
 
     def set_guild_locale(self, guild: Guild, locale: str) -> None:
@@ -346,6 +345,20 @@ class FakeDiscord:
         self.guilds.pop(guild.id, None)
         guild.notify = None
         self.gateway.dispatch_soon("GUILD_DELETE", {"id": str(guild.id)})
+
+    def _joined_payload(self, guild: Guild) -> Json:
+        """GUILD_CREATE for a guild the bot joins: without ``unavailable``, which Discord sends only
+        for a guild of READY's list being loaded or coming back from an outage."""
+        payload = guild.to_gateway_payload(all_members=bool((self.intents or 0) & GUILD_MEMBERS))
+        payload.pop("unavailable", None)
+        return payload
+
+    def rejoin_guild(self, guild: Guild) -> None:
+        """The bot is added again to a guild it was removed from: GUILD_CREATE, as for any join."""
+        guild.notify = self.gateway.dispatch_soon
+        self.guilds[guild.id] = guild
+        self.commands.setdefault(guild.id, [])
+        self.gateway.dispatch_soon("GUILD_CREATE", self._joined_payload(guild))
 
     async def delete_channel(self, channel: Channel) -> None:
         """Delete a channel (or thread) and its messages; dispatches CHANNEL_DELETE/THREAD_DELETE."""

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, case, delete, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.shards import Ownership
 from bot.spoilers.policy import MAX_SPOILER_CHANNELS
 from bot.store import Store
 from bot.store.memo import Recalled
@@ -100,36 +101,30 @@ async def remove_spoiler_channel(store: Store, *, guild_id: int, channel_id: int
         return result.rowcount > 0
 
 
-async def forget_guild(store: Store, guild_id: int) -> int:
-    """Delete everything a guild configured here (the bot left it); returns rows deleted."""
-    async with store.transaction(SPOILER_CHANNEL_IDS.of(guild_id)) as conn:
-        result = await conn.execute(delete(table).where(table.c.guild_id == guild_id))
-        return int(result.rowcount)
-
-
-async def forget_channels_except(store: Store, guild_id: int, existing_ids: Collection[int]) -> list[int]:
+async def forget_channels_except(
+    store: Store, guild_id: int, existing_ids: Collection[int], owned: Ownership
+) -> list[int]:
     """Drop a guild's listed channels that no longer exist; returns the dropped ids."""
-    dropped = await forget_missing(store, {guild_id: existing_ids}, present_guild_ids=None)
+    dropped = await forget_missing(store, {guild_id: existing_ids}, owned)
     return dropped.get(guild_id, [])
 
 
 async def forget_missing(
-    store: Store,
-    existing_channels: Mapping[int, Collection[int]],
-    *,
-    present_guild_ids: Collection[int] | None,
+    store: Store, existing_channels: Mapping[int, Collection[int]], owned: Ownership
 ) -> dict[int, list[int]]:
-    """Catch up in one transaction: drop rows of guilds the bot is no longer in (when
-    ``present_guild_ids`` is given) and rows of channels missing from ``existing_channels``
-    (only for the guilds it names). Returns the dropped channel ids per guild.
+    """Catch up in one transaction: drop rows of channels missing from ``existing_channels``,
+    only in the guilds it names and this process owns (a guild it does not name is left
+    alone: one the bot left is the guild keeper's, bot/guilds.py). Returns the dropped
+    channel ids per guild.
     """
     dropped: dict[int, list[int]] = {}
     async with store.transaction(SPOILER_CHANNEL_IDS.every()) as conn:
-        rows = (await conn.execute(select(table.c.guild_id, table.c.channel_id))).all()
+        rows = (
+            await conn.execute(select(table.c.guild_id, table.c.channel_id).where(owned.clause(table.c.guild_id)))
+        ).all()
         for guild_id, channel_id in rows:
-            gone_guild = present_guild_ids is not None and guild_id not in present_guild_ids
             known = existing_channels.get(guild_id)
-            if gone_guild or (known is not None and channel_id not in known):
+            if known is not None and channel_id not in known:
                 dropped.setdefault(int(guild_id), []).append(int(channel_id))
         pairs = [(guild_id, channel_id) for guild_id, ids in dropped.items() for channel_id in ids]
         if pairs:

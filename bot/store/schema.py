@@ -248,5 +248,14 @@ guild_languages = Table(
     Column("language", Text, nullable=False),
 )
 
+# -- departed guilds (0008) ------------------------------------------------------------------
+
+departed_guilds = Table(
+    "departed_guilds",
+    metadata,
+    Column("guild_id", Snowflake, primary_key=True, autoincrement=False),
+    Column("left_at", UtcDateTime, nullable=False),
+)
+
 #: Every table, parents before children (the order ``store copy`` writes them in).
 TABLES: tuple[Table, ...] = tuple(metadata.sorted_tables)

@@ -20,6 +20,7 @@ from bot.errors import Trusted, UserError, guarded_autocomplete
 from bot.i18n import cmd, permission_names, t
 from bot.language import describe_public_language
 from bot.moderation import SettingsSubgroup
+from bot.store.schema import countdown_posts, countdown_schedules
 from cogs.countdown import repo
 from cogs.countdown.posting import (
     CountdownPosts,
@@ -449,19 +450,17 @@ class CountdownCog(commands.Cog):
         if admin_guilds:
             self.bot.tree.add_command(self.release_group, guilds=admin_guilds)
         self.bot.scheduler.register(self.posts)
+        self.bot.guild_keeper.keep(countdown_schedules, repo.SCHEDULE_ZONE)
+        self.bot.guild_keeper.keep(countdown_posts)
 
     async def cog_unload(self) -> None:
         self.bot.scheduler.unregister(self.posts.name)
+        self.bot.guild_keeper.release(countdown_schedules)
+        self.bot.guild_keeper.release(countdown_posts)
         await self.posts.stop()
         self.bot.settings_group.remove_command(self.settings_group.name)
         for guild_id in self.bot.settings.admin_guild_ids:
             self.bot.tree.remove_command(self.release_group.name, guild=discord.Object(guild_id))
-
-    @commands.Cog.listener()
-    async def on_guild_remove(self, guild: discord.Guild) -> None:
-        """A server that removed the bot gets no more posts; its schedule goes with it."""
-        if await repo.delete_schedule(self.bot.store, guild.id):
-            self.bot.scheduler.wake()
 
     def describe_rule(self, rule: PostingRule, locale: discord.Locale | str | None) -> str:
         values = {

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Row, and_, bindparam, case, exists, false, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.guilds import in_guild
 from bot.shards import EVERY_SHARD, Ownership
 from bot.store import Store, dialect_insert
 from bot.store.memo import Recalled
@@ -338,7 +339,8 @@ async def _fetch_schedules(
 
 
 #: Not paused (a boolean compared portably: ``= false`` in PostgreSQL, ``= 0`` in SQLite).
-_ACTIVE = schedules.c.paused == false()
+#: A schedule that posts: not paused, and in a guild the bot is in (a departed guild's is kept, idle).
+_ACTIVE = and_(schedules.c.paused == false(), in_guild(schedules.c.guild_id))
 
 
 _SCHEDULE_OF_GUILD = select(*_SCHEDULE_COLUMNS).where(schedules.c.guild_id == bindparam("guild_id"))

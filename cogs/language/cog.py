@@ -13,6 +13,7 @@ from bot.errors import UserError
 from bot.i18n import cmd, language_name, languages, t
 from bot.language import describe_public_language, server_locale, write_guild_language
 from bot.moderation import SettingsSubgroup
+from bot.store.schema import guild_languages
 
 #: The choice that removes a moderator's choice: posts follow the server's language in Discord.
 FOLLOW_SERVER = "server"
@@ -73,6 +74,8 @@ class LanguageCog(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.settings_group.add_command(self.settings_group)
+        self.bot.guild_keeper.keep(guild_languages)
 
     async def cog_unload(self) -> None:
         self.bot.settings_group.remove_command(self.settings_group.name)
+        self.bot.guild_keeper.release(guild_languages)

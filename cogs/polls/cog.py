@@ -32,6 +32,7 @@ from bot.spoilers import (
     spoiler_view_for,
     unregister_reveal_provider,
 )
+from bot.store.schema import poll_settings
 from cogs.polls import repo
 from cogs.polls.ballot_box import BallotBox
 from cogs.polls.export import ballots_csv, counts_csv, export_filename
@@ -150,21 +151,18 @@ class PollsCog(commands.Cog, name=COG_NAME):
         self.bot.settings_group.add_command(self.settings_group)
         register_reveal_provider(REVEAL_KIND, self.reveal_poll)
         self.bot.scheduler.register(self.deadlines)
+        self.bot.guild_keeper.keep(poll_settings)
         self._startup_task = asyncio.create_task(self._refresh_stale_messages(), name="polls-refresh-stale")
 
     async def cog_unload(self) -> None:
         self.bot.scheduler.unregister(self.deadlines.name)
+        self.bot.guild_keeper.release(poll_settings)
         if self._startup_task is not None:
             self._startup_task.cancel()
         await self.ballot_box.close()
         await self.refresher.close()
         self.bot.settings_group.remove_command(self.settings_group.name)
         unregister_reveal_provider(REVEAL_KIND)
-
-    @commands.Cog.listener()
-    async def on_guild_remove(self, guild: discord.Guild) -> None:
-        """A server that removed the bot loses its poll settings (its polls close at their deadlines)."""
-        await repo.set_creator_role(self.bot.store, guild.id, None)
 
     async def _refresh_stale_messages(self) -> None:
         """After a crash some messages may show an older tally than the store: refresh those."""

@@ -23,14 +23,15 @@ from bot.spoilers import (
 )
 from bot.spoilers.policy import MAX_SPOILER_CHANNELS, ChannelKind, refusal_for_kind
 from bot.spoilers.repo import (
+    SPOILER_CHANNEL_IDS,
     AddResult,
     add_spoiler_channel,
     fetch_spoiler_channels,
     forget_channels_except,
-    forget_guild,
     forget_missing,
     remove_spoiler_channel,
 )
+from bot.store.schema import spoiler_channels
 from cogs.spoilers.survivors import REVEAL_KIND, VERSIONS, SurvivorsPage, Version, parse_version, survivors_page
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,9 @@ class SpoilerSettingsGroup(SettingsSubgroup):
     async def list_(self, interaction: discord.Interaction[Any]) -> None:
         guild = interaction.guild
         assert guild is not None
-        dropped = await forget_channels_except(self.bot.store, guild.id, existing_channel_ids(guild))
+        dropped = await forget_channels_except(
+            self.bot.store, guild.id, existing_channel_ids(guild), self.bot.ownership
+        )
         async with self.bot.store.read() as conn:
             rows = await fetch_spoiler_channels(conn, guild.id)
         locale = interaction.locale
@@ -222,10 +225,12 @@ class SpoilersCog(commands.Cog):
     async def cog_load(self) -> None:
         self.bot.settings_group.add_command(self.settings_group)
         register_reveal_provider(REVEAL_KIND, reveal_survivors)
+        self.bot.guild_keeper.keep(spoiler_channels, SPOILER_CHANNEL_IDS)
 
     async def cog_unload(self) -> None:
         self.bot.settings_group.remove_command(self.settings_group.name)
         unregister_reveal_provider(REVEAL_KIND)
+        self.bot.guild_keeper.release(spoiler_channels)
 
     @app_commands.command(name=cmd("spoilers.survivors.name"), description=cmd("spoilers.survivors.description"))
     @app_commands.rename(version=cmd("spoilers.survivors.version_option"))
@@ -263,24 +268,17 @@ class SpoilersCog(commands.Cog):
         return page
 
     @commands.Cog.listener()
-    async def on_guild_remove(self, guild: discord.Guild) -> None:
-        """The bot left (or was removed from) a guild: its settings go with it."""
-        deleted = await forget_guild(self.bot.store, guild.id)
-        log.info("left guild %s; deleted %d spoiler channel settings", guild.id, deleted)
-
-    @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         """A deleted channel or category is dropped from its guild's list."""
         await remove_spoiler_channel(self.bot.store, guild_id=channel.guild.id, channel_id=channel.id)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        """Catch up on what happened while the bot was offline: guilds left, channels deleted."""
+        """Catch up on channels deleted while the bot was offline, in the guilds it is in
+        (guilds it left are the guild keeper's: bot/guilds.py)."""
         existing = GuildChannelIds(self.bot)
         try:
-            dropped = await forget_missing(
-                self.bot.store, existing, present_guild_ids={guild.id for guild in self.bot.guilds}
-            )
+            dropped = await forget_missing(self.bot.store, existing, self.bot.ownership)
         except Exception:
             if self.bot.is_closed():
                 log.info("shutting down; spoiler settings are checked again at the next start")
