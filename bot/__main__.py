@@ -102,6 +102,7 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
             f"  discord:      {settings.discord_api_base_url} / {settings.discord_gateway_url}",
             f"  shards:       {describe_shards(settings)}",
             f"  rest rate:    {rate}",
+            f"  left servers: settings kept {settings.guild_grace_days:g} days after removal (GUILD_GRACE_DAYS)",
             f"  languages:    {', '.join(languages())}; data pack translations {translated}",
             *(f"  warning: {line}" for line in missing),
             *warnings,

@@ -7,7 +7,8 @@ The story of a small cluster, in one test (starting processes is the slow part):
 3. a ``/release update`` made through shard 0's process is announced in the guilds of both;
 4. shard 1's process is SIGKILLed during a vote storm on a poll in its guild and started
    again: every acknowledged vote is stored once, its guilds are answered again, nothing is
-   posted twice, and shard 0's process answers all the while;
+   posted twice, and shard 0's process answers all the while; every per-guild setting of
+   every feature, in the guilds of both shards, survives its restarts and their READY;
 5. the fake saw no request over Discord's limits: no 429 under the global 50/s, no early IDENTIFY.
 
 Figures (IDENTIFY spacing, post and news latencies, votes) are printed.
@@ -26,9 +27,18 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.localdiscord import IDENTIFY_INTERVAL, FakeDiscord, InteractionRecord, Permission
-from bot.localdiscord.state import TEXT, Channel, Guild, Member
+from bot.localdiscord.state import TEXT, Channel, Guild, Member, Role
 from bot.store import Store
-from bot.store.schema import countdown_posts, countdown_schedules, poll_votes, polls
+from bot.store.schema import (
+    countdown_posts,
+    countdown_schedules,
+    departed_guilds,
+    guild_languages,
+    poll_settings,
+    poll_votes,
+    polls,
+    spoiler_channels,
+)
 from tests.test_faults_kill import TOKEN, BotProcess, click_until_killed, counted, create_poll_of_choices, embed_text
 from tests.test_real_clock_e2e import bot_posts, wait_for
 
@@ -128,6 +138,9 @@ async def test_two_processes_share_the_work_of_their_shards_and_survive_a_kill(
         options = {"channel": server.channel, "time": later, "timezone": "UTC", "cadence": "daily", "mode": "post"}
         record = await fake.slash(server.guild, server.channel, server.moderator, "settings countdown set", options)
         assert "Countdown posts set" in (record.content or ""), record.content
+        pollsters = await set_the_other_settings(fake, server)
+        if server is polls_server:
+            voters[0].roles.append(pollsters.id)  # who creates the poll below
     today = dt.datetime.now(dt.UTC).date()
     due = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=2)
     async with store.transaction() as conn:
@@ -195,11 +208,43 @@ async def test_two_processes_share_the_work_of_their_shards_and_survive_a_kill(
         rows = (await conn.execute(select(countdown_posts.c.guild_id, countdown_posts.c.state))).all()
     assert sorted(rows) == sorted((s.guild.id, "sent") for s in servers for _ in range(2))
 
+    # Every per-guild setting of every feature, of both shards' guilds, survived shard 1's
+    # process starting twice (its READY and its catch-up see only the guilds of shard 1).
+    assert await settings_rows(store) == {
+        table: {s.guild.id for s in servers} for table in ("spoilers", "schedules", "creator roles", "languages")
+    } | {"departed": set()}
+
     # 5. Within Discord's limits throughout.
     assert fake.rate_limit_hits == 0
     assert fake.violations == [], fake.violations
     for bot in processes:
         assert await bot.stop() == 0
+
+
+async def set_the_other_settings(fake: FakeDiscord, server: Server) -> Role:
+    """A spoiler channel, a poll creator role and a language: every other per-guild setting."""
+    role = server.guild.add_role("Pollsters", 0)
+    for command, options in (
+        ("settings spoilers add", {"channel": server.channel}),
+        ("settings polls creator-role", {"role": role}),
+        ("settings language set", {"language": "en"}),  # a row, and posts stay readable here
+    ):
+        record = await fake.slash(server.guild, server.channel, server.moderator, command, options)
+        assert record.callback is not None, f"{command} not answered"
+    return role
+
+
+async def settings_rows(store: Store) -> dict[str, set[int]]:
+    """The guilds with a row in each table of per-guild settings (and those marked departed)."""
+    tables = {
+        "spoilers": spoiler_channels,
+        "schedules": countdown_schedules,
+        "creator roles": poll_settings,
+        "languages": guild_languages,
+        "departed": departed_guilds,
+    }
+    async with store.read() as conn:
+        return {name: {int(g) for g in await conn.scalars(select(t.c.guild_id))} for name, t in tables.items()}
 
 
 async def check_votes(store: Store, poll_id: int, clicked: dict[tuple[int, int], InteractionRecord]) -> None:

@@ -234,3 +234,13 @@ def test_store_copy_refuses_a_target_that_is_not_postgresql(workdir: Path) -> No
     assert result.returncode == 2
     assert "--to must be a postgresql:// URL" in result.stderr
     assert not (workdir / "other.db").exists()
+
+
+def test_check_tells_how_long_a_removed_server_keeps_its_settings(workdir: Path) -> None:
+    default = run_bot(workdir, "check")
+    assert "left servers: settings kept 7 days after removal (GUILD_GRACE_DAYS)" in default.stdout
+    chosen = run_bot(workdir, "check", GUILD_GRACE_DAYS="0.5")
+    assert "left servers: settings kept 0.5 days after removal (GUILD_GRACE_DAYS)" in chosen.stdout
+    bad = run_bot(workdir, "check", GUILD_GRACE_DAYS="-1")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == ["error: setting GUILD_GRACE_DAYS: Input should be greater than or equal to 0"]

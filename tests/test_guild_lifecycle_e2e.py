@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.localdiscord import wait_until
+from bot.localdiscord import Permission, wait_until
+from bot.localdiscord.state import TEXT, Guild
 from bot.store import Store
 from bot.store.schema import countdown_posts, departed_guilds
 from tests.conftest import Harness
@@ -163,3 +164,35 @@ async def test_a_restart_keeps_every_setting_of_the_servers_it_is_in(harness: Ha
     await h.run_scheduler(dt.timedelta(days=8))
     assert await departed(h.bot.store) == []
     assert await rows_of(h.bot.store, h.guild.id) == EVERY_SETTING
+
+
+async def settle_in(h: Harness, guild: Guild) -> None:
+    """Every per-guild setting, in another guild of the fake, through the bot's commands."""
+    channel = guild.add_channel("general", TEXT)
+    moderator = guild.add_member(name="mod", roles=[guild.add_role("Moderators", int(Permission.MANAGE_GUILD))])
+    role = guild.add_role("Pollsters", 0)
+    for command, options in (
+        ("settings spoilers add", {"channel": channel}),
+        ("settings countdown set", {"channel": channel, "time": "13:00", "timezone": "UTC", "cadence": "daily", "mode": "post"}),
+        ("settings polls creator-role", {"role": role}),
+        ("settings language set", {"language": "en"}),
+    ):
+        record = await h.fake.slash(guild, channel, moderator, command, options)
+        assert record.callback is not None, f"{command} not answered"
+
+
+async def test_a_process_of_some_shards_leaves_every_setting_of_the_other_shards_guilds_alone(
+    harness: Harness,
+) -> None:
+    """The cluster's data loss, on both stores: a process that runs shard 0 of 2 starts, and its
+    READY holds none of shard 1's guilds; their settings are the other process's, not gone."""
+    h = harness
+    mine, theirs = h.fake.add_guild("Mine", shard=(0, 2)), h.fake.add_guild("Theirs", shard=(1, 2))
+    await h.settle(0.2)
+    await settle_in(h, mine)
+    await settle_in(h, theirs)
+    await h.restart(shard_count=2, shard_ids=(0,))
+    await h.run_scheduler(dt.timedelta(days=8))
+    assert await departed(h.bot.store) == []
+    assert await rows_of(h.bot.store, theirs.id) == EVERY_SETTING
+    assert await rows_of(h.bot.store, mine.id) == EVERY_SETTING
