@@ -1,0 +1,159 @@
+"""The store's edges (issue 21): processes migrating one database together, and what its
+errors and the operator's URLs may show."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.store import Store
+from tests.stores import postgres_server, selected_backends
+
+ROOT = Path(__file__).resolve().parent.parent
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+#: The older revision the second kind of round starts from.
+OLDER = "0003"
+
+#: A process of the bot's own store, opening (and so migrating) each database named on its
+#: stdin as soon as the line arrives: the test writes one line to every process at once, so
+#: they start together, without the seconds of Python's start-up between them.
+OPENER = """
+import asyncio, logging, sys
+from bot.store import Store
+
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(name)s %(message)s")
+
+async def open_and_close(url):
+    store = await Store.open(url)
+    await store.close()
+
+print("ready", flush=True)
+for line in sys.stdin:
+    try:
+        asyncio.run(open_and_close(line.strip()))
+        print("opened", flush=True)
+    except Exception as exc:
+        print("failed:", type(exc).__name__, str(exc).splitlines()[0], flush=True)
+    print("done", flush=True)
+"""
+
+
+class Openers:
+    """Several real processes that each open the same database when told."""
+
+    def __init__(self, processes: list[asyncio.subprocess.Process]) -> None:
+        self.processes = processes
+
+    async def open_together(self, url: str) -> list[list[str]]:
+        """Every process opens ``url`` at once; the lines each printed for it."""
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write(f"{url}\n".encode())
+        await asyncio.gather(*(process.stdin.drain() for process in self.processes if process.stdin))
+        return list(await asyncio.wait_for(asyncio.gather(*map(_lines_until_done, self.processes)), 30))
+
+
+async def _lines_until_done(process: asyncio.subprocess.Process) -> list[str]:
+    assert process.stdout is not None
+    lines = []
+    while (line := (await process.stdout.readline()).decode().strip()) != "done":
+        assert line, "the opener exited"
+        lines.append(line)
+    return lines
+
+
+@pytest.fixture
+async def openers() -> AsyncIterator[Openers]:
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            OPENER,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            assert (await asyncio.wait_for(process.stdout.readline(), 30)).strip() == b"ready"
+        yield Openers(processes)
+    finally:
+        for process in processes:
+            if process.stdin is not None:
+                process.stdin.close()
+        for process in processes:
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+def applied(lines: list[str]) -> list[str]:
+    """The revisions a process's store says it applied ("applied migration 0002 Spoiler ...")."""
+    return [m.group(1) for line in lines if (m := re.search(r"applied migration (\d{4})", line))]
+
+
+async def _open_rounds(openers: Openers, fresh_database: Callable[[], Awaitable[str]], rounds: int) -> None:
+    """Round after round, the processes open a fresh database together, then one at an older
+    revision: every process opens it, and every revision is applied once in all."""
+    for round_number in range(rounds):
+        older = round_number % 2 == 1
+        url = await fresh_database()
+        if older:
+            store = await Store.open(url, revision=OLDER)
+            await store.close()
+        printed = await openers.open_together(url)
+        failures = [line for lines in printed for line in lines if line.startswith("failed")]
+        assert failures == [], f"round {round_number} ({'older' if older else 'fresh'}): {failures}"
+        assert [lines[-1] for lines in printed] == ["opened"] * len(printed)
+        expected = REVISIONS[REVISIONS.index(OLDER) + 1 :] if older else REVISIONS
+        counts = Counter(revision for lines in printed for revision in applied(lines))
+        assert counts == Counter(expected), f"round {round_number}: each revision once, got {counts}"
+        store = await Store.open(url)
+        try:
+            assert await store.schema_version() == REVISIONS[-1]
+            assert await store.migrate() == []
+        finally:
+            await store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_processes_starting_together_migrate_the_database_once(
+    backend: str, openers: Openers, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Four processes opening one fresh (or older) database together: one migrates it, the
+    others wait and find it done. On SQLite one start in eight failed with "table ... already
+    exists" (or Alembic found the revision row moved under it), and processes that found it
+    done said they had applied the revisions too."""
+    if backend not in selected_backends(request.config):
+        pytest.skip(f"--store={request.config.getoption('--store')}")
+    if backend == "sqlite":
+        files = iter(range(1000))
+
+        async def fresh_file() -> str:
+            return str(tmp_path / f"round{next(files)}.db")
+
+        await _open_rounds(openers, fresh_file, rounds=16)
+        return
+    server = await postgres_server()
+    made: list[str] = []
+
+    async def fresh_database() -> str:
+        made.append(await server.create_empty_database())
+        return made[-1]
+
+    try:
+        await _open_rounds(openers, fresh_database, rounds=4)
+    finally:
+        for url in made:
+            await server.drop_database(url)
