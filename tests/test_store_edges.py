@@ -4,6 +4,7 @@ errors and the operator's URLs may show."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 from collections import Counter
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store
+from bot.settings import SettingsError, load_settings
+from bot.store import Store, StoreError, parse_database_url
+from tests.bot_process import run_bot_to_exit
 from tests.stores import postgres_server, selected_backends
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,3 +160,55 @@ async def test_processes_starting_together_migrate_the_database_once(
     finally:
         for url in made:
             await server.drop_database(url)
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """This environment without the bot's settings, plus ``settings``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DISCORD_", "DATABASE_", "OWNER_", "LOG_", "SHARD_", "ADMIN_", "DEV_", "REST_"))
+    }
+    env["PYTHONPATH"] = str(ROOT)
+    return env | settings
+
+
+#: A password with an @ its owner did not percent-encode; none of its parts may be shown.
+AT_PASSWORD_URLS = [
+    "postgresql://hyosan:s3cret@pw42@db.example:5432/hyosan",
+    "postgresql://hyosan:s3cret@pw42:x@db.example:5432/hyosan",  # the rest reads as a port
+    "postgres://hyosan:s3cret@pw42@db.example/hyosan",
+]
+SECRET_PARTS = ("s3cret", "pw42", "db.example")
+
+
+@pytest.mark.parametrize("url", AT_PASSWORD_URLS)
+def test_an_unencoded_at_in_the_password_is_refused_without_showing_any_of_it(url: str, tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as caught:
+        parse_database_url(url)
+    message = str(caught.value)
+    assert message.startswith("DATABASE_URL: ")
+    assert "percent-encode the password" in message
+    assert not [part for part in SECRET_PARTS if part in message]
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DATABASE_URL={url}\n", "utf-8")
+    with pytest.raises(SettingsError) as refused:
+        load_settings(env_file)
+    assert str(refused.value).startswith("setting DATABASE_URL: ")
+    assert "percent-encode the password" in str(refused.value)
+    assert not [part for part in SECRET_PARTS if part in str(refused.value)]
+
+
+def test_a_percent_encoded_at_is_the_password_it_stands_for() -> None:
+    url = parse_database_url("postgresql://hyosan:s3cret%40pw42@db.example:5432/hyosan")
+    assert (url.password, url.host) == ("s3cret@pw42", "db.example")
+
+
+async def test_check_refuses_an_unencoded_at_in_the_password_in_one_line(tmp_path: Path) -> None:
+    finished = await run_bot_to_exit(tmp_path, clean_env(DATABASE_URL=AT_PASSWORD_URLS[0]), "check")
+    assert finished.returncode == 2
+    assert finished.stderr.strip().splitlines() == [
+        "error: setting DATABASE_URL: the password holds an @ that is not percent-encoded; "
+        "percent-encode the password (each @ as %40)"
+    ]
+    assert not [part for part in SECRET_PARTS if part in finished.stdout + finished.stderr]
