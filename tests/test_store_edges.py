@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.settings import SettingsError, load_settings
 from bot.store import Store, StoreError, parse_database_url
@@ -212,3 +214,39 @@ async def test_check_refuses_an_unencoded_at_in_the_password_in_one_line(tmp_pat
         "percent-encode the password (each @ as %40)"
     ]
     assert not [part for part in SECRET_PARTS if part in finished.stdout + finished.stderr]
+
+
+#: What a member typed, bound to a statement that fails.
+TYPED = "typed-by-a-member-7d1f"
+
+
+async def test_a_failing_statement_does_not_show_its_parameters(store: Store) -> None:
+    """Every path a statement takes (the async engine, and on SQLite the inline and the
+    threaded synchronous engines) fails without the values bound to it in the error."""
+    caught: list[DBAPIError] = []
+
+    async def expect_failure(attempt: Awaitable[object]) -> None:
+        with pytest.raises(DBAPIError) as failure:
+            await attempt
+        caught.append(failure.value)
+
+    async def in_transaction() -> None:
+        async with store.transaction() as conn:
+            await conn.execute(text("INSERT INTO bot_state (key, value) VALUES ('k', :v)"), {"v": TYPED})
+            await conn.execute(text("INSERT INTO bot_state (key, value) VALUES ('k', :v)"), {"v": TYPED})
+
+    async def in_read() -> None:
+        async with store.read() as conn:
+            await conn.execute(text("SELECT no_such_column FROM bot_state WHERE value = :v"), {"v": TYPED})
+
+    def work(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO no_such_table VALUES (:v)"), {"v": TYPED})
+
+    await expect_failure(in_transaction())
+    await expect_failure(in_read())
+    await expect_failure(store.run_transaction(work))
+    await expect_failure(store.run_transaction(work, small=True))
+    assert len(caught) == 4
+    for error in caught:
+        assert "SQL parameters hidden" in str(error)
+        assert TYPED not in str(error)

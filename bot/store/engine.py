@@ -4,6 +4,9 @@ Writes go through :meth:`Store.transaction`, one transaction each, committed bef
 caller goes on (a vote is committed before its click is answered). Reads go through
 :meth:`Store.read`, which does not open a transaction (one round trip a statement).
 
+Every engine hides statement parameters in its errors and logs (``hide_parameters``): they
+carry what members typed and would otherwise reach the log with every failed statement.
+
 SQLite: every connection gets WAL, foreign keys and a busy timeout; a write starts with
 ``BEGIN IMMEDIATE`` (SQLAlchemy's recipe for pysqlite: the driver's own implicit
 transactions are switched off), and the writers of one process take turns on an
@@ -637,6 +640,7 @@ def _create_engine(url: URL, busy_timeout_ms: Callable[[], int]) -> AsyncEngine:
         return _create_sqlite_engine(url, busy_timeout_ms)
     return create_async_engine(
         url,
+        hide_parameters=True,
         pool_size=POOL_SIZE,
         max_overflow=10,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -653,6 +657,7 @@ def _create_sqlite_engine(url: URL, busy_timeout_ms: Callable[[], int]) -> Async
         Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
         url,
+        hide_parameters=True,
         # Transactions end explicitly (commit or rollback), so checking a connection back in
         # needs no extra ROLLBACK trip to aiosqlite's thread.
         pool_reset_on_return=None,
@@ -668,6 +673,7 @@ def _create_sync_sqlite_engine(
     """The same database through the synchronous driver, for :meth:`Store.run_transaction` and reads."""
     engine = create_engine(
         url.set(drivername="sqlite+pysqlite"),
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_reset_on_return=None,
