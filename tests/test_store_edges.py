@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 from bot.store import Store, StoreError, parse_database_url
 from tests.bot_process import run_bot_to_exit
 from tests.stores import postgres_server, selected_backends
@@ -250,3 +251,68 @@ async def test_a_failing_statement_does_not_show_its_parameters(store: Store) ->
     for error in caught:
         assert "SQL parameters hidden" in str(error)
         assert TYPED not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        (
+            "DISCORD_API_BASE_URL",
+            "http://proxy.example:8080/api/v10",
+            "setting DISCORD_API_BASE_URL: http:// would send the bot's token unencrypted to proxy.example; "
+            "use https:// (http:// is only for this computer: 127.0.0.1, ::1 or localhost)",
+        ),
+        (
+            "DISCORD_GATEWAY_URL",
+            "ws://10.0.0.7/",
+            "setting DISCORD_GATEWAY_URL: ws:// would send the bot's token unencrypted to 10.0.0.7; "
+            "use wss:// (ws:// is only for this computer: 127.0.0.1, ::1 or localhost)",
+        ),
+        ("DISCORD_API_BASE_URL", "http://localhost.example/api/v10", "unencrypted to localhost.example;"),
+        ("DISCORD_API_BASE_URL", "http://0.0.0.0:8080/api/v10", "unencrypted to 0.0.0.0;"),
+        ("DISCORD_GATEWAY_URL", "ws://[2001:db8::1]:8081/", "unencrypted to 2001:db8::1;"),
+        ("DISCORD_API_BASE_URL", "http://:8080/api/v10", "setting DISCORD_API_BASE_URL: names no host"),
+    ],
+)
+def test_a_plain_discord_url_off_this_computer_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings(tmp_path / "none.env")
+    assert expected in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("api", "gateway"),
+    [
+        ("http://127.0.0.1:8080/api/v10", "ws://127.0.0.1:8081/"),
+        ("http://127.8.0.1/api/v10", "ws://[::1]:8081/"),
+        ("http://LocalHost:8080/api/v10", "ws://localhost/"),
+        ("https://proxy.example/api/v10", "wss://gateway.example/"),
+    ],
+)
+def test_plain_urls_of_this_computer_and_tls_anywhere_are_taken(api: str, gateway: str) -> None:
+    settings = Settings(discord_api_base_url=api, discord_gateway_url=gateway)
+    assert (settings.discord_api_base_url, settings.discord_gateway_url) == (api, gateway)
+
+
+@pytest.mark.parametrize(
+    ("command", "setting", "value"),
+    [
+        ("run", "DISCORD_API_BASE_URL", "http://proxy.invalid/api/v10"),
+        ("check", "DISCORD_GATEWAY_URL", "ws://gateway.invalid/"),
+    ],
+)
+async def test_the_bot_will_not_start_with_its_token_in_the_clear(
+    tmp_path: Path, command: str, setting: str, value: str
+) -> None:
+    shutil.copytree(ROOT / "data", tmp_path / "data")  # all else is as the bot needs it
+    env = clean_env(DISCORD_TOKEN="token-never-sent-9c2e", **{setting: value})
+    finished = await run_bot_to_exit(tmp_path, env, command)
+    assert finished.returncode == 2
+    [line] = finished.stderr.strip().splitlines()
+    assert line.startswith(f"error: setting {setting}: {value.split(':')[0]}:// would send the bot's token")
+    assert "token-never-sent-9c2e" not in finished.stdout + finished.stderr
+    assert not (tmp_path / "var").exists(), "nothing was started"
