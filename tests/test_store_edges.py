@@ -1,5 +1,6 @@
-"""The store's edges (issue 21): processes migrating one database together, and what its
-errors and the operator's URLs may show."""
+"""The store's and the settings' edges (issue 21): processes migrating one database together,
+what the store's errors may show, a DATABASE_URL password with a plain @, and Discord URLs
+that would send the token unencrypted."""
 
 from __future__ import annotations
 
