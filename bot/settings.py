@@ -6,8 +6,10 @@ passes the result to the bot, so tests build their own ``Settings`` directly.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -179,6 +181,7 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")) or len(value) <= len("https://"):
             raise ValueError("must be an http:// or https:// URL, e.g. https://discord.com/api/v10")
+        refuse_token_in_the_clear(value, plain="http", secure="https")
         return value
 
     @field_validator("discord_gateway_url")
@@ -187,6 +190,7 @@ class Settings(BaseSettings):
         value = value.strip()
         if not value.startswith(("ws://", "wss://")) or len(value) <= len("wss://"):
             raise ValueError("must be a ws:// or wss:// URL, e.g. wss://gateway.discord.gg/")
+        refuse_token_in_the_clear(value, plain="ws", secure="wss")
         return value
 
     @property
@@ -200,6 +204,34 @@ class Settings(BaseSettings):
     @property
     def token(self) -> str | None:
         return self.discord_token.get_secret_value() if self.discord_token else None
+
+
+def refuse_token_in_the_clear(url: str, *, plain: str, secure: str) -> None:
+    """Every REST call carries the bot's token, and so does the gateway's IDENTIFY: a plain
+    ``http``/``ws`` URL may only name this computer (127.0.0.0/8, ::1 or localhost), as the
+    tests and the preview do; anywhere else needs TLS."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        raise ValueError(f"has no valid host; e.g. {secure}://host/...") from None
+    if not host:
+        raise ValueError(f"names no host; e.g. {secure}://host/...")
+    if parts.scheme == plain and not is_loopback(host):
+        raise ValueError(
+            f"{plain}:// would send the bot's token unencrypted to {host}; use {secure}:// "
+            f"({plain}:// is only for this computer: 127.0.0.1, ::1 or localhost)"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or an address of 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_shard_ids(text: str) -> tuple[int, ...] | None:

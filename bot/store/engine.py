@@ -4,6 +4,9 @@ Writes go through :meth:`Store.transaction`, one transaction each, committed bef
 caller goes on (a vote is committed before its click is answered). Reads go through
 :meth:`Store.read`, which does not open a transaction (one round trip a statement).
 
+Every engine hides statement parameters in its errors and logs (``hide_parameters``): they
+carry what members typed and would otherwise reach the log with every failed statement.
+
 SQLite: every connection gets WAL, foreign keys and a busy timeout; a write starts with
 ``BEGIN IMMEDIATE`` (SQLAlchemy's recipe for pysqlite: the driver's own implicit
 transactions are switched off), and the writers of one process take turns on an
@@ -16,8 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -62,6 +68,13 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 POOL_SIZE = 5
 #: The PostgreSQL advisory lock that migrations take (an arbitrary constant of this bot: "hyosan" in ASCII).
 MIGRATION_LOCK_KEY = 0x6879_6F73_616E
+#: SQLite: the file beside the database whose lock one process at a time holds while it
+#: migrates (hyosan.db-migration.lock; see Store._sqlite_migration_lock), and how often a
+#: process waiting for it looks again.
+MIGRATION_LOCK_SUFFIX = "-migration.lock"
+MIGRATION_LOCK_POLL_SECONDS = 0.02
+#: ... after this long waiting, it says in the log which file it waits for.
+MIGRATION_LOCK_SAY_AFTER = 2.0
 #: Execution option of the read engine: its connections start no transaction on SQLite.
 _READ_OPTION = "hyosan_read"
 #: ... and of the kept connection of small transactions: the store begins them on the driver.
@@ -210,15 +223,52 @@ class Store:
     # -- migrations ------------------------------------------------------------------
 
     async def migrate(self, revision: str = "head") -> list[str]:
-        """Apply every revision up to ``revision``; returns the revisions that ran."""
-        async with self.engine.connect() as conn:
+        """Apply every revision up to ``revision``; returns the revisions that ran.
+
+        The whole migration is one unit across processes: each revision commits on its own
+        (a failure leaves the previous one), so processes starting together on a fresh or
+        older database take turns on a lock held from reading the current revision to the
+        last revision's commit; the next one then finds nothing left to do.
+        """
+        async with self._sqlite_migration_lock(), self.engine.connect() as conn:
             ran: list[str] = await conn.run_sync(self._migrate_sync, revision)
         for name in ran:
             log.info("applied migration %s", name)
         return ran
 
+    @asynccontextmanager
+    async def _sqlite_migration_lock(self) -> AsyncIterator[None]:
+        """SQLite: an exclusive OS lock (``flock``) on a file beside the database, held for the
+        whole migration. SQLite's own locks last one transaction, and Alembic commits each
+        revision, so another process could read the revision between two of them and apply
+        the next one again ("table ... already exists"). The lock file stays (removing it
+        would let a third process lock a new file while the second holds the old one); the
+        lock ends with the process, however it ends. Waiting does not block the event loop."""
+        if not self.is_sqlite or self.url.database in (None, "", ":memory:"):
+            yield
+            return
+        lock_path = f"{self.url.database}{MIGRATION_LOCK_SUFFIX}"
+        try:
+            fd = os.open(lock_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot open its migration lock {lock_path} ({exc.strerror})") from None
+        try:
+            started, said = time.monotonic(), False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not said and time.monotonic() - started > MIGRATION_LOCK_SAY_AFTER:
+                        log.info("another process is migrating %s; waiting for it (%s)", self.path, lock_path)
+                        said = True
+                    await asyncio.sleep(MIGRATION_LOCK_POLL_SECONDS)
+            yield
+        finally:
+            os.close(fd)  # also lets go of the lock
+
     def _migrate_sync(self, conn: Connection, revision: str) -> list[str]:
-        if self.is_sqlite:  # BEGIN IMMEDIATE already makes writers of the file take turns
+        if self.is_sqlite:  # under the migration lock (see _sqlite_migration_lock)
             return self._migrate_locked(conn, revision)
         # Processes starting together on an empty PostgreSQL database migrate one after the other.
         conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
@@ -590,6 +640,7 @@ def _create_engine(url: URL, busy_timeout_ms: Callable[[], int]) -> AsyncEngine:
         return _create_sqlite_engine(url, busy_timeout_ms)
     return create_async_engine(
         url,
+        hide_parameters=True,
         pool_size=POOL_SIZE,
         max_overflow=10,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -606,6 +657,7 @@ def _create_sqlite_engine(url: URL, busy_timeout_ms: Callable[[], int]) -> Async
         Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
         url,
+        hide_parameters=True,
         # Transactions end explicitly (commit or rollback), so checking a connection back in
         # needs no extra ROLLBACK trip to aiosqlite's thread.
         pool_reset_on_return=None,
@@ -621,6 +673,7 @@ def _create_sync_sqlite_engine(
     """The same database through the synchronous driver, for :meth:`Store.run_transaction` and reads."""
     engine = create_engine(
         url.set(drivername="sqlite+pysqlite"),
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_reset_on_return=None,

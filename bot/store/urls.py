@@ -41,9 +41,18 @@ def parse_database_url(text: str | Path, *, setting: str = "DATABASE_URL") -> UR
     if scheme not in DRIVERS:
         raise StoreError(f"{setting}: unknown scheme {scheme!r}; use {EXAMPLES}")
     try:
-        url = make_url(text)
-    except ArgumentError:
-        raise StoreError(f"{setting}: not a database URL; use {EXAMPLES}") from None
+        url: URL | None = make_url(text)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        url = None
+    if (url is None and text.count("@") > 1) or (url is not None and "@" in (url.host or "")):
+        # SQLAlchemy (as any URL parser) ends the password at its first @ and reads the rest
+        # as the host: the message must show no part of what was given.
+        raise StoreError(
+            f"{setting}: the password holds an @ that is not percent-encoded; "
+            "percent-encode the password (each @ as %40)"
+        )
+    if url is None:
+        raise StoreError(f"{setting}: not a database URL; use {EXAMPLES}")
     url = url.set(drivername=DRIVERS[scheme])
     if url.get_backend_name() == "sqlite":
         if not url.database:
