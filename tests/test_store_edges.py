@@ -19,11 +19,13 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import Store, StoreError, parse_database_url
+from bot.store.ddl import SQLITE_SCRIPTS
 from tests.bot_process import run_bot_to_exit
 from tests.stores import postgres_server, selected_backends
 
 ROOT = Path(__file__).resolve().parent.parent
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+#: Every revision the bot ships, in order (one SQLite script each).
+REVISIONS = tuple(sorted(script.name[:4] for script in SQLITE_SCRIPTS.glob("*.sql")))
 #: The older revision the second kind of round starts from.
 OLDER = "0003"
 
