@@ -831,6 +831,11 @@ class FakeDiscord:
 
     # == REST pipeline =====================================================================
 
+    @property
+    def routes(self) -> list[tuple[str, str]]:
+        """Every REST route the fake answers, as (method, template under /api/v10)."""
+        return [(route.method, route.template) for route in self._routes]
+
     def _route(
         self,
         method: str,
