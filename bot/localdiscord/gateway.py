@@ -108,9 +108,10 @@ def _fields(data: object) -> Json:
     return data
 
 
-def _whole(value: object, default: int = 0) -> int:
+def _whole(value: object) -> int:
+    """An integer field (intents, seq); absent is 0."""
     if value is None:
-        return default
+        return 0
     if isinstance(value, bool) or not isinstance(value, int):
         raise Undecodable(f"{value!r} is not an integer")
     return value
