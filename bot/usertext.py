@@ -1,8 +1,9 @@
 """Text that users type: what counts as empty, what is stripped, how it is quoted back.
 
 Why: zero-width characters make a blank name look non-empty, right-to-left
-overrides flip the rest of a reply on screen, and a mention quoted back verbatim
-would ping if allowed_mentions ever changed. Every feature reads typed text
+overrides flip the rest of a reply on screen, a mention quoted back verbatim
+would ping if allowed_mentions ever changed, and a quoted ``<t:…>``, ``<#…>`` or
+``</…:…>`` would render as a time, a channel or a command instead of what was typed. Every feature reads typed text
 through :func:`clean_text` and quotes it back through :func:`quote_user_text`.
 """
 
@@ -51,8 +52,13 @@ def fold_key(text: str) -> str:
 
 
 def quote_user_text(text: str, *, limit: int = QUOTE_LIMIT) -> str:
-    """Typed text as the bot may quote it: one line, short, no controls, markdown and mentions inert."""
+    """Typed text as the bot may quote it: one line, short, no controls, markdown and mentions inert.
+
+    Every ``<`` is escaped (``\\<`` shows as ``<`` in Discord), so nothing in angle brackets
+    renders: no timestamp ``<t:…>``, channel ``<#…>``, command ``</…:…>``, emoji or mention.
+    """
     one_line = " ".join(clean_text(text).split())
     if len(one_line) > limit:
         one_line = one_line[: limit - 1].rstrip() + "…"
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(one_line))
+    escaped = discord.utils.escape_markdown(one_line).replace("<", "\\<")
+    return discord.utils.escape_mentions(escaped)

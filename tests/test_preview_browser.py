@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, Route, async_playwright, expect
 
 from tests.preview_process import LIVE, PreviewProcess, start_preview
 
@@ -196,3 +196,34 @@ async def test_an_owners_release_update_is_announced_where_a_moderator_scheduled
     await expect(announcements).to_be_visible(timeout=SLOW_UPDATE)
     await announcements.click()
     await expect(page.get_by_text("The release information changed", exact=False)).to_be_visible()
+
+
+async def test_a_timestamp_past_what_a_date_holds_shows_as_typed_and_the_page_keeps_working(page: Page) -> None:
+    """Discord shows ``<t:…>`` beyond ±8.64e12 s as the text typed; the page did the same, and stayed up."""
+    far, near = "<t:99999999999999999:R>", "<t:1767225600:D>"
+
+    async def with_far_timestamps(route: Route) -> None:
+        response = await route.fetch()
+        data = await response.json()
+        data["messages"].append(
+            {
+                "id": "9000000000000000001",
+                "author": {"id": "9000000000000000002", "username": "visitor", "bot": False},
+                "timestamp": "2026-01-01T00:00:00+00:00",
+                "flags": 0,
+                "content": f"See you {far}, or on {near}",
+                "embeds": [{"description": f"Ends {far}", "timestamp": "+999999-01-01T00:00:00Z"}],
+                "components": [],
+                "attachments": [],
+            }
+        )
+        await route.fulfill(response=response, json=data)
+
+    await page.route("**/api/messages?*", with_far_timestamps)
+    visit = page.get_by_role("listitem").filter(has_text="See you")
+    await expect(visit).to_contain_text(f"See you {far}, or on")
+    await expect(visit.locator("time.stamp")).to_have_count(1)  # the date in range still renders as one
+    await expect(visit.get_by_text(f"Ends {far}")).to_be_visible()
+    await page.unroute("**/api/messages?*")
+    await run_command(page, "/poll create", question="Still here?", options="Yes | No")
+    await expect(page.get_by_role("button", name="Yes")).to_be_visible()

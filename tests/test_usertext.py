@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,6 +12,13 @@ from bot.usertext import clean_text, fold_key, is_blank, quote_user_text
 
 RLO = "\u202e"
 ZWSP = "\u200b"
+#: What Discord renders in angle brackets: a timestamp, a channel, a command, a user or role, an emoji.
+LIVE_MARKUP = re.compile(r"<t:-?\d+(?::[tTdDfFR])?>|<#\d+>|</[^<>:]+:\d+>|<@[!&]?\d+>|<a?:\w+:\d+>")
+
+
+def live_markup(text: str) -> list[str]:
+    """The markup in ``text`` that Discord would render: a backslash makes the next character literal."""
+    return LIVE_MARKUP.findall(re.sub(r"\\.", "", text))
 
 
 def test_zero_width_only_text_is_blank() -> None:
@@ -49,6 +58,29 @@ def test_any_quote_is_one_line_without_controls_or_live_mentions(text: str) -> N
     assert "@everyone" not in quoted
     assert "@here" not in quoted
     assert len(quoted) <= 60 * 3  # escapes may add backslashes, never more than this
+
+
+def test_a_quote_renders_no_timestamp_channel_or_command_but_reads_as_typed() -> None:
+    typed = "<t:1767225600:R> <#1456074443980800007> </poll create:123> <:cheong:42> \\<t:1:F>"
+    assert live_markup(typed) == ["<t:1767225600:R>", "<#1456074443980800007>", "</poll create:123>", "<:cheong:42>"]
+    quoted = quote_user_text(typed, limit=200)
+    assert live_markup(quoted) == []
+    assert re.sub(r"\\(.)", r"\1", quoted) == typed, "unescaped, it is what the person typed"
+
+
+#: Typed text holding markup Discord renders, after any backslashes or brackets a person may put first.
+TYPED_MARKUP = st.builds(
+    lambda lead, form, number, tail: lead + form.format(number) + tail,
+    st.sampled_from(["", "\\", "\\\\", "<", "a "]),
+    st.sampled_from(["<t:{}:R>", "<t:-{}>", "<#{}>", "</poll create:{}>", "<@&{}>", "<a:dance:{}>"]),
+    st.integers(min_value=0, max_value=2**64),
+    st.sampled_from(["", ">", "\\", " b"]),
+)
+
+
+@given(TYPED_MARKUP)
+def test_no_quote_renders_markup_whatever_was_typed(text: str) -> None:
+    assert live_markup(quote_user_text(text, limit=200)) == []
 
 
 def test_user_errors_quote_user_text_and_keep_what_the_bot_built() -> None:

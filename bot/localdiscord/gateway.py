@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from .state import parse_snowflake
+
 if TYPE_CHECKING:
     from .server import FakeDiscord
 
@@ -42,7 +44,7 @@ Json = dict[str, Any]
 DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE_UPDATE, RESUME = 0, 1, 2, 3, 6
 RECONNECT, REQUEST_GUILD_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 7, 8, 9, 10, 11
 HEARTBEAT_INTERVAL_MS = 41250
-INVALID_SHARD, SHARDING_REQUIRED = 4010, 4011
+DECODE_ERROR, INVALID_SHARD, SHARDING_REQUIRED = 4002, 4010, 4011
 #: Discord accepts one IDENTIFY per rate-limit bucket in this many seconds.
 IDENTIFY_INTERVAL = 5.0
 #: Events whose ``id`` (not ``guild_id``) is the guild they belong to.
@@ -82,6 +84,37 @@ def guild_of(event: str, data: Json) -> int | None:
     """The guild a dispatch belongs to (it picks the shard), or None (shard 0)."""
     raw = data.get("id") if event in GUILD_ID_EVENTS else data.get("guild_id")
     return int(raw) if raw is not None else None
+
+
+class Undecodable(ValueError):
+    """A frame Discord cannot read (not JSON, not an object, a malformed id): it closes with 4002."""
+
+
+def _frame(text: str) -> Json:
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        raise Undecodable("the frame is not JSON") from None
+    if not isinstance(frame, dict):
+        raise Undecodable("the frame is not an object")
+    return frame
+
+
+def _fields(data: object) -> Json:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise Undecodable("d is not an object")
+    return data
+
+
+def _whole(value: object) -> int:
+    """An integer field (intents, seq); absent is 0."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Undecodable(f"{value!r} is not an integer")
+    return value
 
 
 @dataclass
@@ -209,7 +242,12 @@ class FakeGateway:
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
-                    await self._on_frame(conn, json.loads(msg.data))
+                    try:
+                        await self._on_frame(conn, _frame(msg.data))
+                    except Undecodable:
+                        conn.closed_by_fake = DECODE_ERROR
+                        await ws.close(code=DECODE_ERROR, message=b"Error while decoding payload.")
+                        break
                 elif msg.type is WSMsgType.ERROR:
                     break
         finally:
@@ -231,11 +269,11 @@ class FakeGateway:
             self._acks.add(ack)
             ack.add_done_callback(self._acks.discard)
         elif op == IDENTIFY:
-            await self._identify(conn, data or {})
+            await self._identify(conn, _fields(data))
         elif op == RESUME:
-            await self._resume(conn, data or {})
+            await self._resume(conn, _fields(data))
         elif op == REQUEST_GUILD_MEMBERS:
-            await self._member_chunk(data or {})
+            await self._member_chunk(_fields(data))
         elif op == PRESENCE_UPDATE:
             self.fake.presence_updates.append(data or {})
         else:
@@ -259,7 +297,7 @@ class FakeGateway:
             await conn.ws.close(code=INVALID_SHARD, message=b"Invalid shard.")
             return
         shard_id, shard_count = shard
-        session = GatewaySession(intents=int(data.get("intents", 0)), shard_id=shard_id, shard_count=shard_count)
+        session = GatewaySession(intents=_whole(data.get("intents")), shard_id=shard_id, shard_count=shard_count)
         guilds = [g for g in self.fake.guilds.values() if session.serves(g.id)]
         limit = self.fake.max_guilds_per_shard
         if limit is not None and len(guilds) > limit:
@@ -331,7 +369,7 @@ class FakeGateway:
         self.resume_count += 1
         conn.resumed = True
         await self._attach(conn, session)
-        last_seen = int(data.get("seq") or 0)
+        last_seen = _whole(data.get("seq"))
         async with self._send_lock:
             for seq, frame in session.log:
                 if seq > last_seen:
@@ -343,7 +381,12 @@ class FakeGateway:
     async def _member_chunk(self, data: Json) -> None:
         guild_ids = data.get("guild_id")
         for raw in guild_ids if isinstance(guild_ids, list) else [guild_ids]:
-            guild = self.fake.guilds.get(int(raw)) if raw is not None else None
+            if raw is None:
+                continue
+            guild_id = parse_snowflake(raw)
+            if guild_id is None:
+                raise Undecodable(f"guild_id {raw!r} is not a snowflake")
+            guild = self.fake.guilds.get(guild_id)
             if guild is None:
                 continue
             chunk: Json = {

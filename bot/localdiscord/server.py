@@ -56,7 +56,7 @@ from .interactions import (
 from .openapi import OpenApiValidator
 from .permissions import Permission
 from .ratelimits import BucketBook, GlobalLimiter, Injection
-from .state import CATEGORY, FORUM, Channel, Guild, Member, SnowflakeFactory, User, iso_timestamp
+from .state import CATEGORY, FORUM, Channel, Guild, Member, SnowflakeFactory, User, iso_timestamp, parse_snowflake
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,48 @@ class ApiError(Exception):
         if self.errors:
             payload["errors"] = self.errors
         return payload
+
+
+def not_a_snowflake(value: object, *where: str) -> ApiError:
+    """Discord's answer to an id it cannot read: 400/50035 with the field's path in ``errors``."""
+    errors: Json = {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": f'Value "{value}" is not snowflake.'}]}
+    for key in reversed(where):
+        errors = {key: errors}
+    return ApiError(400, 50035, "Invalid Form Body", errors)
+
+
+def snowflake(value: object, *where: str) -> int:
+    """The id in a path, query or body field (``where`` names it), or Discord's 400 for a malformed one."""
+    number = parse_snowflake(value)
+    if number is None:
+        raise not_a_snowflake(value, *where)
+    return number
+
+
+def count(value: str, where: str, *, low: int, high: int) -> int:
+    """A small integer query parameter (``limit``), held within ``low..high``; Discord's 400 when not a number."""
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        problem = {"code": "NUMBER_TYPE_COERCE", "message": f'Value "{value}" is not int.'}
+        raise ApiError(400, 50035, "Invalid Form Body", {where: {"_errors": [problem]}})
+    return max(low, min(high, int(value)))
+
+
+def foreign_request(request: web.Request, port: int) -> str | None:
+    """Why ``request`` does not come from this machine to the server on ``port``; None when it does.
+
+    Both the local Discord and the preview's page bind 127.0.0.1 only, yet a page of another
+    site open in the person's browser can still reach them: through a name of its own that
+    resolves to 127.0.0.1 (DNS rebinding: a foreign ``Host``), or directly, by a fetch, a
+    form or a WebSocket (a foreign ``Origin``; a browser always sends it on those). The bot
+    and the tests send no ``Origin`` at all.
+    """
+    own = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    if request.headers.get("Host") not in own:
+        return f"this server answers only at http://127.0.0.1:{port}"
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.removeprefix("http://") not in own:
+        return "cross-origin requests are refused"
+    return None
 
 
 @dataclass
@@ -188,6 +230,8 @@ class FakeDiscord:
         self.requests: list[RequestRecord] = []
         self.violations: list[str] = []
         self.unhandled: list[str] = []
+        #: Requests refused for a foreign Host or Origin (see :func:`foreign_request`).
+        self.refused: list[str] = []
         self.rate_limit_hits = 0
         self.injections: list[Injection] = []
         self.buckets = BucketBook()
@@ -218,7 +262,7 @@ class FakeDiscord:
 
     async def start(self) -> None:
         """Bind the server (random free port unless given) and start the gateway sender."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[self._only_local], client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/resume-gateway", self.gateway.handle)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._serve_attachment)
@@ -800,6 +844,11 @@ class FakeDiscord:
 
     # == REST pipeline =====================================================================
 
+    @property
+    def routes(self) -> list[tuple[str, str]]:
+        """Every REST route the fake answers, as (method, template under /api/v10)."""
+        return [(route.method, route.template) for route in self._routes]
+
     def _route(
         self,
         method: str,
@@ -862,13 +911,24 @@ class FakeDiscord:
         r("GET", "/guilds/{guild_id}/roles", self._get_guild_roles)
         r("GET", "/guilds/{guild_id}/members/{user_id}", self._get_guild_member)
 
+    @web.middleware
+    async def _only_local(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """REST, gateway and attachments serve this machine's bot, never a page of another site."""
+        refused = foreign_request(request, self.port)
+        if refused is not None:
+            self.refused.append(f"{request.method} {request.path}: {refused}")
+            return self._json(403, {"message": "403: Forbidden", "code": 0})
+        return await handler(request)
+
     async def _handle_stray(self, request: web.Request) -> web.StreamResponse:
         """Anything outside /api/v10 (wrong API version, typo'd base URL)."""
         self.unhandled.append(f"{request.method} {request.path}")
         return self._json(404, {"message": "404: Not Found", "code": 0})
 
     async def _serve_attachment(self, request: web.Request) -> web.StreamResponse:
-        upload = self.uploads.get(int(request.match_info["attachment_id"]))
+        upload = self.uploads.get(parse_snowflake(request.match_info["attachment_id"]) or 0)
         if upload is None:
             return web.Response(status=404)
         return web.Response(body=upload.data, headers={"Content-Type": upload.content_type})
@@ -974,6 +1034,9 @@ class FakeDiscord:
 
         if route.bot_auth and request.headers.get("Authorization") != f"Bot {self.token}":
             return self._json(401, {"message": "401: Unauthorized", "code": 0})
+        for name, raw in params.items():
+            if name.endswith("_id") and parse_snowflake(raw) is None:
+                return self._json(400, not_a_snowflake(raw, name).body())
 
         for injection in self.injections:
             if injection.matches(method, path):
@@ -1255,8 +1318,8 @@ class FakeDiscord:
         if body.get("poll"):
             message["poll"] = body["poll"]
         reference = body.get("message_reference")
-        if reference and reference.get("message_id"):
-            referenced = self._messages.get(int(reference["message_id"]))
+        if isinstance(reference, dict) and reference.get("message_id"):
+            referenced = self._messages.get(snowflake(reference["message_id"], "message_reference", "message_id"))
             if referenced is None and reference.get("fail_if_not_exists", True):
                 raise ApiError(
                     400,
@@ -1575,12 +1638,14 @@ class FakeDiscord:
         _, channel, perms = self._channel_for_bot(req)
         if not perms & Permission.READ_MESSAGE_HISTORY:
             return ApiReply(body=[])
-        limit = max(1, min(100, int(req.query.get("limit", "50"))))
+        limit = count(req.query.get("limit", "50"), "limit", low=1, high=100)
         messages = list(reversed(self.channel_messages(channel.id)))
         if "before" in req.query:
-            messages = [m for m in messages if int(m["id"]) < int(req.query["before"])]
+            before = snowflake(req.query["before"], "before")
+            messages = [m for m in messages if int(m["id"]) < before]
         if "after" in req.query:
-            messages = [m for m in messages if int(m["id"]) > int(req.query["after"])]
+            after = snowflake(req.query["after"], "after")
+            messages = [m for m in messages if int(m["id"]) > after]
             messages = messages[-limit:]
         return ApiReply(body=[self.visible(m) for m in messages[:limit]])
 

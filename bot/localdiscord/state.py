@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ from .permissions import (
 )
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
+#: Discord's ``SnowflakeType``: decimal digits without a sign or leading zeros, an unsigned 64-bit value.
+_SNOWFLAKE = re.compile(r"0|[1-9][0-9]{0,19}")
+SNOWFLAKE_MAX = 2**64 - 1
 
 #: Channel types the fake knows how to serialise.
 TEXT, VOICE, CATEGORY, NEWS, PUBLIC_THREAD, PRIVATE_THREAD, FORUM = 0, 2, 4, 5, 11, 12, 15
@@ -34,6 +38,23 @@ THREAD_TYPES = frozenset({10, PUBLIC_THREAD, PRIVATE_THREAD})
 
 Notify = Callable[[str, dict[str, Any]], None]
 Json = dict[str, Any]
+
+
+def parse_snowflake(value: object) -> int | None:
+    """The id ``value`` spells (a string as Discord sends ids, or an int), or None when it is none.
+
+    Stricter than ``int()``: no sign, spaces, underscores or non-ASCII digits, and nothing
+    past 64 bits, so every route and page of the local Discord reads ids the same way.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _SNOWFLAKE.fullmatch(value):
+        number = int(value)
+    else:
+        return None
+    return number if 0 <= number <= SNOWFLAKE_MAX else None
 
 
 class SnowflakeFactory:

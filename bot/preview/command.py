@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 from dataclasses import dataclass
@@ -51,6 +52,16 @@ def fresh_scratch_store(path: Path) -> None:
             path.with_name(path.name + suffix).unlink()
 
 
+def local_discord() -> FakeDiscord:
+    """The preview's local Discord: a bot token of its own at every run, the preview's bot name.
+
+    The token is random so that nothing but the bot this run starts (it gets the token in its
+    environment) can log in to it or call its REST API; a wrong one is refused as Discord
+    refuses it (401, gateway close 4004).
+    """
+    return FakeDiscord(openapi_path=None, token=secrets.token_urlsafe(32), bot_name=BOT_NAME)
+
+
 def bot_environment(fake: FakeDiscord, world: PreviewWorld, options: PreviewOptions) -> dict[str, str]:
     """The operator's environment with Discord replaced by the local one (nothing else changes)."""
     env = dict(os.environ)
@@ -73,7 +84,7 @@ async def run_preview(settings: Settings, options: PreviewOptions) -> int:
     del settings  # validated by the caller; the bot reads the same settings itself
     if options.database is None:
         fresh_scratch_store(options.store)
-    fake = FakeDiscord(openapi_path=None, bot_name=BOT_NAME)
+    fake = local_discord()
     await fake.start()
     world = build_world(fake)
     site = PreviewSite(fake, world)

@@ -27,7 +27,8 @@ from bot.localdiscord import (
     UnknownCommand,
 )
 from bot.localdiscord.interactions import MODAL, command_allowed, find_command
-from bot.localdiscord.state import NEWS, THREAD_TYPES, Channel, Member
+from bot.localdiscord.server import foreign_request
+from bot.localdiscord.state import NEWS, THREAD_TYPES, Channel, Member, parse_snowflake
 
 from .world import PreviewWorld
 
@@ -96,6 +97,14 @@ def permission_names(bits: int) -> str:
     return ", ".join(names.get(flag, (flag.name or "").replace("_", " ").title()) for flag in Permission if bits & flag)
 
 
+def page_id(body: Json, key: str, missing: str) -> int:
+    """The id the page sent under ``key`` (a snowflake string, as every id on the page is)."""
+    number = parse_snowflake(body.get(key))
+    if number is None:
+        raise PageError(missing)
+    return number
+
+
 class PreviewSite:
     """Serves the page and turns its requests into what a Discord client would send."""
 
@@ -146,16 +155,12 @@ class PreviewSite:
     async def _guard(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        """Only this machine's browser: a page elsewhere cannot reach the API by DNS rebinding or a form post."""
-        allowed_hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
-        if request.host not in allowed_hosts:
-            return web.Response(status=403, text="the preview answers only at " + self.url)
-        if request.method == "POST":
-            origin = request.headers.get("Origin")
-            if origin is not None and origin.removeprefix("http://") not in allowed_hosts:
-                return web.Response(status=403, text="cross-origin requests are refused")
-            if request.content_type != "application/json":
-                return web.Response(status=415, text="the API takes application/json")
+        """Only this machine's browser: a page elsewhere cannot reach the API by DNS rebinding, a fetch or a form post."""
+        refused = foreign_request(request, self.port)
+        if refused is not None:
+            return web.Response(status=403, text=refused)
+        if request.method == "POST" and request.content_type != "application/json":
+            return web.Response(status=415, text="the API takes application/json")
         response = await handler(request)
         response.headers.setdefault(
             "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
@@ -188,19 +193,13 @@ class PreviewSite:
         return web.FileResponse(STATIC_DIR / "index.html")
 
     def _member(self, body: Json) -> Member:
-        try:
-            member = self.world.guild.members.get(int(body.get("member") or 0))
-        except ValueError:
-            member = None
+        member = self.world.guild.members.get(page_id(body, "member", "pick who you are acting as"))
         if member is None or self.world.persona(member.id) is None:
             raise PageError("pick who you are acting as")
         return member
 
     def _channel(self, body: Json) -> Channel:
-        try:
-            channel = self.world.guild.channels.get(int(body.get("channel") or 0))
-        except ValueError:
-            channel = None
+        channel = self.world.guild.channels.get(page_id(body, "channel", "pick a channel"))
         if channel is None:
             raise PageError("pick a channel")
         return channel
@@ -281,7 +280,7 @@ class PreviewSite:
                 elif kind == 5:
                     typed[name] = value if isinstance(value, bool) else str(value).lower() == "true"
                 elif kind in SNOWFLAKE_OPTIONS:
-                    typed[name] = int(str(value))
+                    typed[name] = page_id(raw, name, f"{name}: {value!r} is not an id")
                 else:
                     typed[name] = str(value)
             except ValueError:
@@ -337,7 +336,7 @@ class PreviewSite:
             self.world.guild,
             channel,
             member,
-            int(body.get("message") or 0),
+            page_id(body, "message", "that message is gone"),
             str(body.get("custom_id") or ""),
             locale=locale,
             timeout=ANSWER_WAIT,
@@ -353,7 +352,7 @@ class PreviewSite:
             self.world.guild,
             channel,
             member,
-            int(body.get("message") or 0),
+            page_id(body, "message", "that message is gone"),
             str(body.get("custom_id") or ""),
             [str(v) for v in values],
             locale=locale,
@@ -363,7 +362,7 @@ class PreviewSite:
 
     async def _modal(self, body: Json) -> Json:
         channel, member, locale = self._channel(body), self._member(body), self._locale(body)
-        opened = self._records.get(int(body.get("interaction") or 0))
+        opened = self._records.get(page_id(body, "interaction", "that form is no longer open"))
         values = body.get("values")
         if opened is None or not isinstance(values, dict):
             raise PageError("that form is no longer open")

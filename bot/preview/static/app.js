@@ -54,6 +54,10 @@ const TIME_STYLES = {
   F: { dateStyle: "full", timeStyle: "short" },
 };
 
+function isValidDate(when) {
+  return Number.isFinite(when.getTime());
+}
+
 function formatTimestamp(seconds, style) {
   const when = new Date(seconds * 1000);
   if (style === "R") {
@@ -75,8 +79,10 @@ function escapeHtml(text) {
 function inline(text, keep) {
   const names = (state.server && state.server.names) || { users: {}, channels: {}, roles: {} };
   let out = text;
-  out = out.replace(/&lt;t:(-?\d+)(?::([tTdDfFR]))?&gt;/g, (_, secs, style) => {
+  out = out.replace(/&lt;t:(-?\d+)(?::([tTdDfFR]))?&gt;/g, (raw, secs, style) => {
     const when = new Date(Number(secs) * 1000);
+    // Past what a date can hold (±8.64e12 s), Discord shows the markup as typed; so does the page.
+    if (!isValidDate(when)) return keep(raw);
     return keep(`<time class="stamp" datetime="${when.toISOString()}" title="${escapeHtml(formatTimestamp(Number(secs), "F"))}">${escapeHtml(formatTimestamp(Number(secs), style || "f"))}</time>`);
   });
   out = out.replace(/&lt;@!?(\d+)&gt;/g, (_, id) => keep(`<span class="mention">@${escapeHtml(names.users[id] || "unknown-user")}</span>`));
@@ -187,7 +193,8 @@ function renderEmbed(embed, key) {
   }
   const footer = [];
   if (embed.footer && embed.footer.text) footer.push(embed.footer.text);
-  if (embed.timestamp) footer.push(new Intl.DateTimeFormat(state.locale, TIME_STYLES.f).format(new Date(embed.timestamp)));
+  const stamp = new Date(embed.timestamp);
+  if (embed.timestamp && isValidDate(stamp)) footer.push(new Intl.DateTimeFormat(state.locale, TIME_STYLES.f).format(stamp));
   if (footer.length) node.append(el("div", { class: "embed-footer", text: footer.join(" • ") }));
   return node;
 }
