@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     shard_ids: ShardIdList = None
     #: None: the share of this process's shards (bot/pacing.py); else a fraction in (0, 1].
     rest_rate_share: float | None = None
+    #: A member creates at most one poll per this many seconds in a server (0: no wait).
+    poll_create_cooldown_seconds: float = Field(default=30.0, ge=0, le=86_400)
+    #: A server has at most this many open polls at a time.
+    poll_open_limit: int = Field(default=25, ge=1, le=10_000)
+    #: A closed poll forgets who voted for what after this many days (its counts stay).
+    poll_vote_retention_days: int = Field(default=180, ge=1, le=36_500)
 
     @field_validator("discord_token", mode="before")
     @classmethod
