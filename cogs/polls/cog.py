@@ -32,6 +32,7 @@ from bot.spoilers import (
     spoiler_view_for,
     unregister_reveal_provider,
 )
+from bot.spoilers.reveal import revealing_for
 from cogs.polls import repo
 from cogs.polls.access import (
     AUTOCOMPLETE_FETCH_SECONDS,
@@ -434,6 +435,10 @@ class PollsCog(commands.Cog, name=COG_NAME):
             poll = await repo.fetch_poll(conn, int(key))
         if poll is None or poll.message_id is None:
             return None
+        pressing = revealing_for.get()
+        if pressing is None or pressing.guild_id != poll.guild_id:
+            return None
+        await self.reader(pressing).require_view(poll)
         tally, _ = await repo.read_tally(bot.store, poll.id, len(poll.options))
         return Reveal(embeds=(poll_embed(poll, tally, openly=True, locale=locale),))
 
