@@ -108,7 +108,8 @@ async def test_a_moderator_of_general_cannot_close_a_poll_of_an_archived_staff_t
     assert CANNOT_VIEW in record.content
     async with h.bot.store.read() as conn:
         poll = await repo.fetch_poll(conn, poll_id)
-    assert poll is not None and poll.is_open
+    assert poll is not None
+    assert poll.is_open
 
 
 async def test_staff_with_manage_messages_in_their_room_export_its_archived_thread_poll_from_general(
@@ -152,7 +153,8 @@ async def test_poll_list_leaves_out_polls_of_channels_the_member_cannot_see(h: H
     staff_seen = await h.slash(staff.staffer, h.general, "poll list")
 
     text = embed_text({"embeds": seen.embeds})
-    assert "Best episode?" in text and "promoted" not in text
+    assert "Best episode?" in text
+    assert "promoted" not in text
     assert "Open polls: 1" in text
     assert "promoted" in embed_text({"embeds": staff_seen.embeds})
 
