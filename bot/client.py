@@ -285,9 +285,7 @@ class HyosanBot(commands.AutoShardedBot):
         if running:
             _, stuck = await asyncio.wait(running, timeout=EVENT_TASKS_END_TIMEOUT)
             if stuck:
-                log.warning(
-                    "%d listener task(s) did not end within %s s of closing", len(stuck), EVENT_TASKS_END_TIMEOUT
-                )
+                log.warning("%d listener task(s) did not end within %s s of closing", len(stuck), EVENT_TASKS_END_TIMEOUT)
 
     async def on_ready(self) -> None:
         log.info(

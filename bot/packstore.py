@@ -114,7 +114,9 @@ async def sync_data_pack(store: Store, pack: DataPack) -> PackSyncSummary:
     kinds = tuple(PACK_KINDS)
     table = pack_entries
     async with store.transaction() as conn:
-        result = await conn.execute(select(table.c.kind, table.c.key, table.c.data).where(table.c.kind.in_(kinds)))
+        result = await conn.execute(
+            select(table.c.kind, table.c.key, table.c.data).where(table.c.kind.in_(kinds))
+        )
         existing = {(row.kind, row.key): row.data for row in result}
         inserts = [
             {"kind": k, "key": key, "data": data} for (k, key), data in wanted.items() if (k, key) not in existing

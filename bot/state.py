@@ -20,7 +20,9 @@ async def read_state(conn: AsyncConnection, key: str) -> str | None:
 
 async def state_keys(conn: AsyncConnection, prefix: str) -> list[str]:
     """Every key starting with ``prefix`` (matched literally, not as a LIKE pattern)."""
-    rows = await conn.scalars(select(bot_state.c.key).where(func.substr(bot_state.c.key, 1, len(prefix)) == prefix))
+    rows = await conn.scalars(
+        select(bot_state.c.key).where(func.substr(bot_state.c.key, 1, len(prefix)) == prefix)
+    )
     return [str(key) for key in rows]
 
 

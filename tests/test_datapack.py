@@ -657,8 +657,7 @@ async def test_stale_row_that_no_longer_fits_is_reported(store_url: str) -> None
     try:
         async with store.transaction() as conn:
             await conn.execute(
-                sql("INSERT INTO pack_entries VALUES (:kind, 'old', :data)"),
-                {"kind": KIND_FAQ, "data": '{"id": "old"}'},
+                sql("INSERT INTO pack_entries VALUES (:kind, 'old', :data)"), {"kind": KIND_FAQ, "data": '{"id": "old"}'}
             )
         with pytest.raises(PackStoreError, match="faq/old does not fit FaqEntry"):
             await read_with(store, fetch_pack_entries, KIND_FAQ, FaqEntry)

@@ -198,15 +198,10 @@ def test_check_names_the_database_of_database_url_without_its_password(workdir: 
     ("env", "message"),
     [
         ({"DATABASE_URL": "mysql://root:hunter2@localhost/hyosan"}, "setting DATABASE_URL: unknown scheme 'mysql'"),
-        (
-            {"DATABASE_URL": "postgresql://bot:hunter2@127.0.0.1:1/hyosan"},
-            "DATABASE_URL: cannot reach PostgreSQL at 127.0.0.1:1",
-        ),
+        ({"DATABASE_URL": "postgresql://bot:hunter2@127.0.0.1:1/hyosan"}, "DATABASE_URL: cannot reach PostgreSQL at 127.0.0.1:1"),
     ],
 )
-def test_a_bad_database_setting_is_one_line_and_a_non_zero_exit(
-    workdir: Path, env: dict[str, str], message: str
-) -> None:
+def test_a_bad_database_setting_is_one_line_and_a_non_zero_exit(workdir: Path, env: dict[str, str], message: str) -> None:
     result = run_bot(workdir, "check", **env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

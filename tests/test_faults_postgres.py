@@ -97,9 +97,7 @@ async def test_a_postgresql_restart_during_a_vote_storm_loses_no_acknowledged_vo
 
     stored = {
         (int(row.user_id), int(row.option_index))
-        for row in await fetch_rows(
-            h.bot.store, "SELECT user_id, option_index FROM poll_votes WHERE poll_id = :p", p=poll_id
-        )
+        for row in await fetch_rows(h.bot.store, "SELECT user_id, option_index FROM poll_votes WHERE poll_id = :p", p=poll_id)
     }
     assert counted - stored == set(), "an acknowledged vote was lost"
     assert stored - set(clicks) == set(), "a vote nobody cast was stored"

@@ -113,7 +113,9 @@ WRITERS = [
         countdown.CURRENT_RECORD,
         None,
         seed,
-        lambda s: countdown.record_change(s, record_version("owner", "2027-03-14", dt.date(2026, 11, 20)), NOW, keep),
+        lambda s: countdown.record_change(
+            s, record_version("owner", "2027-03-14", dt.date(2026, 11, 20)), NOW, keep
+        ),
     ),
 ]
 
@@ -195,3 +197,5 @@ async def test_another_process_write_shows_within_remember_for(store: Store, sto
             await asyncio.sleep(0.05)
             assert asyncio.get_running_loop().time() - written < REMEMBER_FOR + 1
     assert seen <= REMEMBER_FOR + 0.2
+
+

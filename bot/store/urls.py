@@ -49,9 +49,7 @@ def parse_database_url(text: str | Path, *, setting: str = "DATABASE_URL") -> UR
         if not url.database:
             raise StoreError(f"{setting}: names no SQLite file; use sqlite:///path/to/file.db")
     elif not url.database:
-        raise StoreError(
-            f"{setting}: names no PostgreSQL database; add it after the host, e.g. postgresql://user@host:5432/hyosan"
-        )
+        raise StoreError(f"{setting}: names no PostgreSQL database; add it after the host, e.g. postgresql://user@host:5432/hyosan")
     return url
 
 
