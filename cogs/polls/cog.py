@@ -617,7 +617,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
             raise UserError("polls.export.not_allowed", id=str(poll.id), channel=channel_mention(poll.channel_id))
         await interaction.response.defer(ephemeral=True, thinking=True)
         retention = self.retention.retention
-        if repo.counts_only(poll, self.bot.clock(), retention):
+        counts = repo.counts_only(poll, self.bot.clock(), retention)
+        if counts:
             tally, _ = await repo.read_tally(self.bot.store, poll.id, len(poll.options))
             data = await asyncio.to_thread(counts_csv, poll, tally)
             key = "polls.export.done_anonymous" if poll.anonymous else "polls.export.done_forgotten"
@@ -635,7 +636,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
                 size=Trusted(_megabytes(len(data))),
                 limit=Trusted(_megabytes(limit)),
             )
-        file = discord.File(io.BytesIO(data), filename=export_filename(poll))
+        file = discord.File(io.BytesIO(data), filename=export_filename(poll, counts=counts))
         await interaction.followup.send(text, file=file, ephemeral=True)
 
     @close.autocomplete("poll_key")
