@@ -34,7 +34,7 @@ QUESTION = "Who returns in season 2?"
 # -- the duration parser ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["999999w " * 700, "999999w" * 800, "1m " * 2000 + "999999w " * 100])
+@pytest.mark.parametrize("text", ["999999w " * 700, "999999w" * 800, "1m " * 1000 + "999999w " * 200])
 def test_a_huge_duration_is_refused_as_too_long_never_overflowing(text: str) -> None:
     with pytest.raises(InvalidPoll) as refused:
         parse_duration(text)
