@@ -21,6 +21,7 @@ import pytest
 from bot.localdiscord import Overwrite, Permission, wait_until
 from bot.localdiscord.state import PRIVATE_THREAD, TEXT, Channel, Member, Role
 from cogs.polls import repo
+from cogs.polls.access import AUTOCOMPLETE_FETCHES
 from tests.conftest import Harness
 from tests.test_polls_e2e import create, embed_text, h, poll_count, poll_id_of, poll_messages, vote
 
@@ -183,6 +184,26 @@ async def test_the_autocomplete_offers_only_polls_the_member_may_see(h: Harness)
         assert [c["value"] for c in member_choices] == [str(shown)], command
     staff_choices = await h.autocomplete(staff.staffer, h.general, "poll results", focused="poll")
     assert {c["value"] for c in staff_choices} == {str(shown), str(hidden), str(archived)}
+
+
+async def test_the_autocomplete_fetches_few_uncached_channels_and_still_hides_their_polls(h: Harness) -> None:
+    """Five archived staff threads: at most three are fetched within the 3 s; none is shown to a member."""
+    staff = await staff_room(h)
+    threads = [h.guild.add_thread(f"vote {n}", staff.room.id) for n in range(5)]
+    guild = h.bot.get_guild(h.guild.id)
+    assert guild is not None
+    assert await wait_until(lambda: all(guild.get_thread(t.id) is not None for t in threads))
+    for thread in threads:
+        await staff_poll(h, staff, thread)
+        await archive(h, thread)
+    _, message = await create(h, question="Best episode?")
+    fetches_before = len([r for r in h.fake.requests if r.method == "GET" and "/channels/" in r.path])
+
+    choices = await h.autocomplete(h.member, h.general, "poll results", focused="poll")
+
+    assert [c["value"] for c in choices] == [str(poll_id_of(message))]
+    fetched = [r for r in h.fake.requests if r.method == "GET" and "/channels/" in r.path][fetches_before:]
+    assert len(fetched) == AUTOCOMPLETE_FETCHES
 
 
 async def test_a_private_thread_poll_is_seen_from_elsewhere_only_with_manage_threads(h: Harness) -> None:

@@ -36,6 +36,7 @@ from bot.errors import Trusted, UserError
 #: channels, within this many seconds in all, and leaves the polls of the rest out.
 AUTOCOMPLETE_FETCHES = 3
 AUTOCOMPLETE_FETCH_SECONDS = 1.0
+THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread)
 
 
 class InPollChannel(Protocol):
@@ -180,6 +181,3 @@ def require_member_may_post(interaction: discord.Interaction[Any]) -> None:
     if not allowed:
         key = "polls.create.member_cannot_send_in_thread" if in_thread else "polls.create.member_cannot_send"
         raise UserError(key, channel=channel_mention(interaction.channel_id or 0))
-
-
-THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread)
