@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     rest_rate_share: float | None = None
     #: Days a guild's settings are kept after the bot leaves it (re-invited within them, they come back).
     guild_grace_days: float = Field(default=DEFAULT_GUILD_GRACE_DAYS, ge=0, le=3650)
+    #: A member creates at most one poll per this many seconds in a server (0: no wait).
+    poll_create_cooldown_seconds: float = Field(default=30.0, ge=0, le=86_400)
+    #: A server has at most this many open polls at a time.
+    poll_open_limit: int = Field(default=25, ge=1, le=10_000)
+    #: A closed poll forgets who voted for what after this many days (its counts stay).
+    poll_vote_retention_days: int = Field(default=180, ge=1, le=36_500)
 
     @field_validator("discord_token", mode="before")
     @classmethod

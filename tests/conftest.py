@@ -320,6 +320,10 @@ async def harness(fake_discord: FakeDiscord, store_url: str) -> AsyncIterator[Ha
         admin_guild_ids=(world["guild"].id,),
         discord_api_base_url=fake_discord.api_base_url,
         discord_gateway_url=fake_discord.gateway_url,
+        # Tests create several polls as one member in a row, and fill the store with polls;
+        # the cooldown's and the cap's own tests set them.
+        poll_create_cooldown_seconds=0,
+        poll_open_limit=10_000,
     )
     h = Harness(fake=fake_discord, settings=settings, clock=FakeClock(), **world)
     watched = [logging.getLogger(name) for name in ("bot", "cogs", "discord")]

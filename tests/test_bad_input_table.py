@@ -99,8 +99,9 @@ BAD_SOURCE_DATE = "is not a date; write the source's date as YYYY-MM-DD."
 NO_POLL = "I can't find a poll"
 NAME_MARKUP = "Type just a name, without mentions, spoiler bars, code or other formatting"
 TOPIC_MARKUP = "Type just a few words, without mentions, spoiler bars, code or other formatting"
-CLOSE_REFUSED = "Only the poll's creator or members with the Manage Messages permission can close it."
-EXPORT_REFUSED = "Only members with the Manage Messages permission can export a poll's votes."
+CLOSE_REFUSED = "Only the poll's creator or members with the Manage Messages permission in <#"
+EXPORT_REFUSED = "needs the Manage Messages permission in its channel, <#"
+CANNOT_VIEW = "is in a channel you can't see (View Channel)"
 
 ROWS: list[Row] = [
     # -- /character (the feature test covers blank, 120 characters, mentions, bars, code, bold) --
@@ -432,6 +433,16 @@ ROWS: list[Row] = [
     Row("poll create/duration negative", "poll create", poll(duration="-5m"), "I don't understand the duration"),
     Row("poll create/duration without a unit", "poll create", poll(duration="5"), "I don't understand the duration"),
     Row("poll create/duration 999999 weeks", "poll create", poll(duration="999999w"), "at most 31 days"),
+    Row(
+        "poll create/duration 999999 weeks 700 times", "poll create", poll(duration="999999w " * 700), "at most 31 days"
+    ),
+    Row(
+        "poll create/where the member may not send messages",
+        "poll create",
+        poll(),
+        "You can't send messages in <#",
+        setup=("members cannot send in general",),
+    ),
     Row("poll create/max_choices negative", "poll create", poll(max_choices=-5), "max_choices must be at least 1"),
     Row(
         "poll create/max_choices 2**53",
@@ -491,6 +502,21 @@ ROWS: list[Row] = [
         setup=("a poll",),
     ),
     Row(
+        "poll results/a poll in a channel the member cannot see",
+        "poll results",
+        {"poll": "{poll}"},
+        CANNOT_VIEW,
+        setup=("a poll in a staff channel",),
+    ),
+    Row(
+        "poll export/a staff channel's poll, Manage Messages everywhere else",
+        "poll export",
+        {"poll": "{poll}"},
+        CANNOT_VIEW,
+        who="moderator",
+        setup=("a poll in a staff channel",),
+    ),
+    Row(
         "poll close/Manage Messages only in another channel",
         "poll close",
         {"poll": "{poll}"},
@@ -538,6 +564,32 @@ async def setup_other_guild_poll(h: Harness, ids: dict[str, Any]) -> None:
     member = other.add_member(name="elsewhere")
     assert await wait_until(lambda: h.bot.get_guild(other.id) is not None)
     ids["other_poll"] = await create_poll(h, other, channel, member)
+
+
+async def setup_staff_channel_poll(h: Harness, ids: dict[str, Any]) -> None:
+    """#staff: hidden from @everyone (the member and the moderator), open to its creator and the bot."""
+    assert h.guild.bot_role is not None
+    view = int(Permission.VIEW_CHANNEL)
+    staff = h.guild.add_channel(
+        "staff",
+        TEXT,
+        overwrites=[
+            {"id": h.guild.id, "type": 0, "deny": view},
+            {"id": h.member2.id, "type": 1, "allow": view},
+            {"id": h.guild.bot_role.id, "type": 0, "allow": view},
+        ],
+    )
+    assert await wait_until(lambda: h.bot.get_channel(staff.id) is not None)
+    ids["poll"] = await create_poll(h, h.guild, staff, h.member2)
+
+
+async def setup_members_cannot_send_in_general(h: Harness, ids: dict[str, Any]) -> None:
+    """Like #rules: members read, only the bot writes."""
+    h.guild.set_overwrite(h.general, h.guild.everyone, deny=int(Permission.SEND_MESSAGES))
+    h.guild.set_bot_overwrite(h.general, allow=int(Permission.SEND_MESSAGES))
+    channel = h.bot.get_channel(h.general.id)
+    assert channel is not None
+    assert await wait_until(lambda: len(channel.overwrites) == 2)  # type: ignore[union-attr]
 
 
 async def setup_full_spoiler_list(h: Harness, ids: dict[str, Any]) -> None:
@@ -591,6 +643,8 @@ SETUPS: dict[str, Setup] = {
     "a poll": setup_poll,
     "a closed poll": setup_closed_poll,
     "a poll in another guild": setup_other_guild_poll,
+    "a poll in a staff channel": setup_staff_channel_poll,
+    "members cannot send in general": setup_members_cannot_send_in_general,
     "50 spoiler channels": setup_full_spoiler_list,
     "loosen countdown channel types": setup_loosen_countdown_channels,
     "bot cannot see in_category": setup_bot_blind_in_category,

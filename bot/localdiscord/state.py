@@ -377,6 +377,16 @@ class Guild:
         self._announce("THREAD_CREATE", {**thread.to_payload(), "newly_created": True})
         return thread
 
+    def archive_thread(self, thread: Channel) -> None:
+        """A thread goes quiet and Discord archives it (THREAD_UPDATE once connected).
+
+        discord.py drops an archived thread from its cache; GET /channels/{id} still finds it.
+        """
+        if not thread.is_thread:
+            raise ValueError(f"#{thread.name} is not a thread")
+        thread.archived = True
+        self._announce("THREAD_UPDATE", thread.to_payload())
+
     def add_member(
         self,
         user_id: int | None = None,
@@ -421,6 +431,12 @@ class Guild:
         """Give a member a role (GUILD_MEMBER_UPDATE once connected)."""
         if role.id not in member.roles:
             member.roles.append(role.id)
+        self._announce("GUILD_MEMBER_UPDATE", {**member.to_payload(), "guild_id": str(self.id)})
+
+    def remove_role_from_member(self, member: Member, role: Role) -> None:
+        """Take a role away from a member (GUILD_MEMBER_UPDATE once connected)."""
+        if role.id in member.roles:
+            member.roles.remove(role.id)
         self._announce("GUILD_MEMBER_UPDATE", {**member.to_payload(), "guild_id": str(self.id)})
 
     # -- permissions --------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,10 @@ RevealProvider = Callable[["HyosanBot", str, "discord.Locale | str | None"], Awa
 """``provider(bot, key, locale)``: the unwrapped content, or None when the key is gone."""
 
 _providers: dict[str, RevealProvider] = {}
+
+#: The press a provider is answering, for a provider whose answer depends on who pressed
+#: where (a poll is revealed only to a member who may see its channel now).
+revealing_for: ContextVar[discord.Interaction[Any] | None] = ContextVar("revealing_for", default=None)
 
 
 def register_reveal_provider(kind: str, provider: RevealProvider) -> None:
@@ -94,7 +99,11 @@ class RevealButton(GuardedItem, discord.ui.DynamicItem[discord.ui.Button[Any]], 
 
     async def on_press(self, interaction: discord.Interaction[Any]) -> None:
         provider = _providers.get(self.kind)
-        reveal = await provider(interaction.client, self.key, interaction.locale) if provider else None
+        pressing = revealing_for.set(interaction)
+        try:
+            reveal = await provider(interaction.client, self.key, interaction.locale) if provider else None
+        finally:
+            revealing_for.reset(pressing)
         if reveal is None:
             raise UserError("spoilers.reveal_gone")
         await interaction.response.send_message(content=reveal.content, embeds=list(reveal.embeds), ephemeral=True)

@@ -13,7 +13,7 @@ import contextlib
 import io
 import logging
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import discord
@@ -22,7 +22,7 @@ from discord.ext import commands
 
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError, guarded_autocomplete, report_interaction_error, send_ephemeral
-from bot.i18n import cmd, t
+from bot.i18n import Counted, cmd, t
 from bot.language import public_locale
 from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
@@ -32,13 +32,21 @@ from bot.spoilers import (
     spoiler_view_for,
     unregister_reveal_provider,
 )
+from bot.spoilers.reveal import revealing_for
 from bot.store.schema import poll_settings
 from cogs.polls import repo
+from cogs.polls.access import (
+    AUTOCOMPLETE_FETCH_SECONDS,
+    AUTOCOMPLETE_FETCHES,
+    PollReader,
+    channel_mention,
+    require_member_may_post,
+)
 from cogs.polls.ballot_box import BallotBox
 from cogs.polls.export import ballots_csv, counts_csv, export_filename
 from cogs.polls.refresher import TallyRefresher
 from cogs.polls.render import close_notice, discord_time, poll_embed, results_embed, vote_answer, vote_buttons
-from cogs.polls.repo import Click, ClickStatus, CloseReason, Poll
+from cogs.polls.repo import Click, ClickStatus, CloseReason, Poll, TooManyOpenPolls
 from cogs.polls.rules import InvalidPoll, build_poll_spec
 from cogs.polls.tally import Tally
 from cogs.polls.views import COG_NAME, parse_vote_custom_id, poll_view, shows_button
@@ -55,10 +63,18 @@ POLL_CACHE_SIZE = 256
 #: (busy timeout and connect timeout 2 s) and are answered directly.
 ACK_SLOW_VOTE_AFTER = 2.5
 LIST_LIMIT = 15
+#: /poll list reads at most this many open polls of a guild before keeping those the member may see.
+LIST_SCAN = 200
+#: /poll list fetches at most this many uncached channels over REST (their polls are left out beyond).
+LIST_FETCHES = 10
 CHOICE_NAME_LIMIT = 100
 LIST_QUESTION_LIMIT = 150
 
 Locale = discord.Locale | str | None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
 
 
 def _guild_of(interaction: discord.Interaction[Any]) -> discord.Guild:
@@ -72,6 +88,36 @@ def _parse_poll_id(value: str) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 18:  # "²" is a digit to str.isdigit
         raise UserError("polls.unknown_poll", value=value)
     return int(text)
+
+
+class CreateCooldown:
+    """At most one ``/poll create`` per member and server per ``per`` seconds (discord.py's
+    :class:`~discord.app_commands.Cooldown`, taken only once a poll is about to be posted, so
+    a typo refused before that costs no wait)."""
+
+    #: Entries kept before the expired ones are dropped (the map stays small however many create).
+    PRUNE_ABOVE = 1024
+
+    def __init__(self, per: float) -> None:
+        self.per = per
+        self._buckets: dict[tuple[int, int], app_commands.Cooldown] = {}
+
+    def take(self, guild_id: int, user_id: int) -> None:
+        """Use the member's turn, or raise CommandOnCooldown saying when the next one comes."""
+        if self.per <= 0:
+            return
+        if len(self._buckets) > self.PRUNE_ABOVE:
+            self._buckets = {key: c for key, c in self._buckets.items() if c.get_tokens() < c.rate}
+        bucket = self._buckets.setdefault((guild_id, user_id), app_commands.Cooldown(1, self.per))
+        retry_after = bucket.update_rate_limit()
+        if retry_after is not None:
+            raise app_commands.CommandOnCooldown(bucket, retry_after)
+
+    def give_back(self, guild_id: int, user_id: int) -> None:
+        """The poll was refused after the turn was taken: the member may try again at once."""
+        bucket = self._buckets.get((guild_id, user_id))
+        if bucket is not None:
+            bucket.reset()
 
 
 class PollDeadlines:
@@ -102,6 +148,30 @@ class PollDeadlines:
         if failed:
             # Raising makes the scheduler back off instead of retrying at once.
             raise RuntimeError(f"{failed} closed polls could not be announced yet")
+
+
+class PollRetention:
+    """The :class:`~bot.scheduler.DueSource` that forgets who voted in closed polls
+    (``POLL_VOTE_RETENTION_DAYS`` after they closed; anonymous polls at their close).
+    Only polls of guilds on this process's shards: another process does the others."""
+
+    name = "poll-retention"
+
+    def __init__(self, cog: PollsCog) -> None:
+        self._cog = cog
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self._cog.bot.settings.poll_vote_retention_days)
+
+    async def next_due(self, now: datetime) -> datetime | None:
+        async with self._cog.bot.store.read() as conn:
+            return await repo.next_forgetting(conn, self.retention, self._cog.bot.ownership)
+
+    async def run_due(self, now: datetime) -> None:
+        forgotten = await repo.forget_expired_voters(self._cog.bot.store, now, self.retention, self._cog.bot.ownership)
+        if forgotten:
+            log.info("forgot who voted in %d closed polls", len(forgotten))
 
 
 class PollSettingsGroup(SettingsSubgroup):
@@ -138,6 +208,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
         self.ballot_box = BallotBox(bot.store, bot.clock)
         self.refresher = TallyRefresher(self.refresh_poll_message)
         self.deadlines = PollDeadlines(self)
+        self.retention = PollRetention(self)
+        self.create_cooldown = CreateCooldown(bot.settings.poll_create_cooldown_seconds)
         self.settings_group = PollSettingsGroup(self)
         self._polls: OrderedDict[int, Poll] = OrderedDict()
         self._announcing: set[int] = set()
@@ -152,11 +224,13 @@ class PollsCog(commands.Cog, name=COG_NAME):
         register_reveal_provider(REVEAL_KIND, self.reveal_poll)
         self.bot.scheduler.register(self.deadlines)
         self.bot.guild_keeper.keep(poll_settings)
+        self.bot.scheduler.register(self.retention)
         self._startup_task = asyncio.create_task(self._refresh_stale_messages(), name="polls-refresh-stale")
 
     async def cog_unload(self) -> None:
         self.bot.scheduler.unregister(self.deadlines.name)
         self.bot.guild_keeper.release(poll_settings)
+        self.bot.scheduler.unregister(self.retention.name)
         if self._startup_task is not None:
             self._startup_task.cancel()
         await self.ballot_box.close()
@@ -209,13 +283,9 @@ class PollsCog(commands.Cog, name=COG_NAME):
             raise UserError("polls.unknown_poll", value=value)
         return poll
 
-    def _permissions_in_poll_channel(self, interaction: discord.Interaction[Any], poll: Poll) -> discord.Permissions:
-        """The member's permissions where the poll is, not where the command was typed."""
-        guild = interaction.guild
-        channel = guild.get_channel_or_thread(poll.channel_id) if guild is not None else None
-        if channel is not None and isinstance(interaction.user, discord.Member):
-            return channel.permissions_for(interaction.user)
-        return interaction.permissions
+    def reader(self, interaction: discord.Interaction[Any], **bounds: Any) -> PollReader:
+        """Every poll read decides who sees what through this (cogs/polls/access.py)."""
+        return PollReader(self.bot, interaction, **bounds)
 
     async def _require_creator_role(self, interaction: discord.Interaction[Any], guild: discord.Guild) -> None:
         async with self.bot.store.read() as conn:
@@ -256,6 +326,11 @@ class PollsCog(commands.Cog, name=COG_NAME):
             ACK_SLOW_VOTE_AFTER, lambda: deferring.append(asyncio.create_task(_acknowledge_privately(interaction)))
         )
         try:
+            poll = await self.cached_poll(poll_id)
+            if poll is None:
+                raise UserError("polls.vote.gone")
+            # A button is clicked in its message's channel: Discord's own answer for it, no look-up.
+            await self.reader(interaction).require_view(poll)
             result = await self.ballot_box.cast(Click(poll_id, interaction.user.id, index))
         finally:
             slow.cancel()
@@ -263,8 +338,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
                 await deferring[0]  # acknowledged before anything answers (a failure too)
         changed = result.transition is not None and result.transition.after != result.transition.before
         try:
-            poll = await self.cached_poll(poll_id)
-            if poll is None or result.status in (ClickStatus.UNKNOWN_POLL, ClickStatus.UNKNOWN_OPTION):
+            if result.status in (ClickStatus.UNKNOWN_POLL, ClickStatus.UNKNOWN_OPTION):
                 raise UserError("polls.vote.gone")
             if result.status is ClickStatus.CLOSED:
                 raise UserError("polls.vote.closed")
@@ -359,6 +433,10 @@ class PollsCog(commands.Cog, name=COG_NAME):
             poll = await repo.fetch_poll(conn, int(key))
         if poll is None or poll.message_id is None:
             return None
+        pressing = revealing_for.get()
+        if pressing is None or pressing.guild_id != poll.guild_id:
+            return None
+        await self.reader(pressing).require_view(poll)
         tally, _ = await repo.read_tally(bot.store, poll.id, len(poll.options))
         return Reveal(embeds=(poll_embed(poll, tally, openly=True, locale=locale),))
 
@@ -410,23 +488,31 @@ class PollsCog(commands.Cog, name=COG_NAME):
             raise UserError(invalid.key, **invalid.values) from None
         if interaction.channel_id is None:
             raise UserError("polls.create.cannot_post")
+        require_member_may_post(interaction)
+        self.create_cooldown.take(guild.id, interaction.user.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         for leftover in sorted(self._to_discard):
             await repo.discard_unposted_poll(self.bot.store, leftover)
             self._to_discard.discard(leftover)
-        poll = await repo.create_poll(
-            self.bot.store,
-            guild_id=guild.id,
-            channel_id=interaction.channel_id,
-            creator_id=interaction.user.id,
-            spec=spec,
-            now=self.bot.clock(),
-        )
+        try:
+            poll = await repo.create_poll(
+                self.bot.store,
+                guild_id=guild.id,
+                channel_id=interaction.channel_id,
+                creator_id=interaction.user.id,
+                spec=spec,
+                now=self.bot.clock(),
+                open_limit=self.bot.settings.poll_open_limit,
+            )
+        except TooManyOpenPolls as full:
+            self.create_cooldown.give_back(guild.id, interaction.user.id)
+            raise UserError("polls.create.too_many_open", limit=full.limit) from None
         try:
             rendered = await self._render_poll_message(poll, Tally.empty(len(poll.options)))
             message = await self._channel(poll).send(**rendered)
         except discord.Forbidden:
             await repo.discard_unposted_poll(self.bot.store, poll.id)
+            self.create_cooldown.give_back(guild.id, interaction.user.id)
             raise UserError("polls.create.cannot_post") from None
         except BaseException:
             await asyncio.shield(repo.discard_unposted_poll(self.bot.store, poll.id))
@@ -463,13 +549,11 @@ class PollsCog(commands.Cog, name=COG_NAME):
     @app_commands.describe(poll_key=cmd("polls.close.poll_description"))
     async def close(self, interaction: discord.Interaction[Any], poll_key: str) -> None:
         poll = await self._fetch_guild_poll(interaction, poll_key)
+        access = await self.reader(interaction).require_view(poll)
         if not poll.is_open:
             raise UserError("polls.close.already_closed", id=str(poll.id))
-        if (
-            poll.creator_id != interaction.user.id
-            and not self._permissions_in_poll_channel(interaction, poll).manage_messages
-        ):
-            raise UserError("polls.close.not_allowed")
+        if poll.creator_id != interaction.user.id and not access.can_manage:
+            raise UserError("polls.close.not_allowed", id=str(poll.id), channel=channel_mention(poll.channel_id))
         await interaction.response.defer(ephemeral=True, thinking=True)
         if not await repo.close_poll(self.bot.store, poll.id, self.bot.clock(), CloseReason.COMMAND):
             raise UserError("polls.close.already_closed", id=str(poll.id))
@@ -485,6 +569,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
     @app_commands.describe(poll_key=cmd("polls.results.poll_description"))
     async def results(self, interaction: discord.Interaction[Any], poll_key: str) -> None:
         poll = await self._fetch_guild_poll(interaction, poll_key)
+        await self.reader(interaction).require_view(poll)
         tally, _ = await repo.read_tally(self.bot.store, poll.id, len(poll.options))
         spoilers = await spoiler_view_for(self.bot, interaction.channel, interaction.locale)
         view = spoilers.reveal_view(REVEAL_KIND, str(poll.id)) if poll.spoiler else None
@@ -499,8 +584,9 @@ class PollsCog(commands.Cog, name=COG_NAME):
         guild = _guild_of(interaction)
         locale = interaction.locale
         async with self.bot.store.read() as conn:
-            polls = await repo.list_open_polls(conn, guild.id, limit=LIST_LIMIT)
-            total = await repo.count_open_polls(conn, guild.id) if polls else 0
+            open_polls = await repo.list_open_polls(conn, guild.id, limit=LIST_SCAN)
+        visible = await self.reader(interaction, fetches=LIST_FETCHES).visible(open_polls)
+        polls, total = visible[:LIST_LIMIT], len(visible)
         if not polls:
             await interaction.response.send_message(t("polls.list.empty", locale), ephemeral=True)
             return
@@ -524,19 +610,31 @@ class PollsCog(commands.Cog, name=COG_NAME):
     @app_commands.describe(poll_key=cmd("polls.export.poll_description"))
     async def export(self, interaction: discord.Interaction[Any], poll_key: str) -> None:
         poll = await self._fetch_guild_poll(interaction, poll_key)
-        if not self._permissions_in_poll_channel(interaction, poll).manage_messages:
-            raise UserError("polls.export.not_allowed")
+        access = await self.reader(interaction).require_view(poll)
+        if not access.can_manage:
+            raise UserError("polls.export.not_allowed", id=str(poll.id), channel=channel_mention(poll.channel_id))
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if poll.anonymous:
+        retention = self.retention.retention
+        counts = repo.counts_only(poll, self.bot.clock(), retention)
+        if counts:
             tally, _ = await repo.read_tally(self.bot.store, poll.id, len(poll.options))
-            data = counts_csv(poll, tally)
-            text = t("polls.export.done_anonymous", interaction.locale, id=str(poll.id))
+            data = await asyncio.to_thread(counts_csv, poll, tally)
+            key = "polls.export.done_anonymous" if poll.anonymous else "polls.export.done_forgotten"
+            text = t(key, interaction.locale, id=str(poll.id), days=Counted("units.days", retention.days))
         else:
             async with self.bot.store.read() as conn:
                 ballots = await repo.fetch_ballots(conn, poll)
-            data = ballots_csv(poll, ballots)
+            data = await asyncio.to_thread(ballots_csv, poll, ballots)
             text = t("polls.export.done", interaction.locale, id=str(poll.id))
-        file = discord.File(io.BytesIO(data), filename=export_filename(poll))
+        limit = interaction.filesize_limit  # what Discord takes from this member here (10 MiB unboosted)
+        if len(data) > limit:
+            raise UserError(
+                "polls.export.too_large",
+                id=str(poll.id),
+                size=Trusted(_megabytes(len(data))),
+                limit=Trusted(_megabytes(limit)),
+            )
+        file = discord.File(io.BytesIO(data), filename=export_filename(poll, counts=counts))
         await interaction.followup.send(text, file=file, ephemeral=True)
 
     @close.autocomplete("poll_key")
@@ -561,8 +659,10 @@ class PollsCog(commands.Cog, name=COG_NAME):
             return []
         async with self.bot.store.read() as conn:
             found = await repo.find_guild_polls(conn, interaction.guild_id, str(current), open_only=open_only)
+        reader = self.reader(interaction, fetches=AUTOCOMPLETE_FETCHES, within=AUTOCOMPLETE_FETCH_SECONDS)
+        visible = await reader.visible(found)
         choices = []
-        for summary in found:
+        for summary in visible[: repo.CHOICES_LIMIT]:
             key = "polls.choice_open" if summary.is_open else "polls.choice_closed"
             name = t(key, interaction.locale, id=str(summary.id), question=" ".join(summary.question.split()))
             if len(name) > CHOICE_NAME_LIMIT:

@@ -59,6 +59,7 @@ def counts_csv(poll: Poll, tally: Tally) -> bytes:
     )
 
 
-def export_filename(poll: Poll) -> str:
-    kind = "counts" if poll.anonymous else "votes"
+def export_filename(poll: Poll, *, counts: bool) -> str:
+    """``counts``: the file holds only counts (an anonymous poll, or voters forgotten)."""
+    kind = "counts" if counts else "votes"
     return f"poll-{poll.id}-{kind}.csv"

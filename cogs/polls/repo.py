@@ -15,11 +15,12 @@ a vote on a closed poll, whatever this module does.
 from __future__ import annotations
 
 import enum
+import random
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -36,6 +37,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     tuple_,
     union_all,
     update,
@@ -51,6 +53,8 @@ from cogs.polls.tally import Tally
 
 #: How many polls an autocomplete shows (Discord's limit for choices).
 CHOICES_LIMIT = 25
+#: How many matching polls an autocomplete reads before keeping those the member may see.
+CHOICES_SCAN = 100
 
 
 class CloseReason(enum.Enum):
@@ -92,9 +96,10 @@ class Poll:
 
 @dataclass(frozen=True, slots=True)
 class PollSummary:
-    """What an autocomplete choice needs."""
+    """What an autocomplete choice needs (and its channel, for who may see it)."""
 
     id: int
+    channel_id: int
     question: str
     is_open: bool
 
@@ -160,12 +165,49 @@ async def _options_of(conn: AsyncConnection, poll_ids: Iterable[int]) -> dict[in
 # -- creating -------------------------------------------------------------------
 
 
+class TooManyOpenPolls(Exception):
+    """The guild already has as many open polls as it may have."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} open polls per guild")
+        self.limit = limit
+
+
+#: The first key of the advisory lock that makes a guild's poll creations take turns on
+#: PostgreSQL (``pg_advisory_xact_lock(int, int)``; the second is the guild id folded to 31 bits).
+CREATE_LOCK_CLASS = 0x4859504C  # "HYPL"
+
+
 async def create_poll(
-    store: Store, *, guild_id: int, channel_id: int, creator_id: int, spec: PollSpec, now: datetime
+    store: Store,
+    *,
+    guild_id: int,
+    channel_id: int,
+    creator_id: int,
+    spec: PollSpec,
+    now: datetime,
+    open_limit: int | None = None,
 ) -> Poll:
-    """Store a poll and its options, not yet attached to a message (so not yet visible anywhere)."""
+    """Store a poll and its options, not yet attached to a message (so not yet visible anywhere).
+
+    With ``open_limit``, refuses (:class:`TooManyOpenPolls`) when the guild already has that
+    many open polls, those being created included. The count and the insert are one
+    transaction that a guild's creations take in turns (SQLite: every writer does;
+    PostgreSQL: an advisory lock per guild), so concurrent creations cannot pass the limit.
+    """
     closes_at = now + spec.duration if spec.duration is not None else None
     async with store.transaction() as conn:
+        if open_limit is not None:
+            if not store.is_sqlite:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:cls, :key)"),
+                    {"cls": CREATE_LOCK_CLASS, "key": guild_id & 0x7FFFFFFF},
+                )
+            count = await conn.scalar(
+                select(func.count()).select_from(polls).where(polls.c.guild_id == guild_id, _OPEN)
+            )
+            if int(count or 0) >= open_limit:
+                raise TooManyOpenPolls(open_limit)
         row = (
             await conn.execute(
                 insert(polls)
@@ -239,23 +281,26 @@ def _like_pattern(fragment: str) -> str:
     return "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-async def find_guild_polls(conn: AsyncConnection, guild_id: int, search: str, *, open_only: bool) -> list[PollSummary]:
+async def find_guild_polls(
+    conn: AsyncConnection, guild_id: int, search: str, *, open_only: bool, limit: int = CHOICES_SCAN
+) -> list[PollSummary]:
     """Polls of a guild for autocomplete, newest first, matching a question fragment
-    (ignoring case, on either database) or an id (``12`` or ``#12``)."""
+    (ignoring case, on either database) or an id (``12`` or ``#12``); the caller keeps
+    those the member may see."""
     fragment = search.strip()
     matches = polls.c.question.ilike(_like_pattern(fragment), escape="\\") | (
         cast(polls.c.id, String) == fragment.lstrip("#")
     )
     query = (
-        select(polls.c.id, polls.c.question, polls.c.closed_at)
+        select(polls.c.id, polls.c.channel_id, polls.c.question, polls.c.closed_at)
         .where(polls.c.guild_id == guild_id, _POSTED, matches)
         .order_by(polls.c.id.desc())
-        .limit(CHOICES_LIMIT)
+        .limit(limit)
     )
     if open_only:
         query = query.where(_OPEN)
     rows = await conn.execute(query)
-    return [PollSummary(row.id, row.question, row.closed_at is None) for row in rows]
+    return [PollSummary(row.id, row.channel_id, row.question, row.closed_at is None) for row in rows]
 
 
 async def list_open_polls(conn: AsyncConnection, guild_id: int, *, limit: int) -> list[Poll]:
@@ -560,12 +605,21 @@ async def stale_open_polls(conn: AsyncConnection, owned: Ownership = EVERY_SHARD
 
 
 async def close_poll(store: Store, poll_id: int, now: datetime, reason: CloseReason) -> bool:
-    """Close an open poll; False when it was already closed (a second close changes nothing)."""
+    """Close an open poll; False when it was already closed (a second close changes nothing).
+
+    An anonymous poll forgets its voters in the same transaction (:func:`_forget_voters`).
+    """
     async with store.transaction() as conn:
-        result = await conn.execute(
-            update(polls).where(polls.c.id == poll_id, _OPEN, _POSTED).values(closed_at=now, close_reason=reason.value)
+        rows = await conn.execute(
+            update(polls)
+            .where(polls.c.id == poll_id, _OPEN, _POSTED)
+            .values(closed_at=now, close_reason=reason.value)
+            .returning(polls.c.anonymous)
         )
-        return result.rowcount == 1
+        closed = rows.first()
+        if closed is not None and closed.anonymous:
+            await _forget_voters(conn, [poll_id], now)
+        return closed is not None
 
 
 async def close_expired_polls(store: Store, now: datetime, owned: Ownership = EVERY_SHARD) -> list[int]:
@@ -581,9 +635,110 @@ async def close_expired_polls(store: Store, now: datetime, owned: Ownership = EV
                 owned.clause(polls.c.guild_id),
             )
             .values(closed_at=polls.c.closes_at, close_reason=CloseReason.DEADLINE.value)
-            .returning(polls.c.id)
+            .returning(polls.c.id, polls.c.anonymous)
         )
-        return sorted(rows.scalars())
+        closed = rows.all()
+        await _forget_voters(conn, [row.id for row in closed if row.anonymous], now)
+        return sorted(row.id for row in closed)
+
+
+# -- forgetting voters ----------------------------------------------------------
+#
+# A closed poll's tally is read from its vote rows, so forgetting who voted keeps the rows
+# and replaces each voter's id with a stand-in: -1, -2, ... per poll, in random order,
+# and every vote's time with the poll's close time. The counts per option and the number
+# of voters stay exact; who voted, and when, is gone. Discord ids are positive, so a stand-in
+# never matches a member. (The schema's vote triggers check inserts only.)
+
+#: A vote row whose voter is still known.
+_KNOWN_VOTER = poll_votes.c.user_id > 0
+
+
+async def _forget_voters(conn: AsyncConnection, poll_ids: Sequence[int], now: datetime) -> int:
+    """Replace the voters of these polls by stand-ins; returns how many votes were changed."""
+    if not poll_ids:
+        return 0
+    rows = (
+        await conn.execute(
+            select(poll_votes.c.poll_id, poll_votes.c.user_id)
+            .where(poll_votes.c.poll_id.in_(list(poll_ids)), _KNOWN_VOTER)
+            .distinct()
+        )
+    ).all()
+    voters: dict[int, list[int]] = defaultdict(list)
+    for poll_id, user_id in rows:
+        voters[poll_id].append(user_id)
+    changes = []
+    shuffle = random.SystemRandom().shuffle
+    for poll_id, user_ids in voters.items():
+        shuffle(user_ids)
+        taken = await conn.scalar(select(func.min(poll_votes.c.user_id)).where(poll_votes.c.poll_id == poll_id))
+        first = min(int(taken or 0), 0) - 1
+        changes += [{"p": poll_id, "u": user_id, "n": first - n} for n, user_id in enumerate(user_ids)]
+    if changes:
+        await conn.execute(
+            update(poll_votes)
+            .where(poll_votes.c.poll_id == bindparam("p"), poll_votes.c.user_id == bindparam("u"))
+            .values(user_id=bindparam("n"), voted_at=now),
+            changes,
+        )
+    return len(changes)
+
+
+def _forget_due(cutoff: datetime) -> ColumnElement[bool]:
+    """Closed polls whose voters are to be forgotten: anonymous ones at once, others once
+    they closed at or before ``cutoff`` (now minus the retention)."""
+    return polls.c.closed_at.is_not(None) & (
+        (polls.c.anonymous == True) | (polls.c.closed_at <= cutoff)  # noqa: E712 (SQL, not Python)
+    )
+
+
+def _has_known_voter() -> ColumnElement[bool]:
+    return (
+        select(poll_votes.c.poll_id).where(poll_votes.c.poll_id == polls.c.id, _KNOWN_VOTER).correlate(polls).exists()
+    )
+
+
+async def next_forgetting(
+    conn: AsyncConnection, retention: timedelta, owned: Ownership = EVERY_SHARD
+) -> datetime | None:
+    """Over owned guilds: when the voters of a closed poll are next due to be forgotten
+    (an anonymous poll's at its close: those closed before this rule existed)."""
+    anonymous = polls.c.anonymous == True  # noqa: E712 (SQL, not Python)
+    remembered = polls.c.closed_at.is_not(None) & owned.clause(polls.c.guild_id) & _has_known_voter()
+    kept: datetime | None = await conn.scalar(select(func.min(polls.c.closed_at)).where(remembered, ~anonymous))
+    at_once: datetime | None = await conn.scalar(select(func.min(polls.c.closed_at)).where(remembered, anonymous))
+    due = [when for when in (kept + retention if kept is not None else None, at_once) if when is not None]
+    return min(due) if due else None
+
+
+#: Polls whose voters one pass forgets at most (the next pass follows at once).
+FORGET_BATCH = 100
+
+
+async def forget_expired_voters(
+    store: Store, now: datetime, retention: timedelta, owned: Ownership = EVERY_SHARD
+) -> list[int]:
+    """Forget the voters of owned guilds' polls closed ``retention`` ago (anonymous ones: at
+    once); their tallies stay. Returns the polls changed (at most :data:`FORGET_BATCH`)."""
+    async with store.transaction() as conn:
+        due = (
+            await conn.execute(
+                select(polls.c.id)
+                .where(_forget_due(now - retention), owned.clause(polls.c.guild_id), _has_known_voter())
+                .order_by(polls.c.closed_at, polls.c.id)
+                .limit(FORGET_BATCH)
+            )
+        ).scalars()
+        poll_ids = list(due)
+        await _forget_voters(conn, poll_ids, now)
+    return poll_ids
+
+
+def counts_only(poll: Poll, now: datetime, retention: timedelta) -> bool:
+    """Whether the poll's export holds only counts: it is anonymous, or it closed
+    ``retention`` ago and its voters are forgotten (or about to be)."""
+    return poll.anonymous or (poll.closed_at is not None and poll.closed_at <= now - retention)
 
 
 #: A closed poll whose final edit and results post are still to be done.

@@ -119,7 +119,11 @@ def parse_options(text: str) -> tuple[str, ...]:
 
 
 def parse_duration(text: str | None) -> timedelta | None:
-    """ "30m", "2h", "3d", "1w" (or "1d 12h"), more than zero and at most 31 days; None: no deadline."""
+    """ "30m", "2h", "3d", "1w" (or "1d 12h"), more than zero and at most 31 days; None: no deadline.
+
+    Parsing stops at the first part that takes the sum past the maximum, so any input
+    costs at most a few parts' work beyond it and never overflows.
+    """
     if text is None or not text.strip():
         return None
     raw = text.strip().lower()
@@ -130,6 +134,8 @@ def parse_duration(text: str | None) -> timedelta | None:
         if match is None or match.group(2) not in _UNITS:
             raise InvalidPoll("polls.invalid.duration_unknown", value=text.strip()[:32])
         total += int(match.group(1)) * _UNITS[match.group(2)]
+        if total > DURATION_MAX:  # stop here: adding on would only overflow timedelta
+            raise InvalidPoll("polls.invalid.duration_too_long", days=Counted("units.days", DURATION_MAX.days))
         position = match.end()
     if total <= timedelta():
         raise InvalidPoll("polls.invalid.duration_zero")
