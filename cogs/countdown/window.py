@@ -1,30 +1,40 @@
-"""Release windows: a day, month, quarter, season or year, and how owners type them.
+"""How owners type release windows: "2027-03-14", "2027-Q1", "early 2027", a span.
 
-A countdown to an unconfirmed date has to count to *something*; a window keeps the
-uncertainty explicit (start and end dates plus its precision) instead of pretending
-to know the day. Parsing is strict and every refusal names what was wrong, because
-the text comes straight from an owner's slash command.
+What a window is (its precisions, the widest season) is the data pack's rule
+(:mod:`bot.datapack.window`), so ``/release update`` accepts exactly the windows the pack
+may hold. Parsing is strict and every refusal names what was wrong, because the text
+comes straight from an owner's slash command.
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
-from dataclasses import dataclass
-from typing import Literal
 
+from bot.datapack.window import (
+    MAX_SEASON_DAYS,
+    Confidence,
+    Precision,
+    ReleaseWindow,
+    classify_span,
+    month_end,
+    quarter_window,
+    spans_exactly,
+)
 from bot.i18n import Counted
 from bot.usertext import clean_text
 
-Precision = Literal["day", "month", "quarter", "season", "year"]
-Confidence = Literal["confirmed", "estimated", "rumored"]
-
-PRECISIONS: tuple[Precision, ...] = ("day", "month", "quarter", "season", "year")
-CONFIDENCES: tuple[Confidence, ...] = ("confirmed", "estimated", "rumored")
-
-#: The widest "season" window; the data pack applies the same limit to its seasons.
-MAX_SEASON_DAYS = 123
+__all__ = [
+    "MAX_SEASON_DAYS",
+    "SEASONS",
+    "Confidence",
+    "Precision",
+    "ReleaseWindow",
+    "WindowError",
+    "check_owner_window",
+    "classify_span",
+    "parse_window",
+]
 
 #: Named parts of a year (northern-hemisphere seasons, as the show's press uses them).
 #: "early" is the first quarter, as the article's "early 2027" means 2027-01-01..2027-03-31.
@@ -55,51 +65,11 @@ class WindowError(ValueError):
         self.values = values
 
 
-@dataclass(frozen=True, slots=True)
-class ReleaseWindow:
-    """When the awaited thing should arrive, as an inclusive span of calendar days."""
-
-    precision: Precision
-    start: dt.date
-    end: dt.date
-    label: str
-
-    @property
-    def is_single_day(self) -> bool:
-        return self.start == self.end
-
-
 def _date(year: int, month: int, day: int, text: str) -> dt.date:
     try:
         return dt.date(year, month, day)
     except ValueError:
         raise WindowError("no_such_date", text=text) from None
-
-
-def _month_end(year: int, month: int) -> dt.date:
-    return dt.date(year, month, calendar.monthrange(year, month)[1])
-
-
-def quarter_window(year: int, quarter: int) -> tuple[dt.date, dt.date]:
-    first_month = 3 * (quarter - 1) + 1
-    return dt.date(year, first_month, 1), _month_end(year, first_month + 2)
-
-
-def classify_span(start: dt.date, end: dt.date) -> Precision:
-    """The narrowest precision an explicit ``start..end`` span is exactly (else a season)."""
-    if start == end:
-        return "day"
-    if start.day == 1 and end == _month_end(start.year, start.month):
-        return "month"
-    if (
-        start.day == 1
-        and start.month in (1, 4, 7, 10)
-        and (start, end) == quarter_window(start.year, (start.month - 1) // 3 + 1)
-    ):
-        return "quarter"
-    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31) and start.year == end.year:
-        return "year"
-    return "season"
 
 
 def parse_window(text: str) -> ReleaseWindow:
@@ -127,7 +97,7 @@ def _parse_window(raw: str) -> ReleaseWindow:
         if end < start:
             raise WindowError("end_before_start", start=start, end=end)
         precision = classify_span(start, end)
-        if precision == "season" and (end - start).days > MAX_SEASON_DAYS:
+        if not spans_exactly(precision, start, end):  # a season longer than the rule allows
             raise WindowError("too_wide", days=Counted("units.days", MAX_SEASON_DAYS))
         return ReleaseWindow(precision, start, end, f"{start.isoformat()}..{end.isoformat()}")
     if match := _DAY.match(lowered):
@@ -137,7 +107,7 @@ def _parse_window(raw: str) -> ReleaseWindow:
         year, month = int(match.group(1)), int(match.group(2))
         if not 1 <= month <= 12:
             raise WindowError("no_such_date", text=raw)
-        return ReleaseWindow("month", dt.date(year, month, 1), _month_end(year, month), f"{year}-{month:02d}")
+        return ReleaseWindow("month", dt.date(year, month, 1), month_end(year, month), f"{year}-{month:02d}")
     if match := _QUARTER.match(lowered):
         year = int(match.group(1) or match.group(4))
         quarter = int(match.group(2) or match.group(3))
