@@ -23,6 +23,7 @@ from bot.datapack import DataPack, load_data_pack, missing_translations
 from bot.errors import BotCommandTree
 from bot.guilds import GuildKeeper
 from bot.i18n import CatalogTranslator
+from bot.language import ChosenLanguages
 from bot.moderation import SettingsGroup
 from bot.pacing import RequestPacer, RestShare, rest_share
 from bot.packstore import PackSyncSummary, sync_data_pack
@@ -89,6 +90,8 @@ class HyosanBot(commands.AutoShardedBot):
         self.version = __version__
         self.settings_group = SettingsGroup()
         self.scheduler = Scheduler(clock)
+        #: A moderator's choice of the language of the bot's posts, read by the core (bot/language.py).
+        self.chosen_languages = ChosenLanguages()
         #: Every feature's per-guild rows across the bot's leaving and coming back (bot/guilds.py).
         self.guild_keeper = GuildKeeper(
             lambda: self.store,

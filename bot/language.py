@@ -3,42 +3,45 @@
 An interaction's answer is written in the member's ``locale``. What the bot posts on
 its own (scheduled countdowns, release news, poll messages and their results) is read
 by everyone there, so it uses the server's language: a moderator's choice from
-``/settings language`` (table guild_languages), else the server's ``guild_locale``.
+``/settings language``, else the server's ``guild_locale``.
+
+The choice is the language feature's (``cogs/language``, with its table); features that
+post ask here, and the language feature registers how to read the choice
+(:class:`ChosenLanguages`), because features never import each other.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from bot.i18n import Locale, language_name, languages, t
-from bot.store.engine import dialect_insert
-from bot.store.schema import guild_languages
 
 if TYPE_CHECKING:
     from bot.client import HyosanBot
 
-
-#: Read for every public post and settings page: built once.
-_LANGUAGE_OF = select(guild_languages.c.language).where(guild_languages.c.guild_id == bindparam("guild_id"))
-
-
-async def read_guild_language(conn: AsyncConnection, guild_id: int) -> str | None:
-    value = await conn.scalar(_LANGUAGE_OF, {"guild_id": guild_id})
-    return None if value is None else str(value)
+#: A server's chosen language by guild id (None: none chosen).
+ChosenLanguageLookup = Callable[[int], Awaitable[str | None]]
 
 
-async def write_guild_language(conn: AsyncConnection, guild_id: int, language: str | None) -> None:
-    """None: follow the server's language in Discord again. Runs inside the caller's transaction."""
-    if language is None:
-        await conn.execute(delete(guild_languages).where(guild_languages.c.guild_id == guild_id))
-        return
-    insert = dialect_insert(conn, guild_languages).values(guild_id=guild_id, language=language)
-    await conn.execute(
-        insert.on_conflict_do_update(index_elements=["guild_id"], set_={"language": insert.excluded.language})
-    )
+class ChosenLanguages:
+    """Where the core finds a moderator's choice; without the language feature there is none."""
+
+    def __init__(self) -> None:
+        self._lookup: ChosenLanguageLookup | None = None
+
+    def register(self, lookup: ChosenLanguageLookup) -> None:
+        self._lookup = lookup
+
+    def release(self) -> None:
+        self._lookup = None
+
+    async def of(self, guild_id: int) -> str | None:
+        """The chosen language, if it still has a catalog (a choice of a language since removed is ignored)."""
+        if self._lookup is None:
+            return None
+        chosen = await self._lookup(guild_id)
+        return chosen if chosen is not None and chosen in languages() else None
 
 
 def server_locale(bot: HyosanBot, guild_id: int) -> str | None:
@@ -48,19 +51,14 @@ def server_locale(bot: HyosanBot, guild_id: int) -> str | None:
 
 
 async def public_locale(bot: HyosanBot, guild_id: int) -> str | None:
-    """The language of the bot's own posts in a server; a choice of a language since removed is ignored."""
-    async with bot.store.read() as conn:
-        chosen = await read_guild_language(conn, guild_id)
-    if chosen is not None and chosen in languages():
-        return chosen
-    return server_locale(bot, guild_id)
+    """The language of the bot's own posts in a server."""
+    return await bot.chosen_languages.of(guild_id) or server_locale(bot, guild_id)
 
 
 async def describe_public_language(bot: HyosanBot, guild_id: int, locale: Locale) -> str:
     """One line for settings pages: the posts' language and whether a moderator chose it."""
-    async with bot.store.read() as conn:
-        chosen = await read_guild_language(conn, guild_id)
-    shown = language_name(await public_locale(bot, guild_id))
-    if chosen is not None and chosen in languages():
+    chosen = await bot.chosen_languages.of(guild_id)
+    shown = language_name(chosen or server_locale(bot, guild_id))
+    if chosen is not None:
         return t("language.public_chosen", locale, language=shown)
     return t("language.public_server", locale, language=shown)

@@ -11,9 +11,10 @@ from discord.ext import commands
 from bot.client import HyosanBot
 from bot.errors import UserError
 from bot.i18n import cmd, language_name, languages, t
-from bot.language import describe_public_language, server_locale, write_guild_language
+from bot.language import describe_public_language, server_locale
 from bot.moderation import SettingsSubgroup
 from bot.store.schema import guild_languages
+from cogs.language.repo import GUILD_LANGUAGE, write_guild_language
 
 #: The choice that removes a moderator's choice: posts follow the server's language in Discord.
 FOLLOW_SERVER = "server"
@@ -44,8 +45,7 @@ class LanguageSettingsGroup(SettingsSubgroup):
     async def set_language(self, interaction: discord.Interaction[Any], language: str) -> None:
         guild_id = _guild_id(interaction)
         chosen = None if language == FOLLOW_SERVER else language
-        async with self.bot.store.transaction() as conn:
-            await write_guild_language(conn, guild_id, chosen)
+        await write_guild_language(self.bot.store, guild_id, chosen)
         locale = interaction.locale
         if chosen is None:
             text = t(
@@ -74,8 +74,13 @@ class LanguageCog(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.settings_group.add_command(self.settings_group)
-        self.bot.guild_keeper.keep(guild_languages)
+        self.bot.guild_keeper.keep(guild_languages, GUILD_LANGUAGE)
+        self.bot.chosen_languages.register(self.chosen_language)
 
     async def cog_unload(self) -> None:
         self.bot.settings_group.remove_command(self.settings_group.name)
         self.bot.guild_keeper.release(guild_languages)
+        self.bot.chosen_languages.release()
+
+    async def chosen_language(self, guild_id: int) -> str | None:
+        return await self.bot.store.recall(GUILD_LANGUAGE, guild_id)
