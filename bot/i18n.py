@@ -15,11 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import babel
 import babel.dates
@@ -28,6 +28,8 @@ import discord
 from discord import app_commands
 
 log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 LOCALES_DIR = Path(__file__).with_name("locales")
 COGS_DIR = Path(__file__).parent.parent / "cogs"
@@ -205,6 +207,23 @@ def cmd(key: str) -> app_commands.locale_str:
     if not isinstance(english, str):
         raise KeyError(f"command text {key!r} is in no English catalog (bot/locales/en.toml, cogs/*/locales/en.toml)")
     return app_commands.locale_str(english, key=key)
+
+
+def localized_options(prefix: str, /, *names: str, **keyed: tuple[str, str]) -> Callable[[F], F]:
+    """``@app_commands.rename`` and ``@app_commands.describe`` in one, both from the catalog.
+
+    Option ``x`` in ``names`` is named by ``{prefix}.x_option`` and described by
+    ``{prefix}.x_description``; an option whose keys differ (wording shared by several
+    commands) gives them, after ``{prefix}.``, as ``x=("name_key", "description_key")``.
+    """
+    keys = {name: (f"{name}_option", f"{name}_description") for name in names} | keyed
+    rename = app_commands.rename(**{name: cmd(f"{prefix}.{key}") for name, (key, _) in keys.items()})
+    describe = app_commands.describe(**{name: cmd(f"{prefix}.{key}") for name, (_, key) in keys.items()})
+
+    def localize(func: F) -> F:
+        return rename(describe(func))
+
+    return localize
 
 
 class CatalogTranslator(app_commands.Translator):

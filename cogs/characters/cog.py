@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.datapack import Character, FaqEntry
 from bot.errors import Trusted, UserError, guarded_autocomplete
-from bot.i18n import Counted, cmd, language_of, t
+from bot.i18n import Counted, cmd, language_of, localized_options, t
 from bot.spoilers import (
     Reveal,
     SpoilerContext,
@@ -85,8 +85,7 @@ class CharactersCog(commands.Cog, name="Characters"):
     # ------------------------------------------------------------------ /character
 
     @app_commands.command(name=cmd("characters.lookup.name"), description=cmd("characters.lookup.description"))
-    @app_commands.rename(name=cmd("characters.lookup.name_option"))
-    @app_commands.describe(name=cmd("characters.lookup.name_option_description"))
+    @localized_options("characters.lookup", name=("name_option", "name_option_description"))
     async def character(self, interaction: discord.Interaction[Any], name: str) -> None:
         catalog = await self.current_catalog()
         character = self._resolve_character(catalog, name, interaction.locale)
@@ -173,8 +172,7 @@ class CharactersCog(commands.Cog, name="Characters"):
     # ------------------------------------------------------------------ /faq
 
     @app_commands.command(name=cmd("characters.faq.name"), description=cmd("characters.faq.description"))
-    @app_commands.rename(topic=cmd("characters.faq.topic_option"))
-    @app_commands.describe(topic=cmd("characters.faq.topic_option_description"))
+    @localized_options("characters.faq", topic=("topic_option", "topic_option_description"))
     async def faq(self, interaction: discord.Interaction[Any], topic: str) -> None:
         catalog = await self.current_catalog()
         entry = self._resolve_faq(catalog, topic, interaction.locale)

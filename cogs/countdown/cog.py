@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError, guarded_autocomplete
-from bot.i18n import cmd, permission_names, t
+from bot.i18n import cmd, localized_options, permission_names, t
 from bot.language import describe_public_language
 from bot.moderation import SettingsSubgroup
 from bot.store.schema import countdown_posts, countdown_schedules
@@ -126,22 +126,7 @@ class CountdownSettingsGroup(SettingsSubgroup):
     @app_commands.command(
         name=cmd("countdown.settings.set_name"), description=cmd("countdown.settings.set_description")
     )
-    @app_commands.rename(
-        channel=cmd("countdown.settings.channel_option"),
-        time=cmd("countdown.settings.time_option"),
-        timezone=cmd("countdown.settings.timezone_option"),
-        cadence=cmd("countdown.settings.cadence_option"),
-        mode=cmd("countdown.settings.mode_option"),
-        weekday=cmd("countdown.settings.weekday_option"),
-    )
-    @app_commands.describe(
-        channel=cmd("countdown.settings.channel_description"),
-        time=cmd("countdown.settings.time_description"),
-        timezone=cmd("countdown.settings.timezone_description"),
-        cadence=cmd("countdown.settings.cadence_description"),
-        mode=cmd("countdown.settings.mode_description"),
-        weekday=cmd("countdown.settings.weekday_description"),
-    )
+    @localized_options("countdown.settings", "channel", "time", "timezone", "cadence", "mode", "weekday")
     @app_commands.choices(cadence=CADENCE_CHOICES, mode=MODE_CHOICES)
     @app_commands.choices(weekday=WEEKDAY_CHOICES)
     async def set_(
@@ -337,18 +322,7 @@ class ReleaseGroup(app_commands.Group):
     @app_commands.command(
         name=cmd("countdown.release.update_name"), description=cmd("countdown.release.update_description")
     )
-    @app_commands.rename(
-        window=cmd("countdown.release.window_option"),
-        confidence=cmd("countdown.release.confidence_option"),
-        source=cmd("countdown.release.source_option"),
-        source_date=cmd("countdown.release.source_date_option"),
-    )
-    @app_commands.describe(
-        window=cmd("countdown.release.window_description"),
-        confidence=cmd("countdown.release.confidence_description"),
-        source=cmd("countdown.release.source_description"),
-        source_date=cmd("countdown.release.source_date_description"),
-    )
+    @localized_options("countdown.release", "window", "confidence", "source", "source_date")
     @app_commands.choices(confidence=CONFIDENCE_CHOICES)
     async def update(
         self,
@@ -487,8 +461,7 @@ class CountdownCog(commands.Cog):
         return COUNT_ZONE_DEFAULT if zone is None else zone
 
     @app_commands.command(name=cmd("countdown.command.name"), description=cmd("countdown.command.description"))
-    @app_commands.rename(history=cmd("countdown.command.history_option"))
-    @app_commands.describe(history=cmd("countdown.command.history_description"))
+    @localized_options("countdown.command", "history")
     async def countdown(self, interaction: discord.Interaction[Any], history: bool = False) -> None:
         locale = interaction.locale
         if history:

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.client import HyosanBot
 from bot.errors import UserError
-from bot.i18n import cmd, language_name, languages, t
+from bot.i18n import cmd, language_name, languages, localized_options, t
 from bot.language import describe_public_language, server_locale
 from bot.moderation import SettingsSubgroup
 from bot.store.schema import guild_languages
@@ -39,8 +39,7 @@ class LanguageSettingsGroup(SettingsSubgroup):
         self.bot = bot
 
     @app_commands.command(name=cmd("language.settings.set_name"), description=cmd("language.settings.set_description"))
-    @app_commands.rename(language=cmd("language.settings.language_option"))
-    @app_commands.describe(language=cmd("language.settings.language_description"))
+    @localized_options("language.settings", "language")
     @app_commands.choices(language=LANGUAGE_CHOICES)
     async def set_language(self, interaction: discord.Interaction[Any], language: str) -> None:
         guild_id = _guild_id(interaction)

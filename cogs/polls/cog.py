@@ -22,7 +22,7 @@ from discord.ext import commands
 
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError, guarded_autocomplete, report_interaction_error, send_ephemeral
-from bot.i18n import Counted, cmd, t
+from bot.i18n import Counted, cmd, localized_options, t
 from bot.language import public_locale
 from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
@@ -184,8 +184,7 @@ class PollSettingsGroup(SettingsSubgroup):
     @app_commands.command(
         name=cmd("polls.settings.creator_role_name"), description=cmd("polls.settings.creator_role_description")
     )
-    @app_commands.rename(role=cmd("polls.settings.role_option"))
-    @app_commands.describe(role=cmd("polls.settings.role_option_description"))
+    @localized_options("polls.settings", role=("role_option", "role_option_description"))
     async def creator_role(self, interaction: discord.Interaction[Any], role: discord.Role | None = None) -> None:
         guild = _guild_of(interaction)
         if role is not None and role.is_default():
@@ -443,23 +442,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
     # -- commands -----------------------------------------------------------------
 
     @poll.command(name=cmd("polls.create.name"), description=cmd("polls.create.description"))
-    @app_commands.rename(
-        question=cmd("polls.create.question_option"),
-        options=cmd("polls.create.options_option"),
-        duration=cmd("polls.create.duration_option"),
-        max_choices=cmd("polls.create.max_choices_option"),
-        anonymous=cmd("polls.create.anonymous_option"),
-        hide_results=cmd("polls.create.hide_results_option"),
-        spoiler=cmd("polls.create.spoiler_option"),
-    )
-    @app_commands.describe(
-        question=cmd("polls.create.question_description"),
-        options=cmd("polls.create.options_description"),
-        duration=cmd("polls.create.duration_description"),
-        max_choices=cmd("polls.create.max_choices_description"),
-        anonymous=cmd("polls.create.anonymous_description"),
-        hide_results=cmd("polls.create.hide_results_description"),
-        spoiler=cmd("polls.create.spoiler_description"),
+    @localized_options(
+        "polls.create", "question", "options", "duration", "max_choices", "anonymous", "hide_results", "spoiler"
     )
     async def create(
         self,
@@ -545,8 +529,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
             log.warning("poll %d: could not discard it yet; it takes no votes meanwhile", poll_id, exc_info=True)
 
     @poll.command(name=cmd("polls.close.name"), description=cmd("polls.close.description"))
-    @app_commands.rename(poll_key=cmd("polls.poll_option"))
-    @app_commands.describe(poll_key=cmd("polls.close.poll_description"))
+    @localized_options("polls", poll_key=("poll_option", "close.poll_description"))
     async def close(self, interaction: discord.Interaction[Any], poll_key: str) -> None:
         poll = await self._fetch_guild_poll(interaction, poll_key)
         access = await self.reader(interaction).require_view(poll)
@@ -565,8 +548,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
         await interaction.followup.send(text, ephemeral=True)
 
     @poll.command(name=cmd("polls.results.name"), description=cmd("polls.results.description"))
-    @app_commands.rename(poll_key=cmd("polls.poll_option"))
-    @app_commands.describe(poll_key=cmd("polls.results.poll_description"))
+    @localized_options("polls", poll_key=("poll_option", "results.poll_description"))
     async def results(self, interaction: discord.Interaction[Any], poll_key: str) -> None:
         poll = await self._fetch_guild_poll(interaction, poll_key)
         await self.reader(interaction).require_view(poll)
@@ -606,8 +588,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @poll.command(name=cmd("polls.export.name"), description=cmd("polls.export.description"))
-    @app_commands.rename(poll_key=cmd("polls.poll_option"))
-    @app_commands.describe(poll_key=cmd("polls.export.poll_description"))
+    @localized_options("polls", poll_key=("poll_option", "export.poll_description"))
     async def export(self, interaction: discord.Interaction[Any], poll_key: str) -> None:
         poll = await self._fetch_guild_poll(interaction, poll_key)
         access = await self.reader(interaction).require_view(poll)

@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError
-from bot.i18n import cmd, language_of, t
+from bot.i18n import cmd, language_of, localized_options, t
 from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
     Reveal,
@@ -100,8 +100,7 @@ class SpoilerSettingsGroup(SettingsSubgroup):
         self.bot = bot
 
     @app_commands.command(name=cmd("spoilers.settings.add_name"), description=cmd("spoilers.settings.add_description"))
-    @app_commands.rename(channel=cmd("spoilers.settings.channel_option"))
-    @app_commands.describe(channel=cmd("spoilers.settings.add_channel_description"))
+    @localized_options("spoilers.settings", channel=("channel_option", "add_channel_description"))
     async def add(self, interaction: discord.Interaction[Any], channel: SpoilerChannel) -> None:
         assert interaction.guild is not None
         refusal = refusal_for_kind(channel_kind(channel))
@@ -126,8 +125,7 @@ class SpoilerSettingsGroup(SettingsSubgroup):
     @app_commands.command(
         name=cmd("spoilers.settings.remove_name"), description=cmd("spoilers.settings.remove_description")
     )
-    @app_commands.rename(channel=cmd("spoilers.settings.channel_option"))
-    @app_commands.describe(channel=cmd("spoilers.settings.remove_channel_description"))
+    @localized_options("spoilers.settings", channel=("channel_option", "remove_channel_description"))
     async def remove(self, interaction: discord.Interaction[Any], channel: SpoilerChannel) -> None:
         assert interaction.guild is not None
         removed = await remove_spoiler_channel(self.bot.store, guild_id=interaction.guild.id, channel_id=channel.id)
@@ -233,8 +231,7 @@ class SpoilersCog(commands.Cog):
         self.bot.guild_keeper.release(spoiler_channels)
 
     @app_commands.command(name=cmd("spoilers.survivors.name"), description=cmd("spoilers.survivors.description"))
-    @app_commands.rename(version=cmd("spoilers.survivors.version_option"))
-    @app_commands.describe(version=cmd("spoilers.survivors.version_description"))
+    @localized_options("spoilers.survivors", "version")
     @app_commands.choices(
         version=[
             app_commands.Choice(name=cmd(f"spoilers.survivors.choice_{version}"), value=version) for version in VERSIONS
