@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.errors import BotView
-from bot.i18n import t
+from bot.i18n import Locale, t
 from bot.spoilers.policy import ChannelPlace, shows_spoilers_openly
 from bot.spoilers.render import (
     MESSAGE_LIMIT,
@@ -28,8 +28,6 @@ from bot.spoilers.reveal import RevealButton
 
 if TYPE_CHECKING:
     from bot.client import HyosanBot
-
-Locale = discord.Locale | str | None
 
 
 def place_of(channel: Any, *, client: discord.Client | None = None) -> ChannelPlace:

@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.datapack import Character, FaqEntry
 from bot.errors import Trusted, UserError, guarded_autocomplete
-from bot.i18n import Counted, cmd, language_of, localized_options, t
+from bot.i18n import Counted, Locale, cmd, language_of, localized_options, t
 from bot.spoilers import (
     Reveal,
     SpoilerContext,
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Locale = discord.Locale | str | None
 
 REVEAL_CHARACTER = "character"
 REVEAL_FAQ = "faq"

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import discord
 
 from bot.datapack import Character, FaqEntry, Source, SpoilerFact
-from bot.i18n import format_day, t
+from bot.i18n import Locale, format_day, t
 from bot.spoilers import FIELD_VALUE_LIMIT, SpoilerContext, join_lines_within
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
     "plain",
 ]
 
-Locale = discord.Locale | str | None
 
 CHOICE_LIMIT = 100
 """Discord's limit for an autocomplete choice's name (and value)."""

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 import discord
 
 from bot.datapack import Character
-from bot.i18n import t
+from bot.i18n import Locale, t
 
 from .render import plain
 
 __all__ = ["GROUP_ORDER", "PER_PAGE", "RosterPage", "paginate_roster", "roster_embed"]
 
-Locale = discord.Locale | str | None
 
 GROUP_ORDER: tuple[str, ...] = ("students", "teachers", "others")
 PER_PAGE = 8

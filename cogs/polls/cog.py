@@ -22,7 +22,7 @@ from discord.ext import commands
 
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError, guarded_autocomplete, report_interaction_error, send_ephemeral
-from bot.i18n import Counted, cmd, localized_options, t
+from bot.i18n import Counted, Locale, cmd, localized_options, t
 from bot.language import public_locale
 from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
@@ -69,8 +69,6 @@ LIST_SCAN = 200
 LIST_FETCHES = 10
 CHOICE_NAME_LIMIT = 100
 LIST_QUESTION_LIMIT = 150
-
-Locale = discord.Locale | str | None
 
 
 def _megabytes(size: int) -> str:

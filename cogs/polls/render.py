@@ -16,13 +16,11 @@ from functools import lru_cache
 
 import discord
 
-from bot.i18n import Counted, format_percent, t
+from bot.i18n import Counted, Locale, format_percent, t
 from bot.spoilers import EMBED_DESCRIPTION_LIMIT, join_lines_within, render_open_text, wrap_spoiler
 from cogs.polls.repo import ClickResult, ClickStatus, CloseReason, Poll
 from cogs.polls.rules import VoteChange
 from cogs.polls.tally import OptionResult, Tally, option_results
-
-Locale = discord.Locale | str | None
 
 TITLE_LIMIT = 256
 BUTTON_LABEL_LIMIT = 80
