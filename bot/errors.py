@@ -240,10 +240,3 @@ class BotView(discord.ui.View):
         self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
     ) -> None:
         await report_interaction_error(interaction, error)
-
-
-class BotModal(discord.ui.Modal):
-    """A modal whose errors go through the one error path."""
-
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:  # type: ignore[override]
-        await report_interaction_error(interaction, error)

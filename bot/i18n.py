@@ -110,16 +110,6 @@ def babel_locale(language: str) -> babel.Locale:
         return babel.Locale.parse(DEFAULT_LANGUAGE)
 
 
-def plural_categories(language: str) -> frozenset[str]:
-    """The plural forms a catalog of ``language`` must give, by CLDR."""
-    return frozenset(babel_locale(language).plural_form.tags) | {"other"}
-
-
-def format_number(value: float, locale: Locale) -> str:
-    """A number as the reader's language writes it (digit grouping, decimal sign)."""
-    return babel.numbers.format_decimal(value, locale=babel_locale(language_of(locale)))
-
-
 def format_percent(value: float, locale: Locale) -> str:
     """A share (0.25) as the reader's language writes a percentage."""
     return babel.numbers.format_percent(value, locale=babel_locale(language_of(locale)))

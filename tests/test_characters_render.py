@@ -9,7 +9,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.datapack import Character, DataPack, load_data_pack
+from bot.datapack import Character, DataPack, FaqEntry, load_data_pack
 from bot.spoilers import SpoilerContext
 from cogs.characters.render import CHOICE_LIMIT, character_embed, choice_label, faq_embed
 from cogs.characters.roster import PER_PAGE, paginate_roster, roster_embed
@@ -22,6 +22,11 @@ OPEN = SpoilerContext(openly=True, locale="en-US")
 @pytest.fixture(scope="module")
 def pack() -> DataPack:
     return load_data_pack(DATA_DIR)
+
+
+def faq_entry(pack: DataPack, faq_id: str) -> FaqEntry:
+    """The pack's FAQ entry ``faq_id`` (the bot reads them by id from its catalog)."""
+    return next(entry for entry in pack.faq if entry.id == faq_id)
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +142,7 @@ def test_choice_labels_are_names_only_and_fit(pack: DataPack) -> None:
 
 
 def test_spoiler_faq_answer_is_hidden_and_cites_source_and_date(pack: DataPack, sources: dict) -> None:
-    entry = pack.faq_entry("survivors")
+    entry = faq_entry(pack, "survivors")
     hidden = faq_embed(entry, sources, HIDDEN, "en-US")
     assert_within_embed_limits(hidden)
     assert "Nam On Jo" not in visible_text(hidden)
@@ -156,7 +161,7 @@ def test_plain_faq_answers_are_shown(pack: DataPack, sources: dict) -> None:
         assert_within_embed_limits(embed)
         if not entry.spoiler:
             assert "||" not in (embed.description or "")
-    watch = faq_embed(pack.faq_entry("where-to-watch"), sources, HIDDEN, "en-US")
+    watch = faq_embed(faq_entry(pack, "where-to-watch"), sources, HIDDEN, "en-US")
     assert "Netflix" in (watch.description or "")
 
 

@@ -56,6 +56,11 @@ def pack() -> DataPack:
     return load_data_pack(DATA_DIR)
 
 
+def faq_entry(pack: DataPack, faq_id: str) -> FaqEntry:
+    """The pack's FAQ entry ``faq_id`` (the bot reads them by id from its catalog)."""
+    return next(entry for entry in pack.faq if entry.id == faq_id)
+
+
 @pytest.fixture
 def pack_copy(tmp_path: Path) -> Path:
     """A writable copy of the real pack to break or edit."""
@@ -126,7 +131,7 @@ def test_release_window_is_early_2027_estimate(pack: DataPack) -> None:
 
 
 def test_the_delay_faq_gives_every_reason_of_the_article(pack: DataPack) -> None:
-    answer = pack.faq_entry("delay").answer
+    answer = faq_entry(pack, "delay").answer
     for reason in (
         "Bigger scale",
         "post-production",
@@ -278,7 +283,7 @@ def test_spoiler_faq_titles_do_not_name_fates(pack: DataPack) -> None:
 
 
 def test_release_faq_states_the_estimate(pack: DataPack) -> None:
-    answer = pack.faq_entry("release-date").answer
+    answer = faq_entry(pack, "release-date").answer
     assert "early 2027" in answer
     assert "estimate" in answer
     assert "February 2026" in answer
@@ -717,7 +722,7 @@ def test_the_creators_are_never_given_as_the_complete_list(pack: DataPack) -> No
 
 def test_the_bare_su_quote_is_as_printed(pack: DataPack) -> None:
     quote = '"Minor characters like Bare Su may also be developed further if the story expands."'
-    assert quote in pack.faq_entry("webtoon").answer
+    assert quote in faq_entry(pack, "webtoon").answer
     assert any(quote in d.text for d in pack.survivors.differences)
 
 
@@ -728,15 +733,15 @@ def test_park_ji_hus_role_is_credited_to_the_korean_wikipedia_not_the_article(pa
     on_jo = pack.character("nam-on-jo")
     assert on_jo.season_2.note is not None
     assert "Korean Wikipedia credits her as Nam On Jo" in on_jo.season_2.note
-    cast = pack.faq_entry("cast")
+    cast = faq_entry(pack, "cast")
     assert "the Korean Wikipedia credits her as Nam On Jo" in cast.answer
     assert "kowiki-series" in cast.see_also
 
 
 def test_time_sensitive_answers_say_as_of_when(pack: DataPack) -> None:
-    assert "as of 2025-09-18, filming was still going on" in pack.faq_entry("cancelled").answer
-    assert pack.faq_entry("release-date").answer.startswith("As of 2025-09-18, Netflix had not announced")
-    assert "As of 2025-09-18, all episodes of season 1 were available" in pack.faq_entry("watch-season-1").answer
+    assert "as of 2025-09-18, filming was still going on" in faq_entry(pack, "cancelled").answer
+    assert faq_entry(pack, "release-date").answer.startswith("As of 2025-09-18, Netflix had not announced")
+    assert "As of 2025-09-18, all episodes of season 1 were available" in faq_entry(pack, "watch-season-1").answer
 
 
 def test_the_finale_survivors_the_article_leaves_out_come_from_a_named_source(pack: DataPack) -> None:
@@ -749,7 +754,7 @@ def test_the_finale_survivors_the_article_leaves_out_come_from_a_named_source(pa
         assert character.series_fate is not None
         assert character.series_fate.source == source.id
         assert character.actor_sources == ("kowiki-series",)
-    answer = pack.faq_entry("survivors").answer
+    answer = faq_entry(pack, "survivors").answer
     assert "Den of Geek" in answer
     assert "Jang Ha Ri and Park Mi Jin" in answer
 

@@ -43,13 +43,6 @@ class DataPack(PackModel):
                 return item
         raise KeyError(character_id)
 
-    def faq_entry(self, faq_id: str) -> FaqEntry:
-        """An FAQ entry by id (KeyError if unknown)."""
-        for item in self.faq:
-            if item.id == faq_id:
-                return item
-        raise KeyError(faq_id)
-
     def find_character(self, query: str, *, include_actors: bool = True) -> Character | None:
         """Exact match on any name, alias or Hangul (normalised with ``name_key``)."""
         key = name_key(query)
