@@ -1,4 +1,4 @@
-"""The one spoiler policy every feature uses (issue #3).
+"""The one spoiler policy every feature uses.
 
 Moderators list spoiler channels and categories per guild (``/settings spoilers``).
 In those places, and in threads and forum posts under them, spoilers are shown

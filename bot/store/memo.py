@@ -2,7 +2,7 @@
 
 /countdown reads the release record and the server's countdown zone, /character and
 /survivors the server's spoiler channels: one or two read blocks per command, which on
-PostgreSQL cost a pool checkout and a round trip each (issue 15). The values change
+PostgreSQL cost a pool checkout and a round trip each. The values change
 only when a moderator changes them, so the store remembers them (:meth:`Store.recall`)
 and every writer of one forgets it right after its commit (:meth:`Store.forget`).
 

@@ -1,4 +1,4 @@
-"""Polls (issue #6): /poll create, vote buttons, deadlines, results and exports."""
+"""Polls: /poll create, vote buttons, deadlines, results and exports."""
 
 from __future__ import annotations
 

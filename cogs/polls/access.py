@@ -1,4 +1,4 @@
-"""Who may see and manage a poll: the one rule every poll read goes through (issue 21).
+"""Who may see and manage a poll: the one rule every poll read goes through.
 
 A member sees a poll (``/poll list``, ``/poll results``, the autocomplete, the export,
 ``/poll close``, the vote buttons, "Reveal privately") only if they may view the poll's

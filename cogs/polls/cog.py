@@ -302,7 +302,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
         For a DynamicItem click discord.py first rebuilds the whole message's view from
         its components, only to find the clicked button in it; a vote needs nothing but
         the ids in its custom_id. That rebuild cost about 57 us per vote, a tenth of the
-        bot's CPU per click with 200 in flight (issue 15). Errors take the one error
+        bot's CPU per click with 200 in flight. Errors take the one error
         path, as a button's do.
         """
         if interaction.type is not discord.InteractionType.component or interaction.data is None:
@@ -506,7 +506,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
             # message shows buttons of a poll that takes no votes, and drop the poll.
             await asyncio.shield(self._take_back_unattached(poll.id, message))
             raise
-        if not attached:  # discarded meanwhile (another process's start-up, before #15's fix)
+        if not attached:  # something discarded the row meanwhile: no message may outlive its poll
             await asyncio.shield(self._take_back_unattached(poll.id, message))
             raise RuntimeError(f"poll {poll.id} vanished before its message was attached")
         if poll.closes_at is not None:
