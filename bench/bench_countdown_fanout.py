@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import print_rows  # noqa: E402
 from bench._fanout import GLOBAL_LIMIT, ZONES, count_posts, read_ledger  # noqa: E402
-from bot.localdiscord import TEXT, FakeDiscord, point_discord_py_at, wait_until  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from localdiscord import TEXT, FakeDiscord, point_discord_py_at, wait_until  # noqa: E402
 from tests.conftest import FakeClock, Harness, build_world  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "countdown_fanout.json"

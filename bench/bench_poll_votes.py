@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import percentile, print_rows  # noqa: E402
-from bot.localdiscord import TEXT, FakeDiscord, point_discord_py_at  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from cogs.polls.rules import decide_vote  # noqa: E402
+from localdiscord import TEXT, FakeDiscord, point_discord_py_at  # noqa: E402
 from tests.bare_bot import run_bare_bot, stop_bare_bot  # noqa: E402
 from tests.conftest import FakeClock, Harness, build_world  # noqa: E402
 

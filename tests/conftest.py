@@ -41,11 +41,11 @@ import pytest
 
 from bot.client import HyosanBot
 from bot.endpoints import apply_discord_endpoints
-from bot.localdiscord import FakeDiscord
-from bot.localdiscord.permissions import Permission
-from bot.localdiscord.server import point_discord_py_at, wait_until
-from bot.localdiscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild, Member
 from bot.settings import Settings
+from localdiscord import FakeDiscord
+from localdiscord.permissions import Permission
+from localdiscord.server import point_discord_py_at, wait_until
+from localdiscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild, Member
 from tests.stores import BACKENDS, _postgres_template_cleanup, empty_postgres_url, selected_backends, store, store_url
 
 __all__ = ["_postgres_template_cleanup", "empty_postgres_url", "store", "store_url"]
@@ -250,8 +250,8 @@ class Harness:
 
 
 BOT_CODE = (str(Path(__file__).parents[1] / "bot"), str(Path(__file__).parents[1] / "cogs"), f"{os.sep}discord{os.sep}")
-#: The local Discord lives under bot/ but is the other side of the wire: its tasks are not the bot's.
-FAKE_CODE = str(Path(__file__).parents[1] / "bot" / "localdiscord")
+#: The local Discord is the other side of the wire: its tasks are not the bot's.
+FAKE_CODE = str(Path(__file__).parents[1] / "localdiscord")
 
 
 def bot_tasks() -> list[asyncio.Task[Any]]:

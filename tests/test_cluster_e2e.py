@@ -26,8 +26,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from bot.localdiscord import IDENTIFY_INTERVAL, FakeDiscord, InteractionRecord, Permission
-from bot.localdiscord.state import TEXT, Channel, Guild, Member, Role
 from bot.store import Store
 from bot.store.schema import (
     countdown_posts,
@@ -39,6 +37,8 @@ from bot.store.schema import (
     polls,
     spoiler_channels,
 )
+from localdiscord import IDENTIFY_INTERVAL, FakeDiscord, InteractionRecord, Permission
+from localdiscord.state import TEXT, Channel, Guild, Member, Role
 from tests.test_faults_kill import TOKEN, BotProcess, click_until_killed, counted, create_poll_of_choices, embed_text
 from tests.test_real_clock_e2e import bot_posts, wait_for
 

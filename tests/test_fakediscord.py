@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from discord import app_commands
 
-from bot.localdiscord import (
+from localdiscord import (
     DEFAULT_OPENAPI_PATH,
     CommandNotPermitted,
     FakeDiscord,
@@ -37,7 +37,7 @@ from bot.localdiscord import (
     skip_identify_delay,
     wait_until,
 )
-from bot.localdiscord.state import Channel, Member
+from localdiscord.state import Channel, Member
 from tests.bare_bot import ANSWER_TEXT, PING_EMBED, BareBot, run_bare_bot, stop_bare_bot
 
 SPEC_PRESENT = DEFAULT_OPENAPI_PATH.is_file()

@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.localdiscord import IDENTIFY_INTERVAL, FakeDiscord
 from bot.shards import shard_of
+from localdiscord import IDENTIFY_INTERVAL, FakeDiscord
 
 Json = dict[str, Any]
 

@@ -29,9 +29,9 @@ from typing import IO, Any
 
 import pytest
 
-from bot.localdiscord import FakeDiscord, InteractionRecord, Permission
-from bot.localdiscord.state import TEXT, Channel, Guild, Member
 from cogs.countdown.posting import slot_nonce
+from localdiscord import FakeDiscord, InteractionRecord, Permission
+from localdiscord.state import TEXT, Channel, Guild, Member
 from tests.test_process_e2e import bot_environment
 
 pytestmark = pytest.mark.slow

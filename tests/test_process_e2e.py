@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.localdiscord import Channel, FakeDiscord, Guild, Member, wait_until
+from localdiscord import Channel, FakeDiscord, Guild, Member, wait_until
 from tests.bot_process import run_bot_to_exit
 
 REPO = Path(__file__).parents[1]

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from bot.localdiscord import FakeDiscord, Permission
-from bot.localdiscord.state import TEXT, Channel, Guild, Member
+from localdiscord import FakeDiscord, Permission
+from localdiscord.state import TEXT, Channel, Guild, Member
 from tests.test_faults_kill import TOKEN, BotProcess, read_db
 
 pytestmark = pytest.mark.slow

@@ -61,7 +61,7 @@ from .state import CATEGORY, FORUM, Channel, Guild, Member, SnowflakeFactory, Us
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
-DEFAULT_OPENAPI_PATH = Path(__file__).resolve().parents[3] / "shared" / "discord-openapi.json"
+DEFAULT_OPENAPI_PATH = Path(__file__).resolve().parents[2] / "shared" / "discord-openapi.json"
 API_PREFIX = "/api/v10"
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 NONCE_WINDOW = 5 * 60.0
