@@ -86,6 +86,7 @@ via=True)`` (also 5xx), ``fake.global_rate_limit(per_second=50)``, ``fake.set_bu
 with ``run_bare_bot(fake)`` / ``stop_bare_bot(bot, task)``.
 """
 
+from .core import DEFAULT_OPENAPI_PATH
 from .gateway import IDENTIFY_INTERVAL
 from .interactions import (
     CommandNotPermitted,
@@ -99,14 +100,8 @@ from .interactions import (
 from .limits import Violation, check_commands, check_interaction_callback, check_message
 from .openapi import OpenApiValidator
 from .permissions import ALL_PERMISSIONS, DEFAULT_BOT_PERMISSIONS, DEFAULT_EVERYONE_PERMISSIONS, Overwrite, Permission
-from .server import (
-    DEFAULT_OPENAPI_PATH,
-    FakeDiscord,
-    RequestRecord,
-    point_discord_py_at,
-    skip_identify_delay,
-    wait_until,
-)
+from .pipeline import RequestRecord
+from .server import FakeDiscord, point_discord_py_at, skip_identify_delay, wait_until
 from .state import CATEGORY, FORUM, NEWS, PUBLIC_THREAD, TEXT, VOICE, Channel, Guild, Member, Role, User
 
 __all__ = [

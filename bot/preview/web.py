@@ -27,7 +27,7 @@ from localdiscord import (
     UnknownCommand,
 )
 from localdiscord.interactions import MODAL, command_allowed, find_command
-from localdiscord.server import foreign_request
+from localdiscord.pipeline import foreign_request
 from localdiscord.state import NEWS, THREAD_TYPES, Channel, Member, parse_snowflake
 
 from .world import PreviewWorld
