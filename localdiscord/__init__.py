@@ -8,7 +8,7 @@ passes here is not relying on leniency Discord lacks.
 
 Start and aim the bot::
 
-    fake = FakeDiscord()                      # openapi_path defaults to <repo>/../shared/discord-openapi.json
+    fake = FakeDiscord(spec_path)             # Discord's OpenAPI spec to validate against; None (default): no validation
     await fake.start()                        # fake.api_base_url, fake.gateway_url, fake.token
     restore = point_discord_py_at(fake)       # sets Route.BASE and DEFAULT_GATEWAY (undo with restore())
     ... run the bot with fake.token ...
@@ -86,7 +86,6 @@ via=True)`` (also 5xx), ``fake.global_rate_limit(per_second=50)``, ``fake.set_bu
 with ``run_bare_bot(fake)`` / ``stop_bare_bot(bot, task)``.
 """
 
-from .core import DEFAULT_OPENAPI_PATH
 from .gateway import IDENTIFY_INTERVAL
 from .interactions import (
     CommandNotPermitted,
@@ -109,7 +108,6 @@ __all__ = [
     "CATEGORY",
     "DEFAULT_BOT_PERMISSIONS",
     "DEFAULT_EVERYONE_PERMISSIONS",
-    "DEFAULT_OPENAPI_PATH",
     "FORUM",
     "IDENTIFY_INTERVAL",
     "NEWS",

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from .pipeline import RequestRecord, Route
 
 Json = dict[str, Any]
-DEFAULT_OPENAPI_PATH = Path(__file__).resolve().parents[2] / "shared" / "discord-openapi.json"
 API_PREFIX = "/api/v10"
 #: Discord closes a shard with more guilds than this (4011, sharding required).
 MAX_GUILDS_PER_SHARD = 2500
@@ -38,7 +37,7 @@ class FakeCore:
 
     def __init__(
         self,
-        openapi_path: Path | None = DEFAULT_OPENAPI_PATH,
+        openapi_path: Path | None = None,
         *,
         token: str = "fake-bot-token",
         host: str = "127.0.0.1",
@@ -82,6 +81,7 @@ class FakeCore:
         #: Self-test of the fake: validate its own JSON replies against the spec's response schemas.
         self.check_own_responses = False
         self.own_response_problems: list[str] = []
+        #: Request bodies are validated against Discord's OpenAPI spec at ``openapi_path`` (None: not at all).
         self.openapi = OpenApiValidator(openapi_path)
 
         #: GET /gateway/bot: the shard count Discord recommends, and its identify concurrency.

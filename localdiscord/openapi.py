@@ -1,7 +1,7 @@
 """Validate request bodies against Discord's published OpenAPI description.
 
-The spec (``shared/discord-openapi.json``, ~1.2 MB) is loaded lazily, once per
-process, and one compiled validator is cached per operation.  Two adjustments
+The spec (Discord's ``discord-openapi.json``, ~1.2 MB, at the path the fake is given) is
+loaded lazily, once per process, and one compiled validator is cached per operation.  Two adjustments
 keep it honest about what Discord really accepts:
 
 * Snowflakes are ``{"type": "string", "pattern": ...}`` in the spec, yet Discord

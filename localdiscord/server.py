@@ -26,7 +26,7 @@ from aiohttp import web
 
 from .callbacks import CallbackRoutes
 from .commands import CommandRoutes
-from .core import API_PREFIX, DEFAULT_OPENAPI_PATH, Json
+from .core import API_PREFIX, Json
 from .driver import MemberDriver
 from .gateway import GUILD_MEMBERS
 from .pipeline import ApiError, ApiReply, ApiRequest, RequestPipeline
@@ -38,7 +38,7 @@ class FakeDiscord(RequestPipeline, CommandRoutes, CallbackRoutes, MemberDriver):
 
     def __init__(
         self,
-        openapi_path: Path | None = DEFAULT_OPENAPI_PATH,
+        openapi_path: Path | None = None,
         *,
         token: str = "fake-bot-token",
         host: str = "127.0.0.1",

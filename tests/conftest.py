@@ -294,9 +294,20 @@ def build_world(fake: FakeDiscord) -> dict[str, Any]:
     }
 
 
+def _openapi_spec() -> Path | None:
+    """DISCORD_OPENAPI_SPEC, else ``../shared/discord-openapi.json`` beside the checkout; None when absent."""
+    configured = os.environ.get("DISCORD_OPENAPI_SPEC")
+    path = Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared" / "discord-openapi.json"
+    return path if path.is_file() else None
+
+
+#: Discord's OpenAPI spec every fake Discord of the suite validates request bodies against (None: no validation).
+OPENAPI_SPEC = _openapi_spec()
+
+
 @pytest.fixture
 async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord()
+    fake = FakeDiscord(OPENAPI_SPEC)
     await fake.start()
     restore = point_discord_py_at(fake)
     try:

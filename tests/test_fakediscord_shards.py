@@ -17,13 +17,14 @@ import pytest
 
 from bot.shards import shard_of
 from localdiscord import IDENTIFY_INTERVAL, FakeDiscord
+from tests.conftest import OPENAPI_SPEC
 
 Json = dict[str, Any]
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    server = FakeDiscord()
+    server = FakeDiscord(OPENAPI_SPEC)
     await server.start()
     try:
         yield server
