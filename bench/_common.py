@@ -42,14 +42,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.localdiscord import TEXT, FakeDiscord, InteractionRecord  # noqa: E402
-from bot.localdiscord.interactions import (  # noqa: E402
+from localdiscord import TEXT, FakeDiscord, InteractionRecord  # noqa: E402
+from localdiscord.interactions import (  # noqa: E402
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
     EPHEMERAL,
     MESSAGE_COMPONENT,
 )
-from bot.localdiscord.state import Channel, Guild, Member  # noqa: E402
+from localdiscord.state import Channel, Guild, Member  # noqa: E402
 
 Kind = Literal["bot", "baseline"]
 Backend = Literal["sqlite", "postgresql"]

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from bot.localdiscord import FakeDiscord
-from bot.localdiscord.state import Channel
 from bot.store import Store
 from bot.store.schema import countdown_posts
+from localdiscord import FakeDiscord
+from localdiscord.state import Channel
 
 if TYPE_CHECKING:
     from bench._common import BotDatabase

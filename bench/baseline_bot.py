@@ -1,6 +1,6 @@
 """The benchmarks' baseline as a process: the test harness's bare discord.py bot.
 
-``bot/localdiscord/bare_bot.py``'s :class:`BareBot` (intents: guilds only, like the
+``tests/bare_bot.py``'s :class:`BareBot` (intents: guilds only, like the
 bot; ``/ping`` answers a fixed embed with a persistent button, the button acknowledges
 with a deferred update), run the way ``python -m bot`` runs: token and endpoints from
 ``DISCORD_TOKEN``, ``DISCORD_API_BASE_URL`` and ``DISCORD_GATEWAY_URL``, discord.py's

@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import print_rows  # noqa: E402
 from bench._fanout import GLOBAL_LIMIT, ZONES, count_posts, read_ledger  # noqa: E402
-from bot.localdiscord import TEXT, FakeDiscord, point_discord_py_at, wait_until  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from tests.conftest import FakeClock, Harness, build_world  # noqa: E402
+from localdiscord import TEXT, FakeDiscord, point_discord_py_at, wait_until  # noqa: E402
+from tests.conftest import OPENAPI_SPEC, FakeClock, Harness, build_world  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "countdown_fanout.json"
 DUE = dt.datetime(2026, 11, 25, 13, 0, tzinfo=dt.UTC)
@@ -49,7 +49,7 @@ DUE = dt.datetime(2026, 11, 25, 13, 0, tzinfo=dt.UTC)
 
 async def run(guild_count: int, wait_seconds: float) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING)
-    fake = FakeDiscord()
+    fake = FakeDiscord(OPENAPI_SPEC)
     fake.max_guilds_per_shard = None  # one connection, as the figures in README were measured
     await fake.start()
     restore = point_discord_py_at(fake)

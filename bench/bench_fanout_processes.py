@@ -59,11 +59,11 @@ sys.path.insert(0, str(ROOT))
 from bench._common import BotProcess, machine, new_fake, print_rows, quiesce, ratio, start_ready  # noqa: E402
 from bench._fanout import GLOBAL_LIMIT, count_posts, read_ledger  # noqa: E402
 from bench.run import seed_schedules  # noqa: E402
-from bot.localdiscord import TEXT, FakeDiscord  # noqa: E402
-from bot.localdiscord.state import Channel  # noqa: E402
 from bot.pacing import REST_PER_SECOND  # noqa: E402
 from bot.shards import shard_of  # noqa: E402
 from bot.store.urls import describe_url, parse_database_url  # noqa: E402
+from localdiscord import TEXT, FakeDiscord  # noqa: E402
+from localdiscord.state import Channel  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "fanout_processes.json"
 SHARDS = 2

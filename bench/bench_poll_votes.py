@@ -41,11 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import percentile, print_rows  # noqa: E402
-from bot.localdiscord import TEXT, FakeDiscord, point_discord_py_at  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from cogs.polls.rules import decide_vote  # noqa: E402
+from localdiscord import TEXT, FakeDiscord, point_discord_py_at  # noqa: E402
 from tests.bare_bot import run_bare_bot, stop_bare_bot  # noqa: E402
-from tests.conftest import FakeClock, Harness, build_world  # noqa: E402
+from tests.conftest import OPENAPI_SPEC, FakeClock, Harness, build_world  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "poll_votes.json"
 OPTIONS = ("On-jo", "Su-hyeok", "Nam-ra", "Cheong-san")
@@ -111,7 +111,7 @@ async def drive_clicks(
 
 async def run_baseline(members: int, clicks: int, in_flight: int, seed: int) -> dict[str, Any]:
     """The same clicks on the bare bot's button (discord.py + the fake, no feature): the yardstick."""
-    fake = FakeDiscord()
+    fake = FakeDiscord(OPENAPI_SPEC)
     await fake.start()
     restore = point_discord_py_at(fake)
     try:
@@ -140,7 +140,7 @@ async def run_baseline(members: int, clicks: int, in_flight: int, seed: int) -> 
 async def run(members: int, clicks: int, in_flight: int, max_choices: int, seed: int) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING)
     rng = random.Random(seed)
-    fake = FakeDiscord()
+    fake = FakeDiscord(OPENAPI_SPEC)
     await fake.start()
     restore = point_discord_py_at(fake)
     workdir = tempfile.TemporaryDirectory(prefix="poll-bench-")

@@ -85,10 +85,10 @@ from bench._fanout import GLOBAL_LIMIT, ZONES, count_posts, fetch_ledger
 from bench.bench_autocomplete import measure as measure_autocomplete
 from bench.bench_autocomplete import realistic_queries
 from bot.datapack import load_data_pack
-from bot.localdiscord import TEXT, FakeDiscord
 from bot.store import Store
 from cogs.countdown import repo as countdown_repo
 from cogs.countdown.slots import PostingRule, Slot, load_zone, local_date
+from localdiscord import TEXT, FakeDiscord
 
 RESULTS = ROOT / "bench" / "results" / "summary.json"
 POLL_OPTIONS = ("On Jo", "Su Hyeok", "Nam Ra", "Cheong San")

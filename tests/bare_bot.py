@@ -22,7 +22,7 @@ import discord
 from discord import app_commands
 
 if TYPE_CHECKING:
-    from bot.localdiscord.server import FakeDiscord
+    from localdiscord.server import FakeDiscord
 
 
 PING_EMBED = {"title": "Pong", "description": "The bare bot is alive.", "color": 0x5865F2}
@@ -121,7 +121,7 @@ async def run_bare_bot(
     fake: FakeDiscord, token: str | None = None, *, timeout: float = 10.0, **kwargs: Any
 ) -> tuple[BareBot, asyncio.Task[None]]:
     """Point discord.py at ``fake``, start a :class:`BareBot` and wait until it is ready."""
-    from bot.localdiscord.server import point_discord_py_at  # only here: the baseline process has no fake
+    from localdiscord.server import point_discord_py_at  # only here: the baseline process has no fake
 
     point_discord_py_at(fake)
     bot = BareBot(**kwargs)

@@ -41,11 +41,11 @@ import pytest
 
 from bot.client import HyosanBot
 from bot.endpoints import apply_discord_endpoints
-from bot.localdiscord import FakeDiscord
-from bot.localdiscord.permissions import Permission
-from bot.localdiscord.server import point_discord_py_at, wait_until
-from bot.localdiscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild, Member
 from bot.settings import Settings
+from localdiscord import FakeDiscord
+from localdiscord.permissions import Permission
+from localdiscord.server import point_discord_py_at, wait_until
+from localdiscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild, Member
 from tests.stores import BACKENDS, _postgres_template_cleanup, empty_postgres_url, selected_backends, store, store_url
 
 __all__ = ["_postgres_template_cleanup", "empty_postgres_url", "store", "store_url"]
@@ -250,8 +250,8 @@ class Harness:
 
 
 BOT_CODE = (str(Path(__file__).parents[1] / "bot"), str(Path(__file__).parents[1] / "cogs"), f"{os.sep}discord{os.sep}")
-#: The local Discord lives under bot/ but is the other side of the wire: its tasks are not the bot's.
-FAKE_CODE = str(Path(__file__).parents[1] / "bot" / "localdiscord")
+#: The local Discord is the other side of the wire: its tasks are not the bot's.
+FAKE_CODE = str(Path(__file__).parents[1] / "localdiscord")
 
 
 def bot_tasks() -> list[asyncio.Task[Any]]:
@@ -294,9 +294,20 @@ def build_world(fake: FakeDiscord) -> dict[str, Any]:
     }
 
 
+def _openapi_spec() -> Path | None:
+    """DISCORD_OPENAPI_SPEC, else ``../shared/discord-openapi.json`` beside the checkout; None when absent."""
+    configured = os.environ.get("DISCORD_OPENAPI_SPEC")
+    path = Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared" / "discord-openapi.json"
+    return path if path.is_file() else None
+
+
+#: Discord's OpenAPI spec every fake Discord of the suite validates request bodies against (None: no validation).
+OPENAPI_SPEC = _openapi_spec()
+
+
 @pytest.fixture
 async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord()
+    fake = FakeDiscord(OPENAPI_SPEC)
     await fake.start()
     restore = point_discord_py_at(fake)
     try:

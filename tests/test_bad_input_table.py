@@ -27,9 +27,9 @@ from typing import Any
 
 import pytest
 
-from bot.localdiscord import InteractionRecord, Permission, wait_until
-from bot.localdiscord.state import TEXT, Channel, Member
 from bot.spoilers.repo import add_spoiler_channel
+from localdiscord import InteractionRecord, Permission, wait_until
+from localdiscord.state import TEXT, Channel, Member
 from tests.conftest import Harness
 from tests.stores import fetch_rows
 

@@ -26,8 +26,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from bot.localdiscord import IDENTIFY_INTERVAL, FakeDiscord, InteractionRecord, Permission
-from bot.localdiscord.state import TEXT, Channel, Guild, Member, Role
 from bot.store import Store
 from bot.store.schema import (
     countdown_posts,
@@ -39,6 +37,9 @@ from bot.store.schema import (
     polls,
     spoiler_channels,
 )
+from localdiscord import IDENTIFY_INTERVAL, FakeDiscord, InteractionRecord, Permission
+from localdiscord.state import TEXT, Channel, Guild, Member, Role
+from tests.conftest import OPENAPI_SPEC
 from tests.test_faults_kill import TOKEN, BotProcess, click_until_killed, counted, create_poll_of_choices, embed_text
 from tests.test_real_clock_e2e import bot_posts, wait_for
 
@@ -84,7 +85,7 @@ async def shard_shown(fake: FakeDiscord, server: Server) -> str:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord(token=TOKEN)
+    fake = FakeDiscord(OPENAPI_SPEC, token=TOKEN)
     fake.max_concurrency = 1  # both shards in one identify bucket: the processes must take turns
     fake.identify_interval = IDENTIFY_INTERVAL
     fake.global_rate_limit(50)

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from bot.localdiscord import Permission, wait_until
 from bot.store import Store
 from cogs.countdown import repo
 from cogs.countdown.posting import slot_nonce
+from localdiscord import Permission, wait_until
 from tests.stores import read_with
 from tests.test_countdown_repo import keep, record_version
 

@@ -20,8 +20,7 @@ import pytest
 import pytest_asyncio
 from discord import app_commands
 
-from bot.localdiscord import (
-    DEFAULT_OPENAPI_PATH,
+from localdiscord import (
     CommandNotPermitted,
     FakeDiscord,
     Guild,
@@ -37,10 +36,11 @@ from bot.localdiscord import (
     skip_identify_delay,
     wait_until,
 )
-from bot.localdiscord.state import Channel, Member
+from localdiscord.state import Channel, Member
 from tests.bare_bot import ANSWER_TEXT, PING_EMBED, BareBot, run_bare_bot, stop_bare_bot
+from tests.conftest import OPENAPI_SPEC
 
-SPEC_PRESENT = DEFAULT_OPENAPI_PATH.is_file()
+SPEC_PRESENT = OPENAPI_SPEC is not None
 needs_spec = pytest.mark.skipif(not SPEC_PRESENT, reason="shared/discord-openapi.json is absent")
 
 
@@ -59,7 +59,7 @@ class World:
 @pytest_asyncio.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
     """A started fake; a test that provoked violations on purpose clears them."""
-    server = FakeDiscord()
+    server = FakeDiscord(OPENAPI_SPEC)
     await server.start()
     restore = point_discord_py_at(server)
     try:
@@ -440,7 +440,7 @@ def test_limits_catch_what_discord_rejects() -> None:
 
 @needs_spec
 def test_openapi_validation_rejects_a_bad_body() -> None:
-    validator = OpenApiValidator(DEFAULT_OPENAPI_PATH)
+    validator = OpenApiValidator(OPENAPI_SPEC)
     problems = validator.validate("POST", "/interactions/1/token/callback", {"type": 4, "data": {"content": 42}})
     assert problems
     assert "data.content" in problems[0]
@@ -475,7 +475,7 @@ async def test_discord_py_bodies_pass_the_openapi_schema(fake: FakeDiscord, worl
         assert await record.wait_edits(1)
         assert record.followups[0]["attachments"][0]["filename"] == "proof.py"
         await bot.get_partial_messageable(world.channel.id).send("plain", embed=discord.Embed(title="x"))
-    validator = OpenApiValidator(DEFAULT_OPENAPI_PATH)
+    validator = OpenApiValidator(OPENAPI_SPEC)
     checked = [r for r in fake.requests if isinstance(r.body, (dict, list))]
     assert len(checked) >= 5
     for request in checked:

@@ -15,15 +15,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.localdiscord import IDENTIFY_INTERVAL, FakeDiscord
 from bot.shards import shard_of
+from localdiscord import IDENTIFY_INTERVAL, FakeDiscord
+from tests.conftest import OPENAPI_SPEC
 
 Json = dict[str, Any]
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    server = FakeDiscord()
+    server = FakeDiscord(OPENAPI_SPEC)
     await server.start()
     try:
         yield server

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from bot.localdiscord import skip_identify_delay, wait_until
 from cogs.countdown import repo as countdown_repo
 from cogs.polls.cog import PollsCog
+from localdiscord import skip_identify_delay, wait_until
 from tests.conftest import Harness
 from tests.stores import fetch_rows, read_with
 from tests.test_countdown_e2e import messages as countdown_posts

@@ -29,9 +29,10 @@ from typing import IO, Any
 
 import pytest
 
-from bot.localdiscord import FakeDiscord, InteractionRecord, Permission
-from bot.localdiscord.state import TEXT, Channel, Guild, Member
 from cogs.countdown.posting import slot_nonce
+from localdiscord import FakeDiscord, InteractionRecord, Permission
+from localdiscord.state import TEXT, Channel, Guild, Member
+from tests.conftest import OPENAPI_SPEC
 from tests.test_process_e2e import bot_environment
 
 pytestmark = pytest.mark.slow
@@ -109,7 +110,7 @@ class BotProcess:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord(token=TOKEN)
+    fake = FakeDiscord(OPENAPI_SPEC, token=TOKEN)
     await fake.start()
     yield fake
     await fake.close()

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.localdiscord import InteractionRecord
+from localdiscord import InteractionRecord
 from tests.conftest import Harness
 from tests.pg_private import PrivateServer, why_no_private_server
 from tests.stores import fetch_rows

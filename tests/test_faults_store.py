@@ -28,9 +28,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from bot.localdiscord import InteractionRecord, wait_until
-from bot.localdiscord.interactions import DEFERRED_CHANNEL_MESSAGE
 from cogs.countdown import repo as countdown_repo
+from localdiscord import InteractionRecord, wait_until
+from localdiscord.interactions import DEFERRED_CHANNEL_MESSAGE
 from tests.conftest import Harness
 from tests.stores import fetch_rows, read_with
 from tests.test_countdown_e2e import messages as countdown_posts

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.localdiscord import Permission, wait_until
-from bot.localdiscord.state import TEXT, Guild
 from bot.store import Store
 from bot.store.schema import countdown_posts, departed_guilds
+from localdiscord import Permission, wait_until
+from localdiscord.state import TEXT, Guild
 from tests.conftest import Harness
 from tests.stores import fetch_rows
 

@@ -12,8 +12,8 @@ import datetime as dt
 import re
 from typing import Any
 
-from bot.localdiscord import wait_until
-from bot.localdiscord.limits import NAME_RE
+from localdiscord import wait_until
+from localdiscord.limits import NAME_RE
 from tests.conftest import Harness
 
 KO = "ko"

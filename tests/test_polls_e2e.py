@@ -20,12 +20,12 @@ import discord
 import pytest
 from sqlalchemy import func, select
 
-from bot.localdiscord.interactions import DEFERRED_CHANNEL_MESSAGE
-from bot.localdiscord.state import Channel, Member
 from bot.store import Store
 from bot.store.schema import poll_votes
 from bot.store.schema import polls as polls_table
 from cogs.polls.cog import ACK_SLOW_VOTE_AFTER, PollsCog
+from localdiscord.interactions import DEFERRED_CHANNEL_MESSAGE
+from localdiscord.state import Channel, Member
 from tests.conftest import Harness
 
 QUESTION = "Who returns in season 2?"
@@ -540,7 +540,7 @@ async def test_bad_input_is_explained_privately_and_creates_nothing(
 
 
 async def test_a_poll_that_cannot_be_posted_leaves_nothing_behind(h: Harness) -> None:
-    from bot.localdiscord import Permission
+    from localdiscord import Permission
 
     h.guild.set_bot_overwrite(h.general, allow=0, deny=int(Permission.SEND_MESSAGES))
     record = await h.slash(h.member, h.general, "poll create", question=QUESTION, options=OPTIONS)

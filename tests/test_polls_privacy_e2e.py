@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from bot.localdiscord import Overwrite, Permission, wait_until
-from bot.localdiscord.state import PRIVATE_THREAD, TEXT, Channel, Member, Role
 from cogs.polls import repo
 from cogs.polls.access import AUTOCOMPLETE_FETCHES
+from localdiscord import Overwrite, Permission, wait_until
+from localdiscord.state import PRIVATE_THREAD, TEXT, Channel, Member, Role
 from tests.conftest import Harness
 from tests.test_polls_e2e import create, embed_text, h, poll_count, poll_id_of, poll_messages, vote
 

@@ -19,11 +19,11 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bot.localdiscord import FakeDiscord
-from bot.localdiscord.state import parse_snowflake
 from bot.preview.command import local_discord
 from bot.preview.web import PreviewSite
 from bot.preview.world import PreviewWorld, build_world
+from localdiscord import FakeDiscord
+from localdiscord.state import parse_snowflake
 from tests.preview_process import LIVE, start_preview
 
 #: Ids a page or a broken client may send: words, a sign, 65 bits, an underscore, a fullwidth digit.

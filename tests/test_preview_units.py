@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.localdiscord import FakeDiscord, Permission
 from bot.preview.command import PreviewOptions, bot_environment, fresh_scratch_store
 from bot.preview.web import client_locales, flatten_commands, permission_names
 from bot.preview.world import build_world
+from localdiscord import FakeDiscord, Permission
 
 
 def test_the_world_has_the_same_ids_at_every_start_so_a_kept_store_still_fits() -> None:

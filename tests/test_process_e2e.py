@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.localdiscord import Channel, FakeDiscord, Guild, Member, wait_until
+from localdiscord import Channel, FakeDiscord, Guild, Member, wait_until
 from tests.bot_process import run_bot_to_exit
+from tests.conftest import OPENAPI_SPEC
 
 REPO = Path(__file__).parents[1]
 TOKEN = "MTIzNDU2Nzg5.secret-part.do-not-log-me"
@@ -62,7 +63,7 @@ async def finish(process: asyncio.subprocess.Process) -> bytes:
 
 @pytest.fixture
 async def fake() -> FakeDiscord:
-    fake = FakeDiscord(token=TOKEN)
+    fake = FakeDiscord(OPENAPI_SPEC, token=TOKEN)
     await fake.start()
     fake.add_guild("Process Test Guild")
     yield fake
@@ -109,7 +110,7 @@ async def test_a_refused_token_is_explained_and_never_logged(fake: FakeDiscord, 
 
 
 async def test_an_unreachable_discord_is_one_clear_line(tmp_path: Path) -> None:
-    closed = FakeDiscord(token=TOKEN)
+    closed = FakeDiscord(OPENAPI_SPEC, token=TOKEN)
     await closed.start()
     api = closed.api_base_url
     await closed.close()  # nothing listens there any more
@@ -121,7 +122,7 @@ async def test_an_unreachable_discord_is_one_clear_line(tmp_path: Path) -> None:
 
 
 async def test_a_bot_process_with_two_shards_serves_the_guilds_of_both(tmp_path: Path) -> None:
-    fake = FakeDiscord(token=TOKEN)
+    fake = FakeDiscord(OPENAPI_SPEC, token=TOKEN)
     fake.max_concurrency = 2
     await fake.start()
     servers = []
@@ -150,7 +151,7 @@ async def test_a_bot_process_with_two_shards_serves_the_guilds_of_both(tmp_path:
 
 
 async def test_too_many_guilds_for_one_shard_is_one_clear_line(tmp_path: Path) -> None:
-    fake = FakeDiscord(token=TOKEN)
+    fake = FakeDiscord(OPENAPI_SPEC, token=TOKEN)
     fake.max_guilds_per_shard = 2  # Discord's 2,500, scaled down
     await fake.start()
     for n in range(3):

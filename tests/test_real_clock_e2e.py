@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from bot.localdiscord import FakeDiscord, Permission
-from bot.localdiscord.state import TEXT, Channel, Guild, Member
+from localdiscord import FakeDiscord, Permission
+from localdiscord.state import TEXT, Channel, Guild, Member
+from tests.conftest import OPENAPI_SPEC
 from tests.test_faults_kill import TOKEN, BotProcess, read_db
 
 pytestmark = pytest.mark.slow
@@ -86,7 +87,7 @@ def ledger(db: Path) -> list[tuple[Any, ...]]:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord(token=TOKEN)
+    fake = FakeDiscord(OPENAPI_SPEC, token=TOKEN)
     await fake.start()
     yield fake
     await fake.close()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.localdiscord import CommandNotPermitted
+from localdiscord import CommandNotPermitted
 from tests.conftest import Harness
 
 SUBCOMMAND, GROUP = 1, 2

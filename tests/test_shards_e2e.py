@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from bot.localdiscord import FakeDiscord, Permission
-from bot.localdiscord.state import TEXT, Channel, Guild, Member
 from bot.shards import shard_of
 from cogs.countdown import repo
 from cogs.polls import repo as polls_repo
+from localdiscord import FakeDiscord, Permission
+from localdiscord.state import TEXT, Channel, Guild, Member
 from tests.conftest import Harness
 from tests.stores import fetch_rows, read_with
 

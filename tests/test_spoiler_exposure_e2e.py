@@ -34,7 +34,7 @@ import pytest
 
 from bot.datapack import PACK_FILES, DataPack, FateStatus, iter_spoiler_texts, load_data_pack
 from bot.i18n import languages, t
-from bot.localdiscord.interactions import InteractionRecord
+from localdiscord.interactions import InteractionRecord
 from tests.conftest import Harness
 from tests.stores import fetch_rows
 from tests.test_countdown_e2e import tick

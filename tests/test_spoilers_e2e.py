@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from bot.localdiscord import CommandNotPermitted, InvalidOptions
-from bot.localdiscord.state import Channel
 from bot.spoilers import register_reveal_provider, unregister_reveal_provider
 from cogs.spoilers.cog import reveal_survivors
+from localdiscord import CommandNotPermitted, InvalidOptions
+from localdiscord.state import Channel
 from tests.conftest import Harness
 from tests.stores import fetch_rows
 from tests.test_spoilers_render import discord_display

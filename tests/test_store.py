@@ -16,7 +16,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.localdiscord import wait_until
 from bot.store import (
     Store,
     StoreError,
@@ -30,6 +29,7 @@ from bot.store import engine as store_engine
 from bot.store.ddl import split_sql, sqlite_statements
 from bot.store.precompiled import PrecompiledSqlite
 from bot.store.schema import TABLES, bot_state, countdown_schedules, poll_votes, polls, spoiler_channels
+from localdiscord import wait_until
 
 HEAD = "0008"
 

@@ -16,8 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.localdiscord import FakeDiscord
 from bot.settings import Settings
+from localdiscord import FakeDiscord
 
 from .web import PreviewSite, wait_for_bot
 from .world import PreviewWorld, build_world

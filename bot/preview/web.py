@@ -17,7 +17,7 @@ import discord
 from aiohttp import web
 
 from bot.i18n import LOCALES_DIR
-from bot.localdiscord import (
+from localdiscord import (
     CommandNotPermitted,
     FakeDiscord,
     FakeDiscordError,
@@ -26,9 +26,9 @@ from bot.localdiscord import (
     Permission,
     UnknownCommand,
 )
-from bot.localdiscord.interactions import MODAL, command_allowed, find_command
-from bot.localdiscord.server import foreign_request
-from bot.localdiscord.state import NEWS, THREAD_TYPES, Channel, Member, parse_snowflake
+from localdiscord.interactions import MODAL, command_allowed, find_command
+from localdiscord.pipeline import foreign_request
+from localdiscord.state import NEWS, THREAD_TYPES, Channel, Member, parse_snowflake
 
 from .world import PreviewWorld
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.localdiscord import NEWS, Channel, FakeDiscord, Guild, Member, Permission
-from bot.localdiscord.state import SnowflakeFactory
+from localdiscord import NEWS, Channel, FakeDiscord, Guild, Member, Permission
+from localdiscord.state import SnowflakeFactory
 
 #: 2026-01-01T00:00:00Z as a snowflake timestamp: the preview's ids start here at every run.
 STABLE_ID_BASE = (1_767_225_600_000 - 1_420_070_400_000) << 22

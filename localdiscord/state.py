@@ -4,7 +4,7 @@ Plain dataclasses a test builds before (or while) the bot is connected.  Each
 object knows how to serialise itself the way Discord's gateway and REST API do,
 so the payloads discord.py parses are the same shape it meets in production.
 Changes made after the bot has connected are announced on the gateway through
-the ``notify`` callback the owning :class:`~bot.localdiscord.server.FakeDiscord`
+the ``notify`` callback the owning :class:`~localdiscord.server.FakeDiscord`
 installs (CHANNEL_CREATE, GUILD_ROLE_CREATE, ...).
 """
 

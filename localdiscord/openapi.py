@@ -1,7 +1,11 @@
 """Validate request bodies against Discord's published OpenAPI description.
 
-The spec (``shared/discord-openapi.json``, ~1.2 MB) is loaded lazily, once per
-process, and one compiled validator is cached per operation.  Two adjustments
+The spec (Discord's ``discord-openapi.json``, ~1.2 MB, at the path the fake is given) is
+loaded lazily, once per process, and one compiled validator is cached per operation.
+Validating a body costs milliseconds (the command sync, ~20 kB, the most), and the same
+bodies come again and again (the sync at every bot start of a test suite): the verdict on
+a body is remembered by its operation and a digest of its JSON, for the last
+:data:`VERDICTS_KEPT` bodies.  Two adjustments
 keep it honest about what Discord really accepts:
 
 * Snowflakes are ``{"type": "string", "pattern": ...}`` in the spec, yet Discord
@@ -15,8 +19,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +77,17 @@ def _pointer_escape(part: str) -> str:
 
 #: Compiled validators shared by every FakeDiscord in the process: (spec, method, template) -> validator.
 _VALIDATORS: dict[tuple[Path, str, str], Draft202012Validator | None] = {}
+
+#: How many request bodies' verdicts are remembered (least recently used forgotten first).
+VERDICTS_KEPT = 1024
+#: Verdicts shared by every FakeDiscord in the process: (spec, method, template, body digest) -> problems.
+_VERDICTS: OrderedDict[tuple[Path, str, str, str], tuple[str, ...]] = OrderedDict()
+
+
+def _digest(body: Any) -> str:
+    """A body's identity: its JSON text, key order kept (so even an invalid body's messages are its own)."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 class OpenApiValidator:
@@ -161,13 +178,22 @@ class OpenApiValidator:
     def validate(self, method: str, api_path: str, body: Any) -> list[str]:
         """Readable schema errors for ``body`` (empty when valid or not checkable)."""
         template = self.match(api_path)
-        if template is None:
+        if template is None or self.spec_path is None:
             return []
         validator = self._validator(method, template)
         if validator is None:
             return []
+        key = (self.spec_path, method.lower(), template, _digest(body))
+        known = _VERDICTS.get(key)
+        if known is not None:
+            _VERDICTS.move_to_end(key)
+            return list(known)
         errors = sorted(validator.iter_errors(body), key=lambda e: e.path)
-        return [_describe(method, template, error) for error in errors[:5]]
+        problems = [_describe(method, template, error) for error in errors[:5]]
+        _VERDICTS[key] = tuple(problems)
+        if len(_VERDICTS) > VERDICTS_KEPT:
+            _VERDICTS.popitem(last=False)
+        return problems
 
 
 def _describe(method: str, template: str, error: ValidationError) -> str:

@@ -8,7 +8,7 @@ passes here is not relying on leniency Discord lacks.
 
 Start and aim the bot::
 
-    fake = FakeDiscord()                      # openapi_path defaults to <repo>/../shared/discord-openapi.json
+    fake = FakeDiscord(spec_path)             # Discord's OpenAPI spec to validate against; None (default): no validation
     await fake.start()                        # fake.api_base_url, fake.gateway_url, fake.token
     restore = point_discord_py_at(fake)       # sets Route.BASE and DEFAULT_GATEWAY (undo with restore())
     ... run the bot with fake.token ...
@@ -82,7 +82,7 @@ Faults: ``fake.inject(method, path_regex, status=429, retry_after=0.2, global_=F
 via=True)`` (also 5xx), ``fake.global_rate_limit(per_second=50)``, ``fake.set_bucket_limit(...)``,
 ``fake.rate_limit_hits`` (429s sent).
 
-:mod:`.bare_bot` holds a minimal discord.py bot (``/ping`` + a persistent ``bare:ack:<n>`` button)
+``tests/bare_bot.py`` holds a minimal discord.py bot (``/ping`` + a persistent ``bare:ack:<n>`` button)
 with ``run_bare_bot(fake)`` / ``stop_bare_bot(bot, task)``.
 """
 
@@ -99,14 +99,8 @@ from .interactions import (
 from .limits import Violation, check_commands, check_interaction_callback, check_message
 from .openapi import OpenApiValidator
 from .permissions import ALL_PERMISSIONS, DEFAULT_BOT_PERMISSIONS, DEFAULT_EVERYONE_PERMISSIONS, Overwrite, Permission
-from .server import (
-    DEFAULT_OPENAPI_PATH,
-    FakeDiscord,
-    RequestRecord,
-    point_discord_py_at,
-    skip_identify_delay,
-    wait_until,
-)
+from .pipeline import RequestRecord
+from .server import FakeDiscord, point_discord_py_at, skip_identify_delay, wait_until
 from .state import CATEGORY, FORUM, NEWS, PUBLIC_THREAD, TEXT, VOICE, Channel, Guild, Member, Role, User
 
 __all__ = [
@@ -114,7 +108,6 @@ __all__ = [
     "CATEGORY",
     "DEFAULT_BOT_PERMISSIONS",
     "DEFAULT_EVERYONE_PERMISSIONS",
-    "DEFAULT_OPENAPI_PATH",
     "FORUM",
     "IDENTIFY_INTERVAL",
     "NEWS",

@@ -35,7 +35,7 @@ from aiohttp import WSMsgType, web
 from .state import parse_snowflake
 
 if TYPE_CHECKING:
-    from .server import FakeDiscord
+    from .core import FakeCore
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class GatewaySession:
 class FakeGateway:
     """Serves ``/gateway`` and ``/resume-gateway`` for one :class:`FakeDiscord`."""
 
-    def __init__(self, fake: FakeDiscord) -> None:
+    def __init__(self, fake: FakeCore) -> None:
         self.fake = fake
         #: One session per shard id, made by IDENTIFY and ended by an invalid session.
         self.sessions: dict[int, GatewaySession] = {}
