@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -22,14 +22,8 @@ from bot.language import describe_public_language
 from bot.moderation import SettingsSubgroup
 from bot.store.schema import countdown_posts, countdown_schedules
 from cogs.countdown import repo
-from cogs.countdown.posting import (
-    CountdownPosts,
-    card_embed,
-    log_already_posted,
-    missing_permissions,
-    next_slot_for,
-    plan_next_slot,
-)
+from cogs.countdown.planning import next_slot_for, plan_next_slot
+from cogs.countdown.posting import CountdownPosts, card_embed, log_already_posted, missing_permissions
 from cogs.countdown.record import ReleaseRecord, check_owner_update, pack_replaces, split_source
 from cogs.countdown.render import (
     Card,
@@ -40,6 +34,7 @@ from cogs.countdown.render import (
     window_label,
 )
 from cogs.countdown.slots import (
+    CADENCES,
     PostingRule,
     SlotError,
     load_zone,
@@ -57,6 +52,8 @@ COUNT_ZONE_DEFAULT = "UTC"
 #: alone (the pack is fixed for the process), and rendering it was a tenth of the command.
 CARD_CACHE_SIZE = 256
 
+Choice = TypeVar("Choice", bound=str)
+
 
 def window_error(exc: WindowError) -> UserError:
     return UserError(f"countdown.window.{exc.reason}", **exc.values)
@@ -64,6 +61,14 @@ def window_error(exc: WindowError) -> UserError:
 
 def slot_error(exc: SlotError) -> UserError:
     return UserError(f"countdown.settings.{exc.reason}", **exc.values)
+
+
+def offered(value: str, choices: tuple[Choice, ...]) -> Choice:
+    """``value`` as one of the choices a command offers (the tree refuses any other value)."""
+    for choice in choices:
+        if choice == value:
+            return choice
+    raise ValueError(f"{value!r} is none of {choices}")
 
 
 def pack_record(bot: HyosanBot, now: dt.datetime) -> ReleaseRecord:
@@ -180,37 +185,21 @@ class CountdownSettingsGroup(SettingsSubgroup):
         rule = PostingRule(
             at=at,
             zone=zone.key,
-            cadence=cadence,  # type: ignore[arg-type]
+            cadence=offered(cadence, CADENCES),
             weekday=weekday if weekday is not None else local_date(now, zone).weekday(),
         )
-        schedule = repo.Schedule(
-            guild_id=guild.id,
-            channel_id=target.id,
-            rule=rule,
-            mode=mode,  # type: ignore[arg-type]
-            next_due_at=None,
-            next_slot_date=None,
-            message_id=None,
-            announced_change_id=0,
-            last_post_at=None,
-            last_post_message_id=None,
-            last_error=None,
-            last_error_detail=None,
-            last_error_at=None,
-            consecutive_failures=0,
-            paused=False,
-        )
+        posting_mode = offered(mode, repo.MODES)
         while True:
             async with self.bot.store.read() as conn:
                 record = await repo.fetch_current_record(conn)
                 posted = await repo.posted_days(conn, [guild.id], now - repo.POSTED_LOOKBACK)
-            slot, passed = plan_next_slot(schedule, record, now, posted.get(guild.id, frozenset()))
+            slot, passed = plan_next_slot(rule, record, now, posted.get(guild.id, frozenset()))
             saved = await repo.save_schedule(
                 self.bot.store,
                 guild_id=guild.id,
                 channel_id=target.id,
                 rule=rule,
-                mode=mode,  # type: ignore[arg-type]
+                mode=posting_mode,
                 slot=slot,
                 current_change_id=record.id if record else 0,
                 by=interaction.user.id,
