@@ -36,6 +36,7 @@ from cogs.countdown.render import (
 from cogs.countdown.slots import (
     CADENCES,
     PostingRule,
+    Slot,
     SlotError,
     load_zone,
     local_date,
@@ -188,26 +189,9 @@ class CountdownSettingsGroup(SettingsSubgroup):
             cadence=offered(cadence, CADENCES),
             weekday=weekday if weekday is not None else local_date(now, zone).weekday(),
         )
-        posting_mode = offered(mode, repo.MODES)
-        while True:
-            async with self.bot.store.read() as conn:
-                record = await repo.fetch_current_record(conn)
-                posted = await repo.posted_days(conn, [guild.id], now - repo.POSTED_LOOKBACK)
-            slot, passed = plan_next_slot(rule, record, now, posted.get(guild.id, frozenset()))
-            saved = await repo.save_schedule(
-                self.bot.store,
-                guild_id=guild.id,
-                channel_id=target.id,
-                rule=rule,
-                mode=posting_mode,
-                slot=slot,
-                current_change_id=record.id if record else 0,
-                by=interaction.user.id,
-                now=now,
-            )
-            if saved:
-                break
-            # Another process recorded a release change since the read: plan against it instead.
+        slot, passed = await self.save_planned(
+            guild.id, target.id, rule, offered(mode, repo.MODES), by=interaction.user.id, now=now
+        )
         log_already_posted(guild.id, passed, f"by the new schedule of {interaction.user.id}")
         self.bot.scheduler.wake()
         next_text = (
@@ -233,6 +217,31 @@ class CountdownSettingsGroup(SettingsSubgroup):
             ),
             ephemeral=True,
         )
+
+    async def save_planned(
+        self, guild_id: int, channel_id: int, rule: PostingRule, mode: repo.Mode, *, by: int, now: dt.datetime
+    ) -> tuple[Slot | None, tuple[Slot, ...]]:
+        """Save the schedule with its first slot planned against the current record: the slot,
+        and the slots passed over because their local day already had its post."""
+        while True:
+            async with self.bot.store.read() as conn:
+                record = await repo.fetch_current_record(conn)
+                posted = await repo.posted_days(conn, [guild_id], now - repo.POSTED_LOOKBACK)
+            slot, passed = plan_next_slot(rule, record, now, posted.get(guild_id, frozenset()))
+            saved = await repo.save_schedule(
+                self.bot.store,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                rule=rule,
+                mode=mode,
+                slot=slot,
+                current_change_id=record.id if record else 0,
+                by=by,
+                now=now,
+            )
+            if saved:
+                return slot, passed
+            # Another process recorded a release change since the read: plan against it instead.
 
     @set_.autocomplete("timezone")
     @guarded_autocomplete
