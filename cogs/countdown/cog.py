@@ -1,7 +1,8 @@
 """/countdown for everyone, /settings countdown for moderators, /release update for owners.
 
-Parse, call, render, respond: the rules live in window.py, slots.py, record.py and
-render.py, the SQL in repo.py, the scheduled sending in posting.py.
+Parse, call, render, respond: the rules live in window.py, slots.py, record.py,
+planning.py and render.py, the SQL in repo/ (a module per table), the scheduled sending
+in posting.py.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ COUNT_ZONE_DEFAULT = "UTC"
 #: alone (the pack is fixed for the process), and rendering it was a tenth of the command.
 CARD_CACHE_SIZE = 256
 
-Choice = TypeVar("Choice", bound=str)
+OptionValue = TypeVar("OptionValue", bound=str)
 
 
 def window_error(exc: WindowError) -> UserError:
@@ -64,7 +65,7 @@ def slot_error(exc: SlotError) -> UserError:
     return UserError(f"countdown.settings.{exc.reason}", **exc.values)
 
 
-def offered(value: str, choices: tuple[Choice, ...]) -> Choice:
+def offered(value: str, choices: tuple[OptionValue, ...]) -> OptionValue:
     """``value`` as one of the choices a command offers (the tree refuses any other value)."""
     for choice in choices:
         if choice == value:
@@ -108,12 +109,9 @@ class PostableChannelOption(app_commands.Transformer):
 PostableChannel = app_commands.Transform[Any, PostableChannelOption]
 
 CADENCE_CHOICES = [
-    app_commands.Choice(name=cmd(f"countdown.settings.cadence_{value}"), value=value)
-    for value in ("daily", "weekly", "milestones")
+    app_commands.Choice(name=cmd(f"countdown.settings.cadence_{value}"), value=value) for value in CADENCES
 ]
-MODE_CHOICES = [
-    app_commands.Choice(name=cmd(f"countdown.settings.mode_{value}"), value=value) for value in ("post", "edit")
-]
+MODE_CHOICES = [app_commands.Choice(name=cmd(f"countdown.settings.mode_{value}"), value=value) for value in repo.MODES]
 WEEKDAY_CHOICES = [app_commands.Choice(name=cmd(f"countdown.weekdays.d{day}"), value=day) for day in range(7)]
 CONFIDENCE_CHOICES = [
     app_commands.Choice(name=cmd(f"countdown.release.confidence_{value}"), value=value)

@@ -1,10 +1,11 @@
 """Scheduled countdown posts: the DueSource, the bounded posting queue and the pacer.
 
 The one scheduler asks :class:`CountdownPosts` when something is due and calls
-``run_due``, which claims due slots in the ledger (one transaction) and hands them to
-a bounded queue; a few workers send them, paced at this process's share of Discord's
-global limit of 50 requests per second (``bot.rest_pacer``), so the dispatcher is never
-blocked by a thousand guilds due in the same minute. Only this module and the cog talk to Discord.
+``run_due``, which reads what is due, lets ``planning.plan_pass`` decide, claims the
+slots in the ledger (one transaction) and hands them to a bounded queue; a few workers
+send them, paced at this process's share of Discord's global limit of 50 requests per
+second (``bot.rest_pacer``), so the dispatcher is never blocked by a thousand guilds due
+in the same minute. Only this module and the cog talk to Discord.
 
 Exactly once: a slot is claimed before it is sent, and every attempt sends it with
 the same message nonce (discord.py sends ``enforce_nonce: true`` with any nonce), so
