@@ -1,7 +1,8 @@
 """/countdown for everyone, /settings countdown for moderators, /release update for owners.
 
-Parse, call, render, respond: the rules live in window.py, slots.py, record.py and
-render.py, the SQL in repo.py, the scheduled sending in posting.py.
+Parse, call, render, respond: the rules live in window.py, slots.py, record.py,
+planning.py and render.py, the SQL in repo/ (a module per table), the scheduled sending
+in posting.py.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -22,14 +23,8 @@ from bot.language import describe_public_language
 from bot.moderation import SettingsSubgroup
 from bot.store.schema import countdown_posts, countdown_schedules
 from cogs.countdown import repo
-from cogs.countdown.posting import (
-    CountdownPosts,
-    card_embed,
-    log_already_posted,
-    missing_permissions,
-    next_slot_for,
-    plan_next_slot,
-)
+from cogs.countdown.planning import next_slot_for, plan_next_slot
+from cogs.countdown.posting import CountdownPosts, card_embed, log_already_posted, missing_permissions
 from cogs.countdown.record import ReleaseRecord, check_owner_update, pack_replaces, split_source
 from cogs.countdown.render import (
     Card,
@@ -40,7 +35,9 @@ from cogs.countdown.render import (
     window_label,
 )
 from cogs.countdown.slots import (
+    CADENCES,
     PostingRule,
+    Slot,
     SlotError,
     load_zone,
     local_date,
@@ -57,6 +54,8 @@ COUNT_ZONE_DEFAULT = "UTC"
 #: alone (the pack is fixed for the process), and rendering it was a tenth of the command.
 CARD_CACHE_SIZE = 256
 
+OptionValue = TypeVar("OptionValue", bound=str)
+
 
 def window_error(exc: WindowError) -> UserError:
     return UserError(f"countdown.window.{exc.reason}", **exc.values)
@@ -64,6 +63,14 @@ def window_error(exc: WindowError) -> UserError:
 
 def slot_error(exc: SlotError) -> UserError:
     return UserError(f"countdown.settings.{exc.reason}", **exc.values)
+
+
+def offered(value: str, choices: tuple[OptionValue, ...]) -> OptionValue:
+    """``value`` as one of the choices a command offers (the tree refuses any other value)."""
+    for choice in choices:
+        if choice == value:
+            return choice
+    raise ValueError(f"{value!r} is none of {choices}")
 
 
 def pack_record(bot: HyosanBot, now: dt.datetime) -> ReleaseRecord:
@@ -102,12 +109,9 @@ class PostableChannelOption(app_commands.Transformer):
 PostableChannel = app_commands.Transform[Any, PostableChannelOption]
 
 CADENCE_CHOICES = [
-    app_commands.Choice(name=cmd(f"countdown.settings.cadence_{value}"), value=value)
-    for value in ("daily", "weekly", "milestones")
+    app_commands.Choice(name=cmd(f"countdown.settings.cadence_{value}"), value=value) for value in CADENCES
 ]
-MODE_CHOICES = [
-    app_commands.Choice(name=cmd(f"countdown.settings.mode_{value}"), value=value) for value in ("post", "edit")
-]
+MODE_CHOICES = [app_commands.Choice(name=cmd(f"countdown.settings.mode_{value}"), value=value) for value in repo.MODES]
 WEEKDAY_CHOICES = [app_commands.Choice(name=cmd(f"countdown.weekdays.d{day}"), value=day) for day in range(7)]
 CONFIDENCE_CHOICES = [
     app_commands.Choice(name=cmd(f"countdown.release.confidence_{value}"), value=value)
@@ -165,45 +169,12 @@ class CountdownSettingsGroup(SettingsSubgroup):
         rule = PostingRule(
             at=at,
             zone=zone.key,
-            cadence=cadence,  # type: ignore[arg-type]
+            cadence=offered(cadence, CADENCES),
             weekday=weekday if weekday is not None else local_date(now, zone).weekday(),
         )
-        schedule = repo.Schedule(
-            guild_id=guild.id,
-            channel_id=target.id,
-            rule=rule,
-            mode=mode,  # type: ignore[arg-type]
-            next_due_at=None,
-            next_slot_date=None,
-            message_id=None,
-            announced_change_id=0,
-            last_post_at=None,
-            last_post_message_id=None,
-            last_error=None,
-            last_error_detail=None,
-            last_error_at=None,
-            consecutive_failures=0,
-            paused=False,
+        slot, passed = await self.save_planned(
+            guild.id, target.id, rule, offered(mode, repo.MODES), by=interaction.user.id, now=now
         )
-        while True:
-            async with self.bot.store.read() as conn:
-                record = await repo.fetch_current_record(conn)
-                posted = await repo.posted_days(conn, [guild.id], now - repo.POSTED_LOOKBACK)
-            slot, passed = plan_next_slot(schedule, record, now, posted.get(guild.id, frozenset()))
-            saved = await repo.save_schedule(
-                self.bot.store,
-                guild_id=guild.id,
-                channel_id=target.id,
-                rule=rule,
-                mode=mode,  # type: ignore[arg-type]
-                slot=slot,
-                current_change_id=record.id if record else 0,
-                by=interaction.user.id,
-                now=now,
-            )
-            if saved:
-                break
-            # Another process recorded a release change since the read: plan against it instead.
         log_already_posted(guild.id, passed, f"by the new schedule of {interaction.user.id}")
         self.bot.scheduler.wake()
         next_text = (
@@ -229,6 +200,31 @@ class CountdownSettingsGroup(SettingsSubgroup):
             ),
             ephemeral=True,
         )
+
+    async def save_planned(
+        self, guild_id: int, channel_id: int, rule: PostingRule, mode: repo.Mode, *, by: int, now: dt.datetime
+    ) -> tuple[Slot | None, tuple[Slot, ...]]:
+        """Save the schedule with its first slot planned against the current record: the slot,
+        and the slots passed over because their local day already had its post."""
+        while True:
+            async with self.bot.store.read() as conn:
+                record = await repo.fetch_current_record(conn)
+                posted = await repo.posted_days(conn, [guild_id], now - repo.POSTED_LOOKBACK)
+            slot, passed = plan_next_slot(rule, record, now, posted.get(guild_id, frozenset()))
+            saved = await repo.save_schedule(
+                self.bot.store,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                rule=rule,
+                mode=mode,
+                slot=slot,
+                current_change_id=record.id if record else 0,
+                by=by,
+                now=now,
+            )
+            if saved:
+                return slot, passed
+            # Another process recorded a release change since the read: plan against it instead.
 
     @set_.autocomplete("timezone")
     @guarded_autocomplete

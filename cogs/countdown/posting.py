@@ -1,10 +1,11 @@
 """Scheduled countdown posts: the DueSource, the bounded posting queue and the pacer.
 
 The one scheduler asks :class:`CountdownPosts` when something is due and calls
-``run_due``, which claims due slots in the ledger (one transaction) and hands them to
-a bounded queue; a few workers send them, paced at this process's share of Discord's
-global limit of 50 requests per second (``bot.rest_pacer``), so the dispatcher is never
-blocked by a thousand guilds due in the same minute. Only this module and the cog talk to Discord.
+``run_due``, which reads what is due, lets ``planning.plan_pass`` decide, claims the
+slots in the ledger (one transaction) and hands them to a bounded queue; a few workers
+send them, paced at this process's share of Discord's global limit of 50 requests per
+second (``bot.rest_pacer``), so the dispatcher is never blocked by a thousand guilds due
+in the same minute. Only this module and the cog talk to Discord.
 
 Exactly once: a slot is claimed before it is sent, and every attempt sends it with
 the same message nonce (discord.py sends ``enforce_nonce: true`` with any nonce), so
@@ -23,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,10 +36,11 @@ from bot.language import public_locale
 from bot.pacing import RequestPacer
 from bot.shards import Ownership
 from cogs.countdown import repo
-from cogs.countdown.record import ReleaseRecord
+from cogs.countdown.planning import NONCE_GRACE, plan_pass
+from cogs.countdown.planning import slot_nonce as slot_nonce  # where the tests and tools take it from
 from cogs.countdown.render import Card, pack_wording, render_countdown_card
-from cogs.countdown.repo import Advance, Claim, PostJob, Schedule
-from cogs.countdown.slots import Slot, catch_up, load_zone, local_date, next_open_slot
+from cogs.countdown.repo import Claim, PostJob, Schedule
+from cogs.countdown.slots import Slot, load_zone, local_date
 
 if TYPE_CHECKING:
     from bot.client import HyosanBot
@@ -50,8 +51,6 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 200
 #: Concurrent sends; enough to keep the pacer's rate (at most REST_PER_SECOND) with ~300 ms round trips.
 WORKERS = 16
-#: How long Discord is trusted to de-duplicate a nonce ("a few minutes"); no resend after it.
-NONCE_GRACE = dt.timedelta(minutes=2)
 #: Waits before resending after a transient error: 5 s, 15 s, 45 s (then the grace is over).
 RETRY_BASE = dt.timedelta(seconds=5)
 RETRY_FACTOR = 3
@@ -67,36 +66,6 @@ STOP_GRACE_SECONDS = 5.0
 SHARED_STORE_LOOK_EVERY = dt.timedelta(seconds=5)
 
 Clock = Callable[[], dt.datetime]
-
-
-def slot_nonce(guild_id: int, slot_key: str) -> str:
-    """The nonce of every attempt at one slot: stable, and within Discord's 25 characters."""
-    return hashlib.sha256(f"countdown:{guild_id}:{slot_key}".encode()).hexdigest()[:25]
-
-
-def change_slot_key(change_id: int) -> str:
-    return f"change:{change_id}"
-
-
-def plan_next_slot(
-    schedule: Schedule, record: ReleaseRecord | None, after: dt.datetime, posted: frozenset[dt.date] = frozenset()
-) -> tuple[Slot | None, tuple[Slot, ...]]:
-    """A schedule's next regular slot under the current release record, and the slots passed
-    over because their local day already had its post (``posted``)."""
-    return next_open_slot(
-        schedule.rule,
-        after,
-        release_start=record.window.start if record else None,
-        last_day=record.release_day if record else None,
-        posted=posted,
-    )
-
-
-def next_slot_for(
-    schedule: Schedule, record: ReleaseRecord | None, after: dt.datetime, posted: frozenset[dt.date] = frozenset()
-) -> Slot | None:
-    """A schedule's next regular slot on a day that has not had its post yet."""
-    return plan_next_slot(schedule, record, after, posted)[0]
 
 
 def log_already_posted(guild_id: int, slots: tuple[Slot, ...], when: str) -> None:
@@ -255,7 +224,8 @@ class CountdownPosts:
         return look_again_by(due, now, owned)
 
     async def run_due(self, now: dt.datetime) -> None:
-        """Claim what is due (as much as the queue has room for) and queue it for sending."""
+        """Claim what is due (as much as the queue has room for) and queue it for sending:
+        read what the store holds, plan (``planning.plan_pass``), then write."""
         room = self.queue.maxsize - self.queue.qsize()
         if room <= 0:
             self._room_wanted = True
@@ -264,95 +234,42 @@ class CountdownPosts:
         # The reads share one connection, given back before the claims are written.
         async with self.bot.store.read() as conn:
             record = await repo.fetch_current_record(conn)
-            claims: list[Claim] = []
-            advances: list[Advance] = []
-            announced: list[tuple[int, int]] = []
-            retries: list[tuple[int, str]] = []
-            abandoned: list[PostJob] = []
-
-            for job in await repo.due_retries(conn, now, room, owned):
-                key = (job.claim.guild_id, job.claim.slot_key)
-                if key in self._in_flight:
-                    continue
-                if now - job.claimed_at > NONCE_GRACE:
-                    abandoned.append(job)
-                else:
-                    retries.append(key)
-            room -= len(retries)
-
-            if record is not None and room > 0:
-                change_key = change_slot_key(record.id)
-                for schedule in await repo.schedules_with_news(conn, record.id, room, owned):
-                    claims.append(
-                        Claim(
-                            schedule.guild_id,
-                            change_key,
-                            schedule.channel_id,
-                            schedule.mode,
-                            "change",
-                            record.id,
-                            slot_nonce(schedule.guild_id, change_key),
-                            now,
-                        )
-                    )
-                    announced.append((schedule.guild_id, record.id))
-                room -= len(claims)
-
-            if room > 0:
-                release_start = record.window.start if record else None
-                last_day = record.release_day if record else None
-                due_schedules = await repo.due_schedules(conn, now, room, owned)
-                posted = await repo.posted_days(
-                    conn, [schedule.guild_id for schedule in due_schedules], now - repo.POSTED_LOOKBACK
+            retries = await repo.due_retries(conn, now, room, owned)
+            with_news = await repo.schedules_with_news(conn, record.id, room, owned) if record else []
+            due = await repo.due_schedules(conn, now, room, owned)
+            posted = await repo.posted_days(conn, [schedule.guild_id for schedule in due], now - repo.POSTED_LOOKBACK)
+        plan = plan_pass(
+            now,
+            record,
+            due_retries=retries,
+            with_news=with_news,
+            due=due,
+            posted=posted,
+            in_flight=frozenset(self._in_flight),
+            room=room,
+        )
+        for passed in plan.passed:
+            if passed.reason == "already_posted":
+                log_already_posted(passed.guild_id, (passed.slot,), "when it came due")
+            else:
+                log.warning(
+                    "countdown slot %s of guild %s skipped: %s late when the bot could post it",
+                    passed.slot.key,
+                    passed.guild_id,
+                    now - passed.slot.due_at,
                 )
-                for schedule in due_schedules:
-                    due = schedule.next_slot(release_start)
-                    assert due is not None
-                    catchup = catch_up(
-                        schedule.rule,
-                        due,
-                        now,
-                        release_start=release_start,
-                        last_day=last_day,
-                        posted=posted.get(schedule.guild_id, frozenset()),
-                    )
-                    log_already_posted(schedule.guild_id, catchup.already_posted, "when it came due")
-                    for missed in catchup.skipped:
-                        log.warning(
-                            "countdown slot %s of guild %s skipped: %s late when the bot could post it",
-                            missed.key,
-                            schedule.guild_id,
-                            now - missed.due_at,
-                        )
-                    advances.append(Advance(schedule.guild_id, catchup.next_slot, moves_from=due))
-                    if catchup.slot is not None:
-                        slot = catchup.slot
-                        occasion: repo.Occasion = "milestone" if slot.milestone is not None else "scheduled"
-                        claims.append(
-                            Claim(
-                                schedule.guild_id,
-                                slot.key,
-                                schedule.channel_id,
-                                schedule.mode,
-                                occasion,
-                                record.id if record else 0,
-                                slot_nonce(schedule.guild_id, slot.key),
-                                slot.due_at,
-                            )
-                        )
-
-        for job in abandoned:
+        for job in plan.abandoned:
             log.warning(
                 "countdown slot %s of guild %s abandoned: not confirmed sent and too old to resend safely",
                 job.claim.slot_key,
                 job.claim.guild_id,
             )
             await repo.mark_failed(self.bot.store, job, state="abandoned", error="unconfirmed", detail=None, now=now)
-        if not (claims or advances or announced or retries):
+        if not plan.claims_anything:
             return
-        jobs = await repo.claim_slots(self.bot.store, claims, advances, announced, retries, now)
+        jobs = await repo.claim_slots(self.bot.store, plan.claims, plan.advances, plan.announced, plan.retries, now)
         claimed = {(job.claim.guild_id, job.claim.slot_key) for job in jobs}
-        for claim in claims:
+        for claim in plan.claims:
             if (claim.guild_id, claim.slot_key) not in claimed:
                 log.warning(
                     "countdown slot %s of guild %s skipped: the ledger already holds it (posted or under way)",
