@@ -46,10 +46,11 @@ from cogs.polls.ballot_box import BallotBox
 from cogs.polls.export import ballots_csv, counts_csv, export_filename
 from cogs.polls.refresher import TallyRefresher
 from cogs.polls.render import close_notice, discord_time, poll_embed, results_embed, vote_answer, vote_buttons
-from cogs.polls.repo import Click, ClickStatus, CloseReason, Poll, TooManyOpenPolls
+from cogs.polls.repo import CloseReason, Poll, TooManyOpenPolls
 from cogs.polls.rules import InvalidPoll, build_poll_spec
 from cogs.polls.tally import Tally
 from cogs.polls.views import COG_NAME, parse_vote_custom_id, poll_view, shows_button
+from cogs.polls.votes import Click, ClickStatus
 
 log = logging.getLogger(__name__)
 
