@@ -252,6 +252,8 @@ class PollsCog(commands.Cog, name=COG_NAME):
             if changed:
                 self.refresher.mark_dirty(poll_id)
 
+    # -- spoilers -----------------------------------------------------------------
+
     async def reveal_poll(self, bot: HyosanBot, key: str, locale: Locale) -> Reveal | None:
         """ "Reveal privately" on a spoiler poll: its options (and results when visible) unwrapped."""
         if not (key.isascii() and key.isdigit()):
