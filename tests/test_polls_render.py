@@ -10,9 +10,10 @@ import pytest
 
 from cogs.polls.export import ballots_csv, counts_csv
 from cogs.polls.render import poll_embed, results_embed, vote_answer, vote_buttons
-from cogs.polls.repo import Ballot, ClickResult, ClickStatus, CloseReason, Poll
+from cogs.polls.repo import Ballot, CloseReason, Poll
 from cogs.polls.rules import decide_vote
 from cogs.polls.tally import Tally
+from cogs.polls.votes import ClickResult, ClickStatus
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 # Every character the escaper doubles, so escaped labels are as long as they get.

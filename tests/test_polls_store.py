@@ -22,8 +22,9 @@ from bot.store.schema import poll_options, poll_votes, polls
 from cogs.polls import repo
 from cogs.polls.ballot_box import BallotBox
 from cogs.polls.refresher import TallyRefresher
-from cogs.polls.repo import Click, ClickStatus, CloseReason
+from cogs.polls.repo import CloseReason
 from cogs.polls.rules import VoteChange, build_poll_spec, decide_vote
+from cogs.polls.votes import Click, ClickStatus
 from tests.stores import fetch_rows
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.store import Store
-from cogs.polls.repo import Click, ClickResult, apply_clicks
+from cogs.polls.votes import Click, ClickResult, apply_clicks
 
 log = logging.getLogger(__name__)
 

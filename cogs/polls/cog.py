@@ -1,9 +1,9 @@
-"""/poll create, close, results, list and export; /settings polls creator-role; the deadlines.
+"""/poll create, close, results, list and export; /settings polls creator-role; vote clicks.
 
-The only module of the feature that talks to Discord: it parses options, calls the
-rules and the repo, renders, and responds. Votes go through the ballot box (a vote
-is committed before its click is answered); the poll message is refreshed by the
-coalescing refresher, never on the click path.
+The commands and listeners: they parse options, call the rules and the repo, render, and
+respond. Votes go through the ballot box (a vote is committed before its click is
+answered); the poll message, from posting to results, is :mod:`cogs.polls.lifecycle`'s,
+refreshed by the coalescing refresher, never on the click path.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections import OrderedDict
-from datetime import datetime, timedelta
 from typing import Any
 
 import discord
@@ -23,7 +21,6 @@ from discord.ext import commands
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError, guarded_autocomplete, report_interaction_error, send_ephemeral
 from bot.i18n import Counted, Locale, cmd, localized_options, t
-from bot.language import public_locale
 from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
     Reveal,
@@ -44,18 +41,15 @@ from cogs.polls.access import (
 )
 from cogs.polls.ballot_box import BallotBox
 from cogs.polls.export import ballots_csv, counts_csv, export_filename
-from cogs.polls.refresher import TallyRefresher
-from cogs.polls.render import close_notice, discord_time, poll_embed, results_embed, vote_answer, vote_buttons
-from cogs.polls.repo import Click, ClickStatus, CloseReason, Poll, TooManyOpenPolls
+from cogs.polls.lifecycle import PollCache, PollDeadlines, PollMessages, PollRetention
+from cogs.polls.render import discord_time, poll_embed, results_embed, vote_answer
+from cogs.polls.repo import CloseReason, Poll, TooManyOpenPolls
 from cogs.polls.rules import InvalidPoll, build_poll_spec
-from cogs.polls.tally import Tally
-from cogs.polls.views import COG_NAME, parse_vote_custom_id, poll_view, shows_button
+from cogs.polls.views import COG_NAME, REVEAL_KIND, parse_vote_custom_id, shows_button
+from cogs.polls.votes import Click, ClickStatus
 
 log = logging.getLogger(__name__)
 
-REVEAL_KIND = "poll"
-#: Polls kept in memory for answering clicks (their options never change).
-POLL_CACHE_SIZE = 256
 #: A vote not committed this long (seconds) after its click arrived is acknowledged first
 #: ("thinking…", privately) and answered when the commit is done. Discord drops a click
 #: not answered within 3 s: the member would see it fail although the vote was stored, and
@@ -118,60 +112,6 @@ class CreateCooldown:
             bucket.reset()
 
 
-class PollDeadlines:
-    """The polls' :class:`~bot.scheduler.DueSource`: deadlines, and closed polls still to announce."""
-
-    name = "polls"
-
-    def __init__(self, cog: PollsCog) -> None:
-        self._cog = cog
-
-    async def next_due(self, now: datetime) -> datetime | None:
-        async with self._cog.bot.store.read() as conn:
-            return await repo.next_poll_job(conn, self._cog.bot.ownership)
-
-    async def run_due(self, now: datetime) -> None:
-        """Only polls of guilds on this process's shards: another process closes the others."""
-        owned = self._cog.bot.ownership
-        await repo.close_expired_polls(self._cog.bot.store, now, owned)
-        failed = 0
-        async with self._cog.bot.store.read() as conn:
-            unannounced = await repo.unannounced_polls(conn, owned)
-        for poll_id in unannounced:
-            try:
-                await self._cog.announce_closed_poll(poll_id)
-            except Exception:
-                failed += 1
-                log.exception("announcing the results of poll %d failed", poll_id)
-        if failed:
-            # Raising makes the scheduler back off instead of retrying at once.
-            raise RuntimeError(f"{failed} closed polls could not be announced yet")
-
-
-class PollRetention:
-    """The :class:`~bot.scheduler.DueSource` that forgets who voted in closed polls
-    (``POLL_VOTE_RETENTION_DAYS`` after they closed; anonymous polls at their close).
-    Only polls of guilds on this process's shards: another process does the others."""
-
-    name = "poll-retention"
-
-    def __init__(self, cog: PollsCog) -> None:
-        self._cog = cog
-
-    @property
-    def retention(self) -> timedelta:
-        return timedelta(days=self._cog.bot.settings.poll_vote_retention_days)
-
-    async def next_due(self, now: datetime) -> datetime | None:
-        async with self._cog.bot.store.read() as conn:
-            return await repo.next_forgetting(conn, self.retention, self._cog.bot.ownership)
-
-    async def run_due(self, now: datetime) -> None:
-        forgotten = await repo.forget_expired_voters(self._cog.bot.store, now, self.retention, self._cog.bot.ownership)
-        if forgotten:
-            log.info("forgot who voted in %d closed polls", len(forgotten))
-
-
 class PollSettingsGroup(SettingsSubgroup):
     """``/settings polls``: who may create polls."""
 
@@ -203,17 +143,17 @@ class PollsCog(commands.Cog, name=COG_NAME):
     def __init__(self, bot: HyosanBot) -> None:
         self.bot = bot
         self.ballot_box = BallotBox(bot.store, bot.clock)
-        self.refresher = TallyRefresher(self.refresh_poll_message)
-        self.deadlines = PollDeadlines(self)
-        self.retention = PollRetention(self)
+        self.polls = PollCache(bot)
+        self.messages = PollMessages(bot, self.polls)
+        #: The refresher of the poll messages (tests and benchmarks shorten its interval).
+        self.refresher = self.messages.refresher
+        #: Polls an earlier creation could not discard yet (see PollMessages.to_discard).
+        self._to_discard = self.messages.to_discard
+        self.deadlines = PollDeadlines(bot, self.messages)
+        self.retention = PollRetention(bot)
         self.create_cooldown = CreateCooldown(bot.settings.poll_create_cooldown_seconds)
         self.settings_group = PollSettingsGroup(self)
-        self._polls: OrderedDict[int, Poll] = OrderedDict()
-        self._announcing: set[int] = set()
         self._startup_task: asyncio.Task[None] | None = None
-        #: Polls whose message could not be attached nor the poll discarded (a full disk):
-        #: invisible to members, discarded at the next /poll create or start.
-        self._to_discard: set[int] = set()
 
     async def cog_load(self) -> None:
         await repo.discard_all_unposted_polls(self.bot.store, self.bot.ownership)
@@ -222,7 +162,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
         self.bot.scheduler.register(self.deadlines)
         self.bot.guild_keeper.keep(poll_settings)
         self.bot.scheduler.register(self.retention)
-        self._startup_task = asyncio.create_task(self._refresh_stale_messages(), name="polls-refresh-stale")
+        self._startup_task = asyncio.create_task(self.messages.refresh_stale(), name="polls-refresh-stale")
 
     async def cog_unload(self) -> None:
         self.bot.scheduler.unregister(self.deadlines.name)
@@ -231,46 +171,11 @@ class PollsCog(commands.Cog, name=COG_NAME):
         if self._startup_task is not None:
             self._startup_task.cancel()
         await self.ballot_box.close()
-        await self.refresher.close()
+        await self.messages.close()
         self.bot.settings_group.remove_command(self.settings_group.name)
         unregister_reveal_provider(REVEAL_KIND)
 
-    async def _refresh_stale_messages(self) -> None:
-        """After a crash some messages may show an older tally than the store: refresh those."""
-        await self.bot.wait_until_ready()
-        async with self.bot.store.read() as conn:
-            stale = await repo.stale_open_polls(conn, self.bot.ownership)
-        for poll_id in stale:
-            self.refresher.mark_dirty(poll_id)
-
     # -- helpers ------------------------------------------------------------------
-
-    async def cached_poll(self, poll_id: int) -> Poll | None:
-        """A poll for answering clicks: options, spoiler flag and limits never change."""
-        poll = self._polls.get(poll_id)
-        if poll is None:
-            async with self.bot.store.read() as conn:
-                poll = await repo.fetch_poll(conn, poll_id)
-            if poll is None or poll.message_id is None:
-                return None
-            self._polls[poll_id] = poll
-            if len(self._polls) > POLL_CACHE_SIZE:
-                self._polls.popitem(last=False)
-        else:
-            self._polls.move_to_end(poll_id)
-        return poll
-
-    def _channel(self, poll: Poll) -> discord.PartialMessageable:
-        return self.bot.get_partial_messageable(poll.channel_id, guild_id=poll.guild_id)
-
-    async def _render_poll_message(self, poll: Poll, tally: Tally) -> dict[str, Any]:
-        locale = await public_locale(self.bot, poll.guild_id)
-        spoilers = await spoiler_view_for(self.bot, self._channel(poll), locale)
-        reveal = spoilers.reveal_button(REVEAL_KIND, str(poll.id)) if poll.spoiler else None
-        return {
-            "embed": poll_embed(poll, tally, openly=spoilers.openly, locale=locale),
-            "view": poll_view(poll.id, vote_buttons(poll, openly=spoilers.openly), reveal),
-        }
 
     async def _fetch_guild_poll(self, interaction: discord.Interaction[Any], value: str) -> Poll:
         guild = _guild_of(interaction)
@@ -323,7 +228,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
             ACK_SLOW_VOTE_AFTER, lambda: deferring.append(asyncio.create_task(_acknowledge_privately(interaction)))
         )
         try:
-            poll = await self.cached_poll(poll_id)
+            poll = await self.polls.get(poll_id)
             if poll is None:
                 raise UserError("polls.vote.gone")
             # A button is clicked in its message's channel: Discord's own answer for it, no look-up.
@@ -344,83 +249,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
             if changed:
                 self.refresher.mark_dirty(poll_id)
 
-    async def refresh_poll_message(self, poll_id: int) -> None:
-        """Show the current tally in the poll message (called by the refresher, coalesced)."""
-        async with self.bot.store.read() as conn:
-            poll = await repo.fetch_poll(conn, poll_id)
-        if poll is None or not poll.is_open or poll.message_id is None:
-            return
-        tally, version = await repo.read_tally(self.bot.store, poll_id, len(poll.options))
-        message = self._channel(poll).get_partial_message(poll.message_id)
-        try:
-            rendered = await self._render_poll_message(poll, tally)
-            await self.bot.rest_pacer.wait_turn()  # after a crash every stale poll is refreshed at once
-            await message.edit(**rendered)
-        except discord.NotFound:
-            await self._close_deleted(poll)
-            return
-        await repo.mark_rendered(self.bot.store, poll_id, version)
-
-    # -- closing ------------------------------------------------------------------
-
-    async def _close_deleted(self, poll: Poll) -> None:
-        """The poll's message is gone: close the poll; there is nothing to post results under."""
-        await repo.close_poll(self.bot.store, poll.id, self.bot.clock(), CloseReason.MESSAGE_DELETED)
-        await repo.mark_announced(self.bot.store, poll.id)
-        self._polls.pop(poll.id, None)
-        self.bot.scheduler.wake()
-        log.info("poll %d closed: its message was deleted", poll.id)
-
-    async def announce_closed_poll(self, poll_id: int) -> bool:
-        """Disable the buttons, show the final tally and post the results; False if the message is gone.
-
-        Safe to call twice (the scheduler and /poll close may race): the first caller does it.
-        """
-        if poll_id in self._announcing:
-            return True
-        self._announcing.add(poll_id)
-        try:
-            await self.refresher.forget(poll_id)
-            self._polls.pop(poll_id, None)
-            async with self.bot.store.read() as conn:
-                poll = await repo.fetch_poll(conn, poll_id)
-            if poll is None or poll.is_open or poll.announced:
-                return True
-            tally, version = await repo.read_tally(self.bot.store, poll_id, len(poll.options))
-            channel = self._channel(poll)
-            message = channel.get_partial_message(poll.message_id) if poll.message_id else None
-            posted = False
-            if message is not None:
-                try:
-                    rendered = await self._render_poll_message(poll, tally)
-                    await self.bot.rest_pacer.wait_turn()  # many polls may close at one deadline
-                    await message.edit(**rendered)
-                    posted = True
-                except (discord.NotFound, discord.Forbidden) as exc:
-                    # Deleted, or the bot lost access (even left the server): retrying cannot help.
-                    log.info("poll %d closed but its message cannot be edited (%s); no results posted", poll_id, exc)
-            if posted and message is not None:
-                await self._post_results(poll, tally, message)
-            await repo.mark_rendered(self.bot.store, poll_id, version)
-            await repo.mark_announced(self.bot.store, poll_id)
-            return posted
-        finally:
-            self._announcing.discard(poll_id)
-
-    async def _post_results(self, poll: Poll, tally: Tally, message: discord.PartialMessage) -> None:
-        locale = await public_locale(self.bot, poll.guild_id)
-        spoilers = await spoiler_view_for(self.bot, message.channel, locale)
-        view = spoilers.reveal_view(REVEAL_KIND, str(poll.id)) if poll.spoiler else None
-        try:
-            await self.bot.rest_pacer.wait_turn()
-            await message.channel.send(
-                content=close_notice(poll, locale),
-                embed=results_embed(poll, tally, openly=spoilers.openly, locale=locale),
-                reference=message.to_reference(fail_if_not_exists=False),
-                view=view if view is not None and view.children else discord.utils.MISSING,
-            )
-        except (discord.Forbidden, discord.NotFound) as exc:
-            log.warning("could not post the results of poll %d: %s", poll.id, exc)
+    # -- spoilers -----------------------------------------------------------------
 
     async def reveal_poll(self, bot: HyosanBot, key: str, locale: Locale) -> Reveal | None:
         """ "Reveal privately" on a spoiler poll: its options (and results when visible) unwrapped."""
@@ -473,9 +302,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
         require_member_may_post(interaction)
         self.create_cooldown.take(guild.id, interaction.user.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        for leftover in sorted(self._to_discard):
-            await repo.discard_unposted_poll(self.bot.store, leftover)
-            self._to_discard.discard(leftover)
+        await self.messages.discard_leftovers()
         try:
             poll = await repo.create_poll(
                 self.bot.store,
@@ -490,41 +317,15 @@ class PollsCog(commands.Cog, name=COG_NAME):
             self.create_cooldown.give_back(guild.id, interaction.user.id)
             raise UserError("polls.create.too_many_open", limit=full.limit) from None
         try:
-            rendered = await self._render_poll_message(poll, Tally.empty(len(poll.options)))
-            message = await self._channel(poll).send(**rendered)
+            message = await self.messages.post(poll)
         except discord.Forbidden:
-            await repo.discard_unposted_poll(self.bot.store, poll.id)
             self.create_cooldown.give_back(guild.id, interaction.user.id)
             raise UserError("polls.create.cannot_post") from None
-        except BaseException:
-            await asyncio.shield(repo.discard_unposted_poll(self.bot.store, poll.id))
-            raise
-        try:
-            attached = await repo.attach_message(self.bot.store, poll.id, message.id)
-        except BaseException:
-            # E.g. a full disk between the two writes: take the message down again, so no
-            # message shows buttons of a poll that takes no votes, and drop the poll.
-            await asyncio.shield(self._take_back_unattached(poll.id, message))
-            raise
-        if not attached:  # something discarded the row meanwhile: no message may outlive its poll
-            await asyncio.shield(self._take_back_unattached(poll.id, message))
-            raise RuntimeError(f"poll {poll.id} vanished before its message was attached")
         if poll.closes_at is not None:
             self.bot.scheduler.wake()
         await interaction.followup.send(
             t("polls.create.done", interaction.locale, id=str(poll.id), link=message.jump_url), ephemeral=True
         )
-
-    async def _take_back_unattached(self, poll_id: int, message: discord.Message) -> None:
-        try:
-            await message.delete()
-        except discord.HTTPException:
-            log.warning("poll %d: could not delete its message after storing it failed", poll_id, exc_info=True)
-        try:
-            await repo.discard_unposted_poll(self.bot.store, poll_id)
-        except Exception:
-            self._to_discard.add(poll_id)
-            log.warning("poll %d: could not discard it yet; it takes no votes meanwhile", poll_id, exc_info=True)
 
     @poll.command(name=cmd("polls.close.name"), description=cmd("polls.close.description"))
     @localized_options("polls", poll_key=("poll_option", "close.poll_description"))
@@ -539,7 +340,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
         if not await repo.close_poll(self.bot.store, poll.id, self.bot.clock(), CloseReason.COMMAND):
             raise UserError("polls.close.already_closed", id=str(poll.id))
         self.bot.scheduler.wake()
-        if await self.announce_closed_poll(poll.id):
+        if await self.messages.announce_closed(poll.id):
             text = t("polls.close.done", interaction.locale, id=str(poll.id))
         else:
             text = t("polls.close.message_deleted", interaction.locale, id=str(poll.id))

@@ -18,9 +18,10 @@ import discord
 
 from bot.i18n import Counted, Locale, format_percent, t
 from bot.spoilers import EMBED_DESCRIPTION_LIMIT, join_lines_within, render_open_text, wrap_spoiler
-from cogs.polls.repo import ClickResult, ClickStatus, CloseReason, Poll
+from cogs.polls.repo import CloseReason, Poll
 from cogs.polls.rules import VoteChange
 from cogs.polls.tally import OptionResult, Tally, option_results
+from cogs.polls.votes import ClickResult, ClickStatus
 
 TITLE_LIMIT = 256
 BUTTON_LABEL_LIMIT = 80

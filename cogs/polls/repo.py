@@ -1,34 +1,24 @@
 """The polls feature's SQL (tables ``polls``, ``poll_options``, ``poll_votes``, ``poll_settings``
 in :mod:`bot.store.schema`); nothing else touches them. The same statements run on SQLite
-and PostgreSQL, but for one: the vote path.
+and PostgreSQL; the vote path, where each database has its own fastest way, is
+:mod:`cogs.polls.votes` (its :func:`~cogs.polls.votes.apply_clicks` is this module's too).
 
-Every write is one ``store.transaction()``. Clicks are applied in batches
-(:func:`apply_clicks`): one transaction for all clicks that queued up while the
-previous one ran, each click decided by the rule of :func:`cogs.polls.rules.decide_vote`,
-in arrival order. On SQLite that is Python code on the store's own synchronous
-connection; on PostgreSQL it is the server-side function ``poll_apply_clicks``
-(revisions 0006 and 0007), so a batch is one round trip instead of six. The two are held to the
-same results by ``tests/test_polls_store.py``, which runs every click test on both. The schema itself refuses a double vote, a vote beyond max_choices and
-a vote on a closed poll, whatever this module does.
+Every write is one ``store.transaction()``. The schema itself refuses a double vote, a vote
+beyond max_choices and a vote on a closed poll, whatever this module does.
 """
 
 from __future__ import annotations
 
 import enum
 import random
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     Row,
-    Select,
     String,
     bindparam,
     cast,
@@ -38,7 +28,6 @@ from sqlalchemy import (
     literal,
     select,
     text,
-    tuple_,
     union_all,
     update,
 )
@@ -46,10 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.shards import EVERY_SHARD, Ownership
 from bot.store import Store
-from bot.store.precompiled import PrecompiledSqlite
 from bot.store.schema import poll_options, poll_settings, poll_votes, polls
-from cogs.polls.rules import PollSpec, VoteChange, VoteTransition, decide_vote
+from cogs.polls.rules import PollSpec
 from cogs.polls.tally import Tally
+from cogs.polls.votes import Click as Click
+from cogs.polls.votes import ClickResult as ClickResult
+from cogs.polls.votes import ClickStatus as ClickStatus
+from cogs.polls.votes import apply_clicks as apply_clicks
 
 #: How many polls an autocomplete shows (Discord's limit for choices).
 CHOICES_LIMIT = 25
@@ -376,204 +368,6 @@ async def fetch_ballots(conn: AsyncConnection, poll: Poll) -> list[Ballot]:
         .order_by(poll_votes.c.voted_at, poll_votes.c.user_id, poll_votes.c.option_index)
     )
     return [Ballot(row.user_id, row.option_index, row.voted_at) for row in rows]
-
-
-# -- voting ---------------------------------------------------------------------
-
-
-class ClickStatus(enum.Enum):
-    APPLIED = "applied"  # the transition says what happened (a refusal over the limit included)
-    CLOSED = "closed"
-    UNKNOWN_POLL = "unknown_poll"
-    UNKNOWN_OPTION = "unknown_option"
-
-
-@dataclass(frozen=True, slots=True)
-class Click:
-    poll_id: int
-    user_id: int
-    option_index: int
-
-
-@dataclass(frozen=True, slots=True)
-class ClickResult:
-    status: ClickStatus
-    transition: VoteTransition | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _PollState:
-    max_choices: int
-    option_count: int
-    closed: bool
-
-
-#: (poll_id, user_id): the member's choices in that poll.
-_Choices = dict[tuple[int, int], set[int]]
-
-
-# The vote path's statements, built once (building and keying a statement costs more than
-# running it on SQLite); the lists of ids are expanding parameters.
-_option_count = select(func.count()).where(poll_options.c.poll_id == polls.c.id).correlate(polls).scalar_subquery()
-#: Closed, or past its deadline though the scheduler has not closed it yet (SQLite: 0 or 1).
-_closed_now = (polls.c.closed_at.is_not(None) | (polls.c.closes_at <= bindparam("now"))).label("closed")
-
-
-def _click_state(votes_of_clicking: ColumnElement[bool], polls_clicked: ColumnElement[bool]) -> Select[Any]:
-    """Each clicked poll that is posted (id, max_choices, closed now, option count) with the
-    clicking members' votes there: one row per held vote, or one with no vote."""
-    return (
-        select(
-            polls.c.id,
-            polls.c.max_choices,
-            _closed_now,
-            _option_count.label("option_count"),
-            poll_votes.c.user_id,
-            poll_votes.c.option_index,
-        )
-        .select_from(polls.outerjoin(poll_votes, (poll_votes.c.poll_id == polls.c.id) & votes_of_clicking))
-        .where(polls_clicked, _POSTED)
-    )
-
-
-_CLICK_STATE = _click_state(
-    tuple_(poll_votes.c.poll_id, poll_votes.c.user_id).in_(bindparam("members", expanding=True)),
-    polls.c.id.in_(bindparam("poll_ids", expanding=True)),
-)
-# One clicking member (the common case, a lone click): the same read without expanding lists,
-# whose rendering into SQL at every execution cost more than running it.
-_CLICK_STATE_ONE = _click_state(poll_votes.c.user_id == bindparam("user_id"), polls.c.id == bindparam("poll_id"))
-# Fixed statements run once per row (executemany), so their SQL never changes with the batch.
-_DELETE_VOTE = delete(poll_votes).where(
-    poll_votes.c.poll_id == bindparam("p"),
-    poll_votes.c.user_id == bindparam("u"),
-    poll_votes.c.option_index == bindparam("o"),
-)
-_INSERT_VOTE = insert(poll_votes)
-_BUMP_TALLY = update(polls).where(polls.c.id == bindparam("p")).values(tally_version=polls.c.tally_version + 1)
-_RAW_CLICK_STATE_ONE = PrecompiledSqlite(_CLICK_STATE_ONE)
-_RAW_DELETE_VOTE = PrecompiledSqlite(_DELETE_VOTE)
-_RAW_INSERT_VOTE = PrecompiledSqlite(_INSERT_VOTE)
-_RAW_BUMP_TALLY = PrecompiledSqlite(_BUMP_TALLY)
-
-
-def _read_click_state(
-    conn: Connection, raw: sqlite3.Connection, clicks: Sequence[Click], now: datetime
-) -> tuple[dict[int, _PollState], _Choices]:
-    """In one statement: every clicked poll that is posted, and what each clicking member holds there
-    (one row per held vote, or one with no vote for a poll nobody in the batch holds a vote in).
-
-    SQLite only: its BEGIN IMMEDIATE makes every writer of the file take turns, so what is
-    read here stays true until the commit. (PostgreSQL runs ``poll_apply_clicks``, which
-    locks the clicked polls' rows first.) The schema's triggers refuse a vote that would
-    break the rules whatever this code does; a batch refused so fails whole and the ballot
-    box applies its clicks one by one.
-    """
-    members = sorted({(click.poll_id, click.user_id) for click in clicks})
-    poll_ids = sorted({poll_id for poll_id, _ in members})
-    states: dict[int, _PollState] = {}
-    held: _Choices = {member: set() for member in members}
-    rows: Iterable[Sequence[Any]]
-    if len(members) == 1:
-        [(poll_id, user_id)] = members
-        rows = _RAW_CLICK_STATE_ONE.fetchall(raw, {"poll_id": poll_id, "user_id": user_id, "now": now})
-    else:
-        rows = conn.execute(_CLICK_STATE, {"members": members, "poll_ids": poll_ids, "now": now})
-    for poll_id, max_choices, closed, option_count, user_id, option_index in rows:
-        states[poll_id] = _PollState(max_choices, option_count, bool(closed))
-        if user_id is not None:
-            held[(poll_id, user_id)].add(option_index)
-    return states, held
-
-
-async def apply_clicks(store: Store, clicks: Sequence[Click], now: datetime) -> list[ClickResult]:
-    """Apply clicks in order in ONE transaction; the results are committed when this returns.
-
-    A batch costs one read and at most one statement per kind of write, however many
-    clicks it holds: only the net change per member is written (deletes first, so the
-    schema's max_choices trigger sees the final count), and every poll whose votes
-    changed gets its tally_version bumped so a stale message is noticed even after a crash.
-    """
-    if not clicks:
-        return []
-    if not store.is_sqlite:
-        return await _apply_clicks_on_server(store, clicks, now)
-    # Synchronous inside: on SQLite the whole batch is one trip to the store's thread, or,
-    # for a few clicks, no trip at all (run on the event loop's thread, never waiting there).
-    return await store.run_transaction(partial(_apply_clicks, clicks=clicks, now=now), small=len(clicks) <= SMALL_BATCH)
-
-
-#: A batch this small is applied on the event loop's own thread on SQLite (~0.2 ms):
-#: cheaper than the trip to the store's thread; bigger batches let the loop go on meanwhile.
-SMALL_BATCH = 8
-
-
-#: PostgreSQL: the whole batch in one statement, its own transaction (see revisions 0006 and 0007).
-_APPLY_ON_SERVER = "SELECT status, change, before, after FROM poll_apply_clicks($1, $2, $3, $4)"
-
-
-async def _apply_clicks_on_server(store: Store, clicks: Sequence[Click], now: datetime) -> list[ClickResult]:
-    rows = await store.fetch_on_driver(
-        _APPLY_ON_SERVER,
-        [click.poll_id for click in clicks],
-        [click.user_id for click in clicks],
-        [click.option_index for click in clicks],
-        now,
-    )
-    results: list[ClickResult] = []
-    for click, row in zip(clicks, rows, strict=True):
-        status = ClickStatus(row["status"])
-        if status is not ClickStatus.APPLIED:
-            results.append(ClickResult(status))
-            continue
-        transition = VoteTransition(
-            change=VoteChange(row["change"]),
-            clicked=click.option_index,
-            before=tuple(row["before"]),
-            after=tuple(row["after"]),
-        )
-        results.append(ClickResult(status, transition))
-    return results
-
-
-def _apply_clicks(conn: Connection, *, clicks: Sequence[Click], now: datetime) -> list[ClickResult]:
-    """SQLite's batch, in the transaction ``conn`` holds. The statements whose text never
-    changes run straight on the sqlite3 connection (``PrecompiledSqlite``); only a read of
-    several members goes through SQLAlchemy, for its expanding lists."""
-    raw = conn.connection.driver_connection
-    assert isinstance(raw, sqlite3.Connection), "PostgreSQL runs poll_apply_clicks instead"
-    states, held = _read_click_state(conn, raw, clicks, now)
-    before = {member: frozenset(choices) for member, choices in held.items()}
-
-    results: list[ClickResult] = []
-    for click in clicks:
-        poll = states.get(click.poll_id)
-        if poll is None:
-            results.append(ClickResult(ClickStatus.UNKNOWN_POLL))
-        elif poll.closed:
-            results.append(ClickResult(ClickStatus.CLOSED))
-        elif not 0 <= click.option_index < poll.option_count:
-            results.append(ClickResult(ClickStatus.UNKNOWN_OPTION))
-        else:
-            member = (click.poll_id, click.user_id)
-            transition = decide_vote(held[member], click.option_index, poll.max_choices)
-            held[member] = set(transition.after)
-            results.append(ClickResult(ClickStatus.APPLIED, transition))
-
-    removed = [{"p": p, "u": u, "o": i} for (p, u), choices in held.items() for i in sorted(before[(p, u)] - choices)]
-    added = [
-        {"poll_id": p, "user_id": u, "option_index": i, "voted_at": now}
-        for (p, u), choices in held.items()
-        for i in sorted(choices - before[(p, u)])
-    ]
-    if removed:
-        _RAW_DELETE_VOTE.executemany(raw, removed)
-    if added:
-        _RAW_INSERT_VOTE.executemany(raw, added)
-    changed = sorted({poll_id for (poll_id, user_id), choices in held.items() if choices != before[(poll_id, user_id)]})
-    if changed:
-        _RAW_BUMP_TALLY.executemany(raw, [{"p": poll_id} for poll_id in changed])
-    return results
 
 
 # -- refreshing and closing -----------------------------------------------------

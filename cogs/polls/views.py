@@ -18,6 +18,8 @@ from cogs.polls.render import VoteButtonSpec
 
 VOTE_TEMPLATE = re.compile(r"poll:vote:(?P<poll_id>[0-9]{1,19}):(?P<index>[0-9]{1,2})")
 COG_NAME = "Polls"
+#: The spoiler reveal provider's kind for polls ("Reveal privately" on a spoiler poll).
+REVEAL_KIND = "poll"
 REVEAL_ROW = 4
 
 
