@@ -203,7 +203,7 @@ def process_environment(
         k: v
         for k, v in os.environ.items()
         if not k.startswith(
-            ("DISCORD_", "DATABASE_", "DATA_DIR", "OWNER_", "ADMIN_", "DEV_GUILD", "LOG_", "SHARD_", "REST_")
+            ("DISCORD_", "DATABASE_", "DATA_DIR", "OWNER_", "ADMIN_", "DEV_GUILD", "LOG_", "SHARD_", "REST_", "POLL_")
         )
     }
     env.update(
@@ -215,6 +215,9 @@ def process_environment(
         LOG_LEVEL="INFO",
         DISCORD_API_BASE_URL=fake.api_base_url,
         DISCORD_GATEWAY_URL=fake.gateway_url,
+        # The benchmarks' driver creates polls back to back, as no member may: no wait, no cap.
+        POLL_CREATE_COOLDOWN_SECONDS="0",
+        POLL_OPEN_LIMIT="10000",
     )
     env.update(extra or {})
     return env
