@@ -297,8 +297,9 @@ def build_world(fake: FakeDiscord) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
+@contextlib.asynccontextmanager
+async def local_discord() -> AsyncIterator[FakeDiscord]:
+    """A fresh fake Discord that discord.py is pointed at while it runs."""
     fake = FakeDiscord()
     await fake.start()
     restore = point_discord_py_at(fake)
@@ -313,7 +314,17 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-async def harness(request: pytest.FixtureRequest, fake_discord: FakeDiscord, store_url: str) -> AsyncIterator[Harness]:
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    async with local_discord() as fake:
+        yield fake
+
+
+@contextlib.asynccontextmanager
+async def running_harness(
+    fake_discord: FakeDiscord, store_url: str, *, freeze_heap: bool = False
+) -> AsyncIterator[Harness]:
+    """The world on the fake and a ready bot on ``store_url``; on leaving, the bot stops and the
+    fake's record and the bot's log are checked (see the module docstring)."""
     world = build_world(fake_discord)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -328,8 +339,7 @@ async def harness(request: pytest.FixtureRequest, fake_discord: FakeDiscord, sto
         poll_create_cooldown_seconds=0,
         poll_open_limit=10_000,
     )
-    h = Harness(fake=fake_discord, settings=settings, clock=FakeClock(), **world)
-    h.freeze_heap = request.node.get_closest_marker("freeze_heap") is not None
+    h = Harness(fake=fake_discord, settings=settings, clock=FakeClock(), freeze_heap=freeze_heap, **world)
     watched = [logging.getLogger(name) for name in ("bot", "cogs", "discord")]
     for logger in watched:
         logger.addHandler(h.errors)
@@ -342,10 +352,22 @@ async def harness(request: pytest.FixtureRequest, fake_discord: FakeDiscord, sto
             logger.removeHandler(h.errors)
         with contextlib.suppress(Exception):
             await h.stop()
-    assert fake_discord.violations == [], "requests broke Discord's limits or schema"
-    assert fake_discord.unhandled == [], "the bot called routes the fake does not know"
+    assert_clean(h)
+
+
+def assert_clean(h: Harness) -> None:
+    """Nothing broke Discord's limits or schema, no unknown route, no unexpected ERROR logged."""
+    assert h.fake.violations == [], "requests broke Discord's limits or schema"
+    assert h.fake.unhandled == [], "the bot called routes the fake does not know"
     if not h.errors_expected:
         assert [r.getMessage() for r in h.errors.records] == [], "the bot logged errors"
+
+
+@pytest.fixture
+async def harness(request: pytest.FixtureRequest, fake_discord: FakeDiscord, store_url: str) -> AsyncIterator[Harness]:
+    freeze_heap = request.node.get_closest_marker("freeze_heap") is not None
+    async with running_harness(fake_discord, store_url, freeze_heap=freeze_heap) as h:
+        yield h
 
 
 #: Workers a plain ``pytest`` run spreads the tests over (pytest-xdist), one per core of the

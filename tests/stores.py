@@ -192,14 +192,18 @@ class SqliteTemplate:
 _sqlite_template = SqliteTemplate()
 
 
+async def migrated_sqlite(path: Path) -> str:
+    """A migrated SQLite database at ``path`` (a copy of the run's template); returns its URL."""
+    await _sqlite_template.copy_to(path)
+    return str(path)
+
+
 @pytest.fixture
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A database URL for one test: a migrated SQLite file, or a fresh, migrated PostgreSQL database."""
     backend: str = request.param
     if backend == "sqlite":
-        path = tmp_path / "bot.db"
-        await _sqlite_template.copy_to(path)
-        yield str(path)
+        yield await migrated_sqlite(tmp_path / "bot.db")
         return
     server = await postgres_server()
     url = await server.create_database()
