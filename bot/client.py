@@ -67,7 +67,16 @@ class HyosanBot(commands.AutoShardedBot):
     recommendation, read by discord.py from GET /gateway/bot) in this one process.
     """
 
-    def __init__(self, settings: Settings, *, clock: Clock = utc_now, guild_ready_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = utc_now,
+        guild_ready_timeout: float = 2.0,
+        freeze_heap: bool = True,
+    ) -> None:
+        """``freeze_heap=False`` skips :func:`freeze_startup_heap` at READY (the test harness,
+        which starts hundreds of bots in one process, each paying ~0.2 s for the collections)."""
         # The bot never joins voice: discord.py's warnings about missing voice libraries are noise.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -104,6 +113,7 @@ class HyosanBot(commands.AutoShardedBot):
         self.rest_share: RestShare = rest_share(settings.rest_rate_share, settings.shard_count, settings.shard_ids)
         self.rest_pacer = RequestPacer(self.rest_share.per_second, global_clear=self._global_limit_clear)
         self._store: Store | None = None
+        self._freeze_heap = freeze_heap
         self._heap_frozen = False
         self._event_tasks: set[asyncio.Task[Any]] = set()
         self._pack: DataPack | None = None
@@ -308,7 +318,7 @@ class HyosanBot(commands.AutoShardedBot):
             ",".join(str(shard) for shard in sorted(self.shards)),
             self.shard_count,
         )
-        if not self._heap_frozen:
+        if self._freeze_heap and not self._heap_frozen:
             self._heap_frozen = True
             freeze_startup_heap()
         try:

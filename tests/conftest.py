@@ -46,7 +46,7 @@ from localdiscord import FakeDiscord
 from localdiscord.permissions import Permission
 from localdiscord.server import point_discord_py_at, wait_until
 from localdiscord.state import CATEGORY, FORUM, TEXT, VOICE, Channel, Guild, Member
-from tests.stores import BACKENDS, _postgres_template_cleanup, empty_postgres_url, selected_backends, store, store_url
+from tests.stores import _postgres_template_cleanup, backends_for, empty_postgres_url, store, store_url
 
 __all__ = ["_postgres_template_cleanup", "empty_postgres_url", "store", "store_url"]
 
@@ -111,6 +111,9 @@ class Harness:
     errors_expected: bool = False
     #: The language members' clients send (the interactions' ``locale``) unless a call says otherwise.
     locale: str = "en-US"
+    #: The bot's freeze of its start-up heap at READY (~0.2 s of collections a start): off in tests
+    #: but the one marked ``freeze_heap`` that checks it.
+    freeze_heap: bool = False
     _task: asyncio.Task[None] | None = None
 
     async def start(self, **overrides: Any) -> HyosanBot:
@@ -119,7 +122,7 @@ class Harness:
             self.settings = self.settings.model_copy(update=overrides)
         apply_discord_endpoints(self.settings)
         # discord.py waits this long after the last GUILD_CREATE before READY; the fake sends them at once.
-        self.bot = HyosanBot(self.settings, clock=self.clock, guild_ready_timeout=0.05)
+        self.bot = HyosanBot(self.settings, clock=self.clock, guild_ready_timeout=0.05, freeze_heap=self.freeze_heap)
         token = self.settings.token
         assert token is not None
         self._task = asyncio.create_task(self.bot.start(token), name="bot-under-test")
@@ -305,8 +308,9 @@ def _openapi_spec() -> Path | None:
 OPENAPI_SPEC = _openapi_spec()
 
 
-@pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
+@contextlib.asynccontextmanager
+async def local_discord() -> AsyncIterator[FakeDiscord]:
+    """A fresh fake Discord that discord.py is pointed at while it runs."""
     fake = FakeDiscord(OPENAPI_SPEC)
     await fake.start()
     restore = point_discord_py_at(fake)
@@ -321,7 +325,17 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-async def harness(fake_discord: FakeDiscord, store_url: str) -> AsyncIterator[Harness]:
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    async with local_discord() as fake:
+        yield fake
+
+
+@contextlib.asynccontextmanager
+async def running_harness(
+    fake_discord: FakeDiscord, store_url: str, *, freeze_heap: bool = False
+) -> AsyncIterator[Harness]:
+    """The world on the fake and a ready bot on ``store_url``; on leaving, the bot stops and the
+    fake's record and the bot's log are checked (see the module docstring)."""
     world = build_world(fake_discord)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -336,7 +350,7 @@ async def harness(fake_discord: FakeDiscord, store_url: str) -> AsyncIterator[Ha
         poll_create_cooldown_seconds=0,
         poll_open_limit=10_000,
     )
-    h = Harness(fake=fake_discord, settings=settings, clock=FakeClock(), **world)
+    h = Harness(fake=fake_discord, settings=settings, clock=FakeClock(), freeze_heap=freeze_heap, **world)
     watched = [logging.getLogger(name) for name in ("bot", "cogs", "discord")]
     for logger in watched:
         logger.addHandler(h.errors)
@@ -349,10 +363,39 @@ async def harness(fake_discord: FakeDiscord, store_url: str) -> AsyncIterator[Ha
             logger.removeHandler(h.errors)
         with contextlib.suppress(Exception):
             await h.stop()
-    assert fake_discord.violations == [], "requests broke Discord's limits or schema"
-    assert fake_discord.unhandled == [], "the bot called routes the fake does not know"
+    assert_clean(h)
+
+
+def assert_clean(h: Harness) -> None:
+    """Nothing broke Discord's limits or schema, no unknown route, no unexpected ERROR logged."""
+    assert h.fake.violations == [], "requests broke Discord's limits or schema"
+    assert h.fake.unhandled == [], "the bot called routes the fake does not know"
     if not h.errors_expected:
         assert [r.getMessage() for r in h.errors.records] == [], "the bot logged errors"
+
+
+@pytest.fixture
+async def harness(request: pytest.FixtureRequest, fake_discord: FakeDiscord, store_url: str) -> AsyncIterator[Harness]:
+    freeze_heap = request.node.get_closest_marker("freeze_heap") is not None
+    async with running_harness(fake_discord, store_url, freeze_heap=freeze_heap) as h:
+        yield h
+
+
+#: Workers a plain ``pytest`` run spreads the tests over (pytest-xdist), one per core of the
+#: project's 2-core machines. ``-n N`` chooses another number, ``-n0`` or ``-p no:xdist`` none.
+DEFAULT_WORKERS = 2
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """``-n 2`` unless the command line says otherwise (before xdist reads it; here, not in
+    addopts, so that ``-p no:xdist`` still works). Not in a worker, not with ``--pdb``."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    if config.getoption("numprocesses", None) is None and not config.getoption("usepdb", False):
+        workers = min(DEFAULT_WORKERS, os.cpu_count() or 1)
+        if workers > 1:
+            config.option.numprocesses = workers
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -365,12 +408,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Every test that uses a database runs once on SQLite and once on PostgreSQL."""
+    """A test that uses a database runs on the stores tests/stores.py's rule gives it."""
     if "store_url" in metafunc.fixturenames:
-        backends = selected_backends(metafunc.config)
-        only = [name for name in BACKENDS if metafunc.definition.get_closest_marker(f"{name}_only")]
-        if only:
-            backends = tuple(name for name in backends if name in only)
+        backends = backends_for(metafunc)
         metafunc.parametrize("store_url", backends, indirect=True, ids=backends)
 
 

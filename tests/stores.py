@@ -1,14 +1,22 @@
 """Real databases for tests: an SQLite file in tmp_path, or a fresh PostgreSQL database.
 
-Every store-touching test takes the ``store_url`` fixture (directly, through ``store``,
-or through the harness) and so runs once on each backend. PostgreSQL is the real
-server at ``TEST_DATABASE_URL`` (default: the project machines' server,
-``postgresql://postgres@127.0.0.1:5432/test``); each test gets its own database,
-created from a template that was migrated once per run, and dropped afterwards.
+Which store a test runs on (:func:`backends_for`, the one rule):
+
+* a test that takes ``store`` or ``store_url`` without starting a bot tests the store
+  itself (its SQL, migrations, locks): it runs on SQLite **and** PostgreSQL;
+* a test that starts a bot (the ``harness`` fixture) tests a feature: SQLite only,
+  unless it is marked ``both_stores`` because the store is its subject (votes, the post
+  ledger, restarts, crashes, caches, the guild keeper, shards sharing one store);
+* ``sqlite_only`` / ``postgresql_only`` narrow either to one store, and
+  ``--store=sqlite`` or ``--store=postgresql`` runs one backend only (quicker while working).
+
+Every database is already migrated: an SQLite file is a copy of a template migrated once
+per run (per xdist worker); PostgreSQL is the real server at ``TEST_DATABASE_URL``
+(default: the project machines' server, ``postgresql://postgres@127.0.0.1:5432/test``),
+where each test gets its own database, created from a template migrated once per run
+(per worker), and dropped afterwards. Both templates' names are unique to the process.
 When no server answers, the PostgreSQL runs are skipped with one reason, except
 with ``CI=true``, where they fail: CI must not pass without having run them.
-
-``--store=sqlite`` or ``--store=postgresql`` runs one backend only (quicker while working).
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -121,6 +131,7 @@ async def postgres_server() -> PostgresServer:
 
 def cleanup_server() -> Iterator[None]:
     yield
+    _sqlite_template.cleanup()
     if _server is not None and _server.problem is None:
         asyncio.run(_server.drop_template())
 
@@ -135,12 +146,64 @@ def selected_backends(config: pytest.Config) -> tuple[str, ...]:
     return BACKENDS if chosen in (None, "both") else (chosen,)
 
 
+#: Fixtures that start a whole bot on the test's database (a feature's test unless marked).
+BOT_FIXTURES = ("harness",)
+
+
+def backends_for(metafunc: pytest.Metafunc) -> tuple[str, ...]:
+    """The stores a test that takes ``store_url`` runs on (the rule in this module's docstring)."""
+    backends = selected_backends(metafunc.config)
+    marked = metafunc.definition.get_closest_marker
+    only = [name for name in BACKENDS if marked(f"{name}_only")]
+    if not only and any(name in metafunc.fixturenames for name in BOT_FIXTURES) and not marked("both_stores"):
+        only = ["sqlite"]
+    if only:
+        backends = tuple(name for name in backends if name in only)
+    return backends
+
+
+class SqliteTemplate:
+    """One SQLite file migrated once per process; each test gets a copy (a file copy is
+    several times quicker than running every migration on a new file)."""
+
+    def __init__(self) -> None:
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._path: Path | None = None
+
+    async def copy_to(self, target: Path) -> None:
+        if self._path is None:
+            self._folder = tempfile.TemporaryDirectory(prefix=f"{PREFIX}sqlite_{os.getpid()}_")
+            path = Path(self._folder.name) / "template.db"
+            opened = await Store.open(str(path))
+            await opened.close()
+            # Closed cleanly, everything is in the one file (its migration lock file is not data).
+            journals = [p.name for p in path.parent.glob("template.db-*")]
+            journals = [name for name in journals if not name.endswith("-migration.lock")]
+            assert journals == [], f"the closed template left {journals}"
+            self._path = path
+        shutil.copyfile(self._path, target)
+
+    def cleanup(self) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
+        self._folder = self._path = None
+
+
+_sqlite_template = SqliteTemplate()
+
+
+async def migrated_sqlite(path: Path) -> str:
+    """A migrated SQLite database at ``path`` (a copy of the run's template); returns its URL."""
+    await _sqlite_template.copy_to(path)
+    return str(path)
+
+
 @pytest.fixture
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A database URL for one test: an SQLite file, or a fresh, migrated PostgreSQL database."""
+    """A database URL for one test: a migrated SQLite file, or a fresh, migrated PostgreSQL database."""
     backend: str = request.param
     if backend == "sqlite":
-        yield str(tmp_path / "bot.db")
+        yield await migrated_sqlite(tmp_path / "bot.db")
         return
     server = await postgres_server()
     url = await server.create_database()

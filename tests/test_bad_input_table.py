@@ -12,6 +12,11 @@ test_settings_permissions_e2e, which tries every /settings leaf as a member). Th
 table adds the owner command (/release update) and the Manage Messages checks of
 /poll close and /poll export, refused even where a server loosened the command.
 
+Rows that set nothing up only read, so they share one bot (``shared_harness``, per worker):
+each proves it left the store, the public channels, the fake's record and the log as they
+were. A row with a set-up (a role, an overwrite, a loosened command, polls) changes the
+server, so it gets a bot of its own, as every row did before.
+
 A row that shows a bug not fixed yet is marked xfail(strict=True) with a reason saying
 what is wrong and where; when the bug is fixed the strict xfail fails and the mark
 comes off. (The bugs this table found when it was written are fixed.)
@@ -21,17 +26,19 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from bot.spoilers.repo import add_spoiler_channel
 from localdiscord import InteractionRecord, Permission, wait_until
 from localdiscord.state import TEXT, Channel, Member
-from tests.conftest import Harness
-from tests.stores import fetch_rows
+from tests.conftest import Harness, local_discord, running_harness
+from tests.stores import fetch_rows, migrated_sqlite
 
 APPLICATION_COMMAND = 2
 CHANNEL_MESSAGE = 4
@@ -733,12 +740,42 @@ def typed_text(options: dict[str, Any]) -> list[str]:
     return [value for value in options.values() if isinstance(value, str)]
 
 
-def row_params() -> list[Any]:
+def row_params(rows: list[Row]) -> list[Any]:
     params = []
-    for row in ROWS:
+    for row in rows:
         marks = [pytest.mark.xfail(strict=True, reason=row.xfail)] if row.xfail else []
         params.append(pytest.param(row, id=row.id, marks=marks))
     return params
+
+
+#: Rows that change the server first get a bot of their own; the others share one.
+OWN_BOT = [row for row in ROWS if row.setup]
+SHARED_BOT = [row for row in ROWS if not row.setup]
+
+
+@pytest.fixture
+async def own_harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    """A bot for one row, on SQLite (a feature's test; see tests/stores.py)."""
+    async with local_discord() as fake, running_harness(fake, await migrated_sqlite(tmp_path / "bot.db")) as h:
+        yield h
+
+
+@pytest_asyncio.fixture(scope="class", loop_scope="class")
+async def shared_harness(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
+    """One bot for the rows that set nothing up, on SQLite."""
+    url = await migrated_sqlite(tmp_path_factory.mktemp("bad-input") / "bot.db")
+    async with local_discord() as fake, running_harness(fake, url) as h:
+        yield h
+
+
+@pytest.fixture
+def shared(shared_harness: Harness) -> Iterator[Harness]:
+    """The shared bot for one row: what the fake recorded as wrong during the row fails that row."""
+    fake = shared_harness.fake
+    violations, unhandled = len(fake.violations), len(fake.unhandled)
+    yield shared_harness
+    assert fake.violations[violations:] == [], "requests broke Discord's limits or schema"
+    assert fake.unhandled[unhandled:] == [], "the bot called routes the fake does not know"
 
 
 def test_the_table_is_large_and_covers_every_command() -> None:
@@ -760,9 +797,12 @@ def test_the_table_is_large_and_covers_every_command() -> None:
         assert command in commands, command
 
 
-@pytest.mark.parametrize("row", row_params())
-async def test_bad_input_gets_a_private_specific_answer_and_changes_nothing(harness: Harness, row: Row) -> None:
-    h = harness
+@pytest.mark.parametrize("row", row_params(OWN_BOT))
+async def test_bad_input_gets_a_private_specific_answer_and_changes_nothing(own_harness: Harness, row: Row) -> None:
+    await bad_input_gets_a_private_specific_answer_and_changes_nothing(own_harness, row)
+
+
+async def bad_input_gets_a_private_specific_answer_and_changes_nothing(h: Harness, row: Row) -> None:
     ids: dict[str, Any] = {
         "member2": h.member2.id,
         "everyone": h.guild.id,
@@ -812,10 +852,28 @@ async def test_bad_input_gets_a_private_specific_answer_and_changes_nothing(harn
 HANGUL = re.compile(r"[가-힣]")
 
 
-@pytest.mark.parametrize("row", [row for row in ROWS if not row.xfail], ids=lambda row: row.id)
-async def test_a_korean_member_gets_every_refusal_in_korean(harness: Harness, row: Row) -> None:
+@pytest.mark.parametrize("row", [row for row in OWN_BOT if not row.xfail], ids=lambda row: row.id)
+async def test_a_korean_member_gets_every_refusal_in_korean(own_harness: Harness, row: Row) -> None:
     """The same rows from a Korean client: the answer is private and Korean, not the English one."""
-    h = harness
+    await a_korean_member_gets_every_refusal_in_korean(own_harness, row)
+
+
+@pytest.mark.asyncio(loop_scope="class")
+class TestOnASharedBot:
+    """The rows that set nothing up, on one bot: the same two tests."""
+
+    @pytest.mark.parametrize("row", row_params(SHARED_BOT))
+    async def test_bad_input_gets_a_private_specific_answer_and_changes_nothing(
+        self, shared: Harness, row: Row
+    ) -> None:
+        await bad_input_gets_a_private_specific_answer_and_changes_nothing(shared, row)
+
+    @pytest.mark.parametrize("row", [row for row in SHARED_BOT if not row.xfail], ids=lambda row: row.id)
+    async def test_a_korean_member_gets_every_refusal_in_korean(self, shared: Harness, row: Row) -> None:
+        await a_korean_member_gets_every_refusal_in_korean(shared, row)
+
+
+async def a_korean_member_gets_every_refusal_in_korean(h: Harness, row: Row) -> None:
     ids: dict[str, Any] = {"member2": h.member2.id, "everyone": h.guild.id, "general": h.general.id}
     for name in row.setup:
         await SETUPS[name](h, ids)

@@ -76,6 +76,7 @@ async def test_settings_group_is_for_moderators_only(prepared_bot: HyosanBot) ->
     assert entry.get("contexts") == [0] or entry.get("dm_permission") is False
 
 
+@pytest.mark.freeze_heap
 async def test_the_start_up_heap_is_frozen_at_ready_and_thawed_at_close(harness: Any) -> None:
     """Full garbage collections no longer walk the cache built at start-up (issue 15)."""
     assert gc.get_freeze_count() > 0
@@ -85,6 +86,7 @@ async def test_the_start_up_heap_is_frozen_at_ready_and_thawed_at_close(harness:
     assert gc.get_freeze_count() > 0
 
 
+@pytest.mark.both_stores
 async def test_closing_ends_listener_calls_before_the_store_closes_under_them(
     harness: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

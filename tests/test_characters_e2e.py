@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import Harness
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -162,6 +164,7 @@ async def test_a_chosen_character_shows_everything_with_fates_hidden_and_a_priva
     assert_within_discord_limits(reveal.data)
 
 
+@pytest.mark.both_stores
 async def test_the_reveal_button_still_works_after_a_restart(harness: Harness) -> None:
     h = harness
     record = await h.slash(h.member, h.general, "character", name="lee-su-hyeok")
@@ -284,6 +287,7 @@ async def test_only_the_member_who_ran_cast_can_turn_its_pages(harness: Harness)
     assert stored["embeds"][0]["footer"]["text"].startswith("Page 1 of 2")
 
 
+@pytest.mark.both_stores
 async def test_cast_pages_still_turn_after_a_restart(harness: Harness) -> None:
     h = harness
     first = await h.slash(h.member, h.general, "cast")

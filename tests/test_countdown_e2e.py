@@ -64,6 +64,7 @@ async def test_history_lists_the_data_pack_entry_with_its_source(harness: Any) -
     assert "data pack" in rec.embeds[0]["description"]
 
 
+@pytest.mark.both_stores
 async def test_a_moderator_sets_daily_posts_and_one_post_happens_per_slot(harness: Any) -> None:
     h = harness
     rec = await set_daily(h)
@@ -92,6 +93,7 @@ async def test_a_moderator_sets_daily_posts_and_one_post_happens_per_slot(harnes
     assert f"<t:{due + 86400}:F>" in fields["Next post"]
 
 
+@pytest.mark.both_stores
 async def test_moving_todays_time_after_todays_post_promises_tomorrow_and_keeps_that_promise(
     harness: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -123,6 +125,7 @@ async def test_moving_todays_time_after_todays_post_promises_tomorrow_and_keeps_
     ]
 
 
+@pytest.mark.both_stores
 async def test_a_post_that_failed_for_good_is_tried_again_when_the_moderator_resets_the_same_day(harness: Any) -> None:
     h = harness
     await set_daily(h)
@@ -143,6 +146,7 @@ async def test_a_post_that_failed_for_good_is_tried_again_when_the_moderator_res
     assert [state for _, state, _ in await read_with(h.bot.store, repo.fetch_ledger, h.guild.id)] == ["sent"]
 
 
+@pytest.mark.both_stores
 async def test_a_slot_missed_while_down_is_posted_once_if_less_than_an_hour_late(harness: Any) -> None:
     h = harness
     await set_daily(h)
@@ -155,6 +159,7 @@ async def test_a_slot_missed_while_down_is_posted_once_if_less_than_an_hour_late
     assert len(messages(h, h.general)) == 1
 
 
+@pytest.mark.both_stores
 async def test_a_slot_missed_by_an_hour_or_more_is_skipped_and_logged(
     harness: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -171,6 +176,7 @@ async def test_a_slot_missed_by_an_hour_or_more_is_skipped_and_logged(
     assert f"<t:{due}:F>" in show.embeds[0]["fields"][3]["value"]
 
 
+@pytest.mark.both_stores
 async def test_a_crash_right_after_sending_does_not_post_twice(harness: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
     await set_daily(h)
@@ -199,6 +205,7 @@ async def test_a_crash_right_after_sending_does_not_post_twice(harness: Any, mon
     assert len(messages(h, h.general)) == 1  # Discord returned the message it already had
 
 
+@pytest.mark.both_stores
 async def test_edit_mode_keeps_one_message_and_replaces_it_when_deleted(harness: Any) -> None:
     h = harness
     await set_daily(h, mode="edit")
@@ -216,6 +223,7 @@ async def test_edit_mode_keeps_one_message_and_replaces_it_when_deleted(harness:
     assert "**35 days**" in text_of(messages(h, h.general)[0])
 
 
+@pytest.mark.both_stores
 async def test_three_failed_posts_pause_the_schedule_and_show_says_why(harness: Any) -> None:
     h = harness
     await set_daily(h)
@@ -237,6 +245,7 @@ async def test_three_failed_posts_pause_the_schedule_and_show_says_why(harness: 
     assert len(await read_with(h.bot.store, repo.fetch_ledger, h.guild.id)) == 3  # paused: no more attempts
 
 
+@pytest.mark.both_stores
 async def test_transient_errors_are_retried_under_the_same_nonce(harness: Any) -> None:
     h = harness
     await set_daily(h)
@@ -253,6 +262,7 @@ async def test_transient_errors_are_retried_under_the_same_nonce(harness: Any) -
     assert nonces == {slot_nonce(h.guild.id, "day:2026-11-25")}
 
 
+@pytest.mark.both_stores
 async def test_a_post_still_rate_limited_after_discord_pys_retries_is_retried_not_failed(harness: Any) -> None:
     """Processes over their share of the global limit: the post waits, it is not lost or paused."""
     h = harness
@@ -338,6 +348,7 @@ async def test_timezone_autocomplete_offers_iana_names(harness: Any) -> None:
     assert [c["value"] for c in choices] == ["Asia/Seoul"]
 
 
+@pytest.mark.both_stores
 async def test_an_owner_confirms_a_date_and_every_scheduled_server_hears_it(harness: Any) -> None:
     h = harness
     await set_daily(h)
@@ -406,6 +417,7 @@ async def test_release_update_is_registered_only_in_admin_guilds(harness: Any) -
     assert (None, "countdown") in names
 
 
+@pytest.mark.both_stores
 async def test_a_post_still_failing_after_the_nonce_grace_is_given_up_not_resent(harness: Any) -> None:
     h = harness
     await set_daily(h)
@@ -436,6 +448,7 @@ async def test_countdown_cards_follow_the_day_and_the_record_whatever_was_shown_
     assert "**108 days** to go" in updated  # 2026-11-26 to the confirmed 2027-03-14
 
 
+@pytest.mark.both_stores
 async def test_a_change_another_process_records_shows_in_countdown_once_the_scheduler_has_seen_it(
     harness: Any, store_url: str
 ) -> None:

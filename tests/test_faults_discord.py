@@ -21,6 +21,9 @@ from tests.test_countdown_e2e import messages as countdown_posts
 from tests.test_countdown_e2e import set_daily, text_of, tick
 from tests.test_polls_e2e import create, current, embed_text, poll_messages, stored_votes, vote, vote_ids
 
+#: Their subject is the store (see tests/stores.py): they run on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_stores
+
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
 FOLLOWUP = r"/webhooks/\d+/[^/]+$"
 

@@ -14,6 +14,9 @@ from bot.store import Store
 from bot.store.schema import TABLES, departed_guilds, guild_languages, poll_settings, spoiler_channels
 from tests.conftest import Harness
 
+#: Their subject is the store (see tests/stores.py): they run on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_stores
+
 NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
 GRACE = dt.timedelta(days=7)
 #: Shard 0 of 2 is this process's; shard 1 is another process's.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.store import Store
@@ -15,6 +16,9 @@ from localdiscord import Permission, wait_until
 from localdiscord.state import TEXT, Guild
 from tests.conftest import Harness
 from tests.stores import fetch_rows
+
+#: Their subject is the store (see tests/stores.py): they run on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_stores
 
 
 async def set_every_setting(h: Harness) -> Any:

@@ -170,6 +170,7 @@ async def test_twenty_options_make_four_rows_of_five_buttons(h: Harness) -> None
 # -- voting -----------------------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 async def test_a_click_votes_a_second_click_elsewhere_moves_and_the_same_click_retracts(h: Harness) -> None:
     _, message = await create(h)
     poll_id = poll_id_of(message)
@@ -193,6 +194,7 @@ async def test_a_click_votes_a_second_click_elsewhere_moves_and_the_same_click_r
     assert "1 voted" in embed_text(shown)
 
 
+@pytest.mark.both_stores
 async def test_with_two_choices_a_third_is_refused_with_a_clear_message(h: Harness) -> None:
     _, message = await create(h, max_choices=2)
     poll_id = poll_id_of(message)
@@ -207,6 +209,7 @@ async def test_with_two_choices_a_third_is_refused_with_a_clear_message(h: Harne
     assert "Pick up to 2" in embed_text(shown)
 
 
+@pytest.mark.both_stores
 async def test_simultaneous_clicks_of_one_member_never_make_a_double_vote(h: Harness) -> None:
     _, message = await create(h, max_choices=2)
     poll_id = poll_id_of(message)
@@ -256,6 +259,7 @@ async def test_a_vote_is_answered_without_discord_py_rebuilding_the_poll_message
     assert rebuilt == [int(message["id"])]
 
 
+@pytest.mark.both_stores
 async def test_a_burst_of_clicks_is_coalesced_into_few_edits_and_the_last_shows_the_exact_tally(
     h: Harness,
 ) -> None:
@@ -345,6 +349,7 @@ async def test_a_member_without_manage_messages_cannot_export(h: Harness) -> Non
 # -- closing ----------------------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 async def test_the_poll_closes_by_itself_at_its_deadline_and_posts_the_results(h: Harness) -> None:
     _, message = await create(h, duration="30m")
     poll_id = poll_id_of(message)
@@ -377,6 +382,7 @@ async def test_a_click_after_the_deadline_is_refused_even_before_the_poll_is_clo
     assert await stored_votes(h, poll_id_of(message)) == set()
 
 
+@pytest.mark.both_stores
 async def test_a_deadline_that_passed_while_the_bot_was_down_closes_the_poll_at_startup(h: Harness) -> None:
     _, message = await create(h, duration="1h")
     await vote(h, h.member, message, 0)
@@ -458,6 +464,7 @@ async def test_poll_list_shows_the_open_polls_of_this_guild(h: Harness) -> None:
 # -- restarts -------------------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("kill", [False, True], ids=["clean restart", "crash"])
 async def test_votes_survive_a_restart_and_the_old_buttons_keep_working(h: Harness, kill: bool) -> None:
     _, message = await create(h, duration="1d")
@@ -477,6 +484,7 @@ async def test_votes_survive_a_restart_and_the_old_buttons_keep_working(h: Harne
     await wait_for_tally(h, message, "**3.** Nam\\-ra · **1** (100%)")
 
 
+@pytest.mark.both_stores
 async def test_a_crash_before_the_message_caught_up_is_repaired_at_startup(h: Harness) -> None:
     polls(h).refresher.interval = 60.0
     _, message = await create(h)
@@ -539,6 +547,7 @@ async def test_bad_input_is_explained_privately_and_creates_nothing(
     assert "@everyone" not in (record.data.get("allowed_mentions") or {}).get("parse", [])
 
 
+@pytest.mark.both_stores
 async def test_a_poll_that_cannot_be_posted_leaves_nothing_behind(h: Harness) -> None:
     from localdiscord import Permission
 
@@ -588,6 +597,7 @@ async def test_a_spoiler_poll_in_a_spoiler_channel_shows_its_options_openly(h: H
     assert "||" not in message["embeds"][0]["description"]
 
 
+@pytest.mark.both_stores
 @pytest.mark.postgresql_only  # a row lock held by another connection: the vote waits, it is not refused
 async def test_a_vote_that_commits_late_is_acknowledged_first_and_answered_when_it_is_stored(
     h: Harness, store_url: str

@@ -100,6 +100,7 @@ async def test_a_server_at_its_cap_of_open_polls_is_told_to_close_one_first(h: H
     assert await poll_count(h) == 3
 
 
+@pytest.mark.both_stores
 async def test_racing_creations_never_pass_the_cap(store: Store) -> None:
     spec = build_poll_spec(question="Who returns?", options="a | b")
 
@@ -146,6 +147,7 @@ async def test_an_export_above_the_upload_limit_is_refused_before_uploading(h: H
 # -- forgetting who voted -----------------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 async def test_an_anonymous_poll_forgets_its_voters_when_it_closes_and_keeps_its_counts(h: Harness) -> None:
     _, message = await create(h, member=h.moderator, anonymous=True)
     poll_id = poll_id_of(message)
@@ -168,6 +170,7 @@ async def test_an_anonymous_poll_forgets_its_voters_when_it_closes_and_keeps_its
     assert [row[3] for row in table[1:]] == ["1", "2", "0"]
 
 
+@pytest.mark.both_stores
 async def test_an_anonymous_poll_closed_by_its_deadline_forgets_its_voters_too(h: Harness) -> None:
     _, message = await create(h, anonymous=True, duration="30m")
     poll_id = poll_id_of(message)
@@ -179,6 +182,7 @@ async def test_an_anonymous_poll_closed_by_its_deadline_forgets_its_voters_too(h
     assert h.member.id not in {user_id for user_id, _ in await stored_votes(h, poll_id)}
 
 
+@pytest.mark.both_stores
 async def test_a_closed_poll_forgets_who_voted_after_the_retention_and_keeps_its_counts(h: Harness) -> None:
     await h.restart(poll_vote_retention_days=30)
     _, message = await create(h)
@@ -205,6 +209,7 @@ async def test_a_closed_poll_forgets_who_voted_after_the_retention_and_keeps_its
     assert [row["votes"] for row in csv.DictReader(io.StringIO(upload.data.decode()))] == ["1", "1", "0"]
 
 
+@pytest.mark.both_stores
 async def test_forgetting_keeps_tallies_and_takes_only_owned_polls_due(store: Store) -> None:
     kept_open = await posted_poll(store)
     closed_long_ago = await posted_poll(store)

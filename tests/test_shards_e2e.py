@@ -21,6 +21,9 @@ from localdiscord.state import TEXT, Channel, Guild, Member
 from tests.conftest import Harness
 from tests.stores import fetch_rows, read_with
 
+#: Their subject is the store (see tests/stores.py): they run on SQLite and PostgreSQL.
+pytestmark = pytest.mark.both_stores
+
 
 @dataclass
 class FanServer:

@@ -181,6 +181,7 @@ async def test_the_webtoon_and_the_comparison_follow_the_same_policy(harness: Ha
     assert "only On Jo, Su Hyeok and Nam Ra survive" in shown
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize("kill", [False, True], ids=["clean restart", "crash"])
 async def test_the_reveal_button_keeps_working_after_a_restart(harness: Harness, kill: bool) -> None:
     h = harness
@@ -195,6 +196,7 @@ async def test_the_reveal_button_keeps_working_after_a_restart(harness: Harness,
     assert after.embeds == before.embeds
 
 
+@pytest.mark.both_stores
 async def test_spoiler_settings_survive_a_restart(harness: Harness) -> None:
     h = harness
     await add_spoiler_channel(h, h.general)
@@ -278,6 +280,7 @@ async def test_the_list_names_channels_and_categories_and_drops_deleted_ones(har
     assert str(h.forum.id) not in description
 
 
+@pytest.mark.both_stores
 async def test_a_channel_deleted_while_the_bot_was_offline_is_dropped_at_start(harness: Harness) -> None:
     h = harness
     await add_spoiler_channel(h, h.in_category)
