@@ -1,6 +1,6 @@
 """The benchmarks' baseline as a process: the test harness's bare discord.py bot.
 
-``tests/bare_bot.py``'s :class:`BareBot` (intents: guilds only, like the
+``tests/support/bare_bot.py``'s :class:`BareBot` (intents: guilds only, like the
 bot; ``/ping`` answers a fixed embed with a persistent button, the button acknowledges
 with a deferred update), run the way ``python -m bot`` runs: token and endpoints from
 ``DISCORD_TOKEN``, ``DISCORD_API_BASE_URL`` and ``DISCORD_GATEWAY_URL``, discord.py's
@@ -39,14 +39,14 @@ import discord.gateway
 import discord.http
 import yarl
 
-BARE_BOT = Path(__file__).resolve().parents[1] / "tests" / "bare_bot.py"
+BARE_BOT = Path(__file__).resolve().parents[1] / "tests" / "support" / "bare_bot.py"
 GUILD_READY_TIMEOUT = 2.0
 
 log = logging.getLogger("baseline")
 
 
 def load_bare_bot() -> types.ModuleType:
-    """Import ``tests/bare_bot.py`` by path: the baseline needs neither the fake nor the tests package."""
+    """Import ``tests/support/bare_bot.py`` by path: the baseline needs neither the fake nor the tests package."""
     spec = importlib.util.spec_from_file_location("_bare_bot", BARE_BOT)
     assert spec is not None
     assert spec.loader is not None

@@ -41,7 +41,7 @@ from bench._common import print_rows  # noqa: E402
 from bench._fanout import GLOBAL_LIMIT, ZONES, count_posts, read_ledger  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from localdiscord import TEXT, FakeDiscord, point_discord_py_at, wait_until  # noqa: E402
-from tests.conftest import OPENAPI_SPEC, FakeClock, Harness, build_world  # noqa: E402
+from tests.support.harness import OPENAPI_SPEC, FakeClock, Harness, build_world  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "countdown_fanout.json"
 DUE = dt.datetime(2026, 11, 25, 13, 0, tzinfo=dt.UTC)

@@ -44,8 +44,8 @@ from bench._common import percentile, print_rows  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from cogs.polls.rules import decide_vote  # noqa: E402
 from localdiscord import TEXT, FakeDiscord, point_discord_py_at  # noqa: E402
-from tests.bare_bot import run_bare_bot, stop_bare_bot  # noqa: E402
-from tests.conftest import OPENAPI_SPEC, FakeClock, Harness, build_world  # noqa: E402
+from tests.support.bare_bot import run_bare_bot, stop_bare_bot  # noqa: E402
+from tests.support.harness import OPENAPI_SPEC, FakeClock, Harness, build_world  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "poll_votes.json"
 OPTIONS = ("On-jo", "Su-hyeok", "Nam-ra", "Cheong-san")

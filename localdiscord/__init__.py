@@ -82,7 +82,7 @@ Faults: ``fake.inject(method, path_regex, status=429, retry_after=0.2, global_=F
 via=True)`` (also 5xx), ``fake.global_rate_limit(per_second=50)``, ``fake.set_bucket_limit(...)``,
 ``fake.rate_limit_hits`` (429s sent).
 
-``tests/bare_bot.py`` holds a minimal discord.py bot (``/ping`` + a persistent ``bare:ack:<n>`` button)
+``tests/support/bare_bot.py`` holds a minimal discord.py bot (``/ping`` + a persistent ``bare:ack:<n>`` button)
 with ``run_bare_bot(fake)`` / ``stop_bare_bot(bot, task)``.
 """
 
