@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.i18n import Locale, language_name, languages, t
-from bot.store.engine import dialect_insert
+from bot.store import ReadConnection, dialect_insert
 from bot.store.schema import guild_languages
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 _LANGUAGE_OF = select(guild_languages.c.language).where(guild_languages.c.guild_id == bindparam("guild_id"))
 
 
-async def read_guild_language(conn: AsyncConnection, guild_id: int) -> str | None:
+async def read_guild_language(conn: ReadConnection, guild_id: int) -> str | None:
     value = await conn.scalar(_LANGUAGE_OF, {"guild_id": guild_id})
     return None if value is None else str(value)
 

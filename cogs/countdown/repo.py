@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.guilds import in_guild
 from bot.shards import EVERY_SHARD, Ownership
-from bot.store import Store, dialect_insert
+from bot.store import ReadConnection, Store, dialect_insert
 from bot.store.memo import Recalled
 from bot.store.schema import countdown_posts as posts
 from bot.store.schema import countdown_release_history as history
@@ -93,12 +93,12 @@ def _record(row: Row[Any]) -> ReleaseRecord:
 _CURRENT_RECORD = select(*_RECORD_COLUMNS).order_by(history.c.id.desc()).limit(1)
 
 
-async def fetch_current_record(conn: AsyncConnection) -> ReleaseRecord | None:
+async def fetch_current_record(conn: ReadConnection) -> ReleaseRecord | None:
     row = (await conn.execute(_CURRENT_RECORD)).first()
     return None if row is None else _record(row)
 
 
-async def _current_record(conn: AsyncConnection, _key: None) -> ReleaseRecord | None:
+async def _current_record(conn: ReadConnection, _key: None) -> ReleaseRecord | None:
     return await fetch_current_record(conn)
 
 
@@ -112,12 +112,12 @@ async def current_record(store: Store) -> ReleaseRecord | None:
     return await store.recall(CURRENT_RECORD, None)
 
 
-async def fetch_record(conn: AsyncConnection, record_id: int) -> ReleaseRecord | None:
+async def fetch_record(conn: ReadConnection, record_id: int) -> ReleaseRecord | None:
     row = (await conn.execute(select(*_RECORD_COLUMNS).where(history.c.id == record_id))).first()
     return None if row is None else _record(row)
 
 
-async def fetch_previous_record(conn: AsyncConnection, record_id: int) -> ReleaseRecord | None:
+async def fetch_previous_record(conn: ReadConnection, record_id: int) -> ReleaseRecord | None:
     """The version a change replaced (for "was … now …" in announcements)."""
     row = (
         await conn.execute(
@@ -127,7 +127,7 @@ async def fetch_previous_record(conn: AsyncConnection, record_id: int) -> Releas
     return None if row is None else _record(row)
 
 
-async def fetch_history(conn: AsyncConnection, limit: int = 50) -> list[ReleaseRecord]:
+async def fetch_history(conn: ReadConnection, limit: int = 50) -> list[ReleaseRecord]:
     """Every change, newest first."""
     rows = await conn.execute(select(*_RECORD_COLUMNS).order_by(history.c.id.desc()).limit(limit))
     return [_record(row) for row in rows]
@@ -326,7 +326,7 @@ def _schedule(row: Row[Any]) -> Schedule:
 
 
 async def _fetch_schedules(
-    conn: AsyncConnection,
+    conn: ReadConnection,
     where: ColumnElement[bool] | None,
     order_by: Sequence[ColumnElement[Any]] = (),
     limit: int | None = None,
@@ -346,7 +346,7 @@ _ACTIVE = and_(schedules.c.paused == false(), in_guild(schedules.c.guild_id))
 _SCHEDULE_OF_GUILD = select(*_SCHEDULE_COLUMNS).where(schedules.c.guild_id == bindparam("guild_id"))
 
 
-async def fetch_schedule(conn: AsyncConnection, guild_id: int) -> Schedule | None:
+async def fetch_schedule(conn: ReadConnection, guild_id: int) -> Schedule | None:
     row = (await conn.execute(_SCHEDULE_OF_GUILD, {"guild_id": guild_id})).first()
     return None if row is None else _schedule(row)
 
@@ -354,7 +354,7 @@ async def fetch_schedule(conn: AsyncConnection, guild_id: int) -> Schedule | Non
 _ZONE_OF_GUILD = select(schedules.c.timezone).where(schedules.c.guild_id == bindparam("guild_id"))
 
 
-async def fetch_schedule_zone(conn: AsyncConnection, guild_id: int) -> str | None:
+async def fetch_schedule_zone(conn: ReadConnection, guild_id: int) -> str | None:
     """The zone of a guild's schedule (None: it has none)."""
     zone = await conn.scalar(_ZONE_OF_GUILD, {"guild_id": guild_id})
     return None if zone is None else str(zone)
@@ -385,7 +385,7 @@ async def save_schedule(
     record lock, so a change recorded at the same time either waits for this schedule
     and reschedules it, or committed first and is seen here.
     """
-    stmt = store.insert(schedules).values(
+    stmt = dialect_insert(store, schedules).values(
         guild_id=guild_id,
         channel_id=channel_id,
         local_time=rule.at.strftime("%H:%M"),
@@ -443,12 +443,12 @@ async def delete_schedule(store: Store, guild_id: int) -> bool:
         return result.rowcount > 0
 
 
-async def count_active_schedules(conn: AsyncConnection) -> int:
+async def count_active_schedules(conn: ReadConnection) -> int:
     return int((await conn.execute(select(func.count()).select_from(schedules).where(_ACTIVE))).scalar_one())
 
 
 async def due_schedules(
-    conn: AsyncConnection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
+    conn: ReadConnection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
 ) -> list[Schedule]:
     """Active schedules of owned guilds whose regular slot has come, earliest first."""
     return await _fetch_schedules(
@@ -465,7 +465,7 @@ async def due_schedules(
 
 
 async def schedules_with_news(
-    conn: AsyncConnection, current_change_id: int, limit: int, owned: Ownership = EVERY_SHARD
+    conn: ReadConnection, current_change_id: int, limit: int, owned: Ownership = EVERY_SHARD
 ) -> list[Schedule]:
     """Active schedules of owned guilds that have not announced the current record yet."""
     return await _fetch_schedules(
@@ -658,7 +658,7 @@ _DAY_PREFIX = "day:"
 
 
 async def posted_days(
-    conn: AsyncConnection, guild_ids: Sequence[int], since: dt.datetime
+    conn: ReadConnection, guild_ids: Sequence[int], since: dt.datetime
 ) -> dict[int, frozenset[dt.date]]:
     """Per guild, the local days from ``since`` on whose regular post is claimed, sent or
     abandoned (a post that failed for good, e.g. on missing permissions, may be tried again)."""
@@ -684,7 +684,7 @@ async def posted_days(
 
 
 async def due_retries(
-    conn: AsyncConnection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
+    conn: ReadConnection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
 ) -> list[PostJob]:
     """Claimed slots of owned guilds waiting to be sent again (after a transient error or a crash)."""
     rows = await conn.execute(
@@ -718,7 +718,7 @@ async def requeue_unfinished(store: Store, now: dt.datetime, owned: Ownership = 
 
 
 async def earliest_due(
-    conn: AsyncConnection, current_change_id: int, owned: Ownership = EVERY_SHARD
+    conn: ReadConnection, current_change_id: int, owned: Ownership = EVERY_SHARD
 ) -> tuple[dt.datetime | None, bool]:
     """Over owned guilds: the next regular slot or retry time, and whether some schedule has
     news to announce now."""
