@@ -64,20 +64,21 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
     Also warns (without failing) when the pack's newest source is more than six months
     old on ``clock``'s date, so an operator knows its facts may be out of date.
     """
-    bot = HyosanBot(settings, clock=clock)
-    try:
-        await bot.prepare()
-        version = await bot.store.schema_version()
-        bot_store_path, dialect = bot.store.path, bot.store.dialect
-        summary = bot.pack_sync_summary
-        newest = newest_source_date(bot.pack)
-        today = bot.clock().astimezone(dt.UTC).date()
-        global_commands = len(await command_payload(bot.tree, None))
-        features = len(bot.extensions)
-        missing = bot.missing_translations
-        rate = bot.rest_share.describe()
-    finally:
-        await bot.close()
+    async with await Store.open(settings.store_url) as store:
+        bot = HyosanBot(settings, store=store, clock=clock)
+        try:
+            await bot.prepare()
+            version = await store.schema_version()
+            bot_store_path, dialect = store.path, store.dialect
+            summary = bot.pack_sync_summary
+            newest = newest_source_date(bot.pack)
+            today = bot.clock().astimezone(dt.UTC).date()
+            global_commands = len(await command_payload(bot.tree, None))
+            features = len(bot.extensions)
+            missing = bot.missing_translations
+            rate = bot.rest_share.describe()
+        finally:
+            await bot.close()
     assert summary is not None
     counts = ", ".join(f"{kind}: {count}" for kind, count in sorted(summary.counts.items()))
     translated = "complete" if not missing else f"incomplete, missing: {len(missing)} (listed below)"
@@ -122,11 +123,8 @@ async def store_command(settings: Settings, action: str | None, target: str | No
     if not target:
         return fail("store copy needs --to postgresql://user@host:5432/database (an empty database)")
     target_url = parse_database_url(target, setting="--to")
-    source = await Store.open(settings.store_url)
-    try:
+    async with await Store.open(settings.store_url) as source:
         report = await copy_store(source, target_url, progress=lambda line: print(f"  {line}", flush=True))
-    finally:
-        await source.close()
     print("\n".join(report.lines()))
     print(f"Set DATABASE_URL to that database (written as {describe_url(target_url)}) and start the bot.")
     return 0
@@ -140,7 +138,9 @@ def describe_shards(settings: Settings) -> str:
 
 
 async def run(settings: Settings) -> int:
-    """Run until SIGINT or SIGTERM, then close the gateway and the store cleanly.
+    """Open the store, run the bot with it until SIGINT or SIGTERM, then close the gateway
+    and the store cleanly (discord.py's ``advanced_startup.py``: the entry point owns the
+    resources and hands them to the bot).
 
     The close is awaited here, inside the main coroutine, so asyncio.run cannot cancel
     it half-way when the gateway task finishes first.
@@ -148,21 +148,25 @@ async def run(settings: Settings) -> int:
     token = settings.token
     assert token is not None
     apply_discord_endpoints(settings)
-    bot = HyosanBot(settings)
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, _request_shutdown, stop_requested, signum)
     try:
-        async with bot:
-            runner = asyncio.create_task(bot.start(token, reconnect=True), name="bot")
-            stopper = asyncio.create_task(stop_requested.wait(), name="wait-for-signal")
-            done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if stopper in done:
-                await bot.close()
-            else:
-                stopper.cancel()
-            await runner
+        store = await Store.open(settings.store_url)
+        try:
+            async with HyosanBot(settings, store=store) as bot:
+                runner = asyncio.create_task(bot.start(token, reconnect=True), name="bot")
+                stopper = asyncio.create_task(stop_requested.wait(), name="wait-for-signal")
+                done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if stopper in done:
+                    await bot.close()
+                else:
+                    stopper.cancel()
+                await runner
+        finally:
+            await store.close()  # after the bot, whose close ends what still used the store
+            log.info("store closed")
     except discord.LoginFailure:
         return fail("Discord refused DISCORD_TOKEN (401). Reset the token on the Bot page and update .env.")
     except discord.PrivilegedIntentsRequired:

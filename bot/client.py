@@ -1,4 +1,4 @@
-"""The bot itself: owns the store, loads the data pack and the cogs, syncs commands."""
+"""The bot itself: uses the store it is given, loads the data pack and the cogs, syncs commands."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from bot.store import Store, classify_failure
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-#: How long closing waits for cancelled listener calls to end before it closes the store.
+#: How long closing waits for cancelled listener calls to end (before the store is closed).
 EVENT_TASKS_END_TIMEOUT = 5.0
 
 
@@ -64,13 +64,17 @@ class HyosanBot(commands.AutoShardedBot):
     """An AutoShardedBot whose async start-up all happens in :meth:`setup_hook`.
 
     It runs the shards in SHARD_IDS (default: all) of SHARD_COUNT (default: Discord's
-    recommendation, read by discord.py from GET /gateway/bot) in this one process.
+    recommendation, read by discord.py from GET /gateway/bot) in this one process. The
+    store is opened by whoever makes the bot (the entry point) and closed by it after the
+    bot has closed, as in discord.py's ``advanced_startup.py``; a bot made without one
+    (``store=None``) can only be looked at, never started.
     """
 
     def __init__(
         self,
         settings: Settings,
         *,
+        store: Store | None = None,
         clock: Clock = utc_now,
         guild_ready_timeout: float = 2.0,
         freeze_heap: bool = True,
@@ -112,7 +116,7 @@ class HyosanBot(commands.AutoShardedBot):
         #: This process's share of Discord's global limit, and the pacer every bulk send waits on.
         self.rest_share: RestShare = rest_share(settings.rest_rate_share, settings.shard_count, settings.shard_ids)
         self.rest_pacer = RequestPacer(self.rest_share.per_second, global_clear=self._global_limit_clear)
-        self._store: Store | None = None
+        self._store = store
         self._freeze_heap = freeze_heap
         self._heap_frozen = False
         self._event_tasks: set[asyncio.Task[Any]] = set()
@@ -129,7 +133,7 @@ class HyosanBot(commands.AutoShardedBot):
     @property
     def store(self) -> Store:
         if self._store is None:
-            raise RuntimeError("the store is opened in setup_hook")
+            raise RuntimeError("this bot was made without a store")
         return self._store
 
     @property
@@ -197,14 +201,13 @@ class HyosanBot(commands.AutoShardedBot):
         )
 
     async def prepare(self) -> None:
-        """Everything start-up does that needs no network: store, data pack, cogs, command tree."""
-        self._store = await Store.open(self.settings.store_url)
-        log.info("store: %s (%s)", self._store.path, self._store.dialect)
+        """Everything start-up does that needs no network: data pack, cogs, command tree."""
+        log.info("store: %s (%s)", self.store.path, self.store.dialect)
         self._pack = load_data_pack(self.settings.data_dir)
         self.missing_translations = missing_translations(self._pack, self.settings.data_dir)
         for line in self.missing_translations:
             log.warning("%s", line)
-        self.pack_sync_summary = await sync_data_pack(self._store, self._pack)
+        self.pack_sync_summary = await sync_data_pack(self.store, self._pack)
         log.info("data pack loaded (%s)", "changed" if self.pack_sync_summary.changed else "unchanged")
         await self.tree.set_translator(CatalogTranslator())
         for extension in discover_cogs():
@@ -263,7 +266,7 @@ class HyosanBot(commands.AutoShardedBot):
         log.info("synced %d commands for %s", len(payload), scope)
 
     async def close(self) -> None:
-        """Stop the gateway and background work first, then close the store."""
+        """Stop the gateway and background work; the store is its opener's to close, after this."""
         try:
             await self.scheduler.stop()
             if self._logged_in:
@@ -284,10 +287,6 @@ class HyosanBot(commands.AutoShardedBot):
                 self._heap_frozen = False
                 gc.unfreeze()
                 gc.collect()
-            if self._store is not None:
-                store, self._store = self._store, None
-                await store.close()
-                log.info("store closed")
 
     def _schedule_event(
         self, coro: Callable[..., Coroutine[Any, Any, Any]], event_name: str, *args: Any, **kwargs: Any

@@ -29,8 +29,7 @@ from sqlalchemy import ColumnElement, Table, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.shards import Ownership
-from bot.store import Store
-from bot.store.engine import dialect_insert
+from bot.store import Store, dialect_insert
 from bot.store.memo import Recalled
 from bot.store.schema import departed_guilds
 

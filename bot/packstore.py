@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.datapack import Character, DataPack, FaqEntry, Release, ShowMeta, Source, Survivors
 from bot.state import read_state, write_state
-from bot.store import Store
+from bot.store import ReadConnection, Store, dialect_insert
 from bot.store.schema import pack_entries
 
 __all__ = [
@@ -131,7 +131,7 @@ async def sync_data_pack(store: Store, pack: DataPack) -> PackSyncSummary:
         if inserts:
             # Processes started at once each insert the rows they did not see: the first wins,
             # the others' equal rows are skipped instead of failing their start-up.
-            await conn.execute(store.insert(table).on_conflict_do_nothing(), inserts)
+            await conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(), inserts)
         if updates:
             await conn.execute(update(table).where(same_row).values(data=bindparam("data")), updates)
         if deletes:
@@ -162,7 +162,7 @@ def _parse(kind: str, key: str, data: str, model: type[M]) -> M:
         ) from None
 
 
-async def fetch_pack_entries(conn: AsyncConnection, kind: str, model: type[M]) -> list[M]:
+async def fetch_pack_entries(conn: ReadConnection, kind: str, model: type[M]) -> list[M]:
     """All entries of ``kind`` as ``model``, in pack-file order (``position``), then by key."""
     result = await conn.execute(select(pack_entries.c.key, pack_entries.c.data).where(pack_entries.c.kind == kind))
     entries = [(row.key, _parse(kind, row.key, row.data, model)) for row in result]

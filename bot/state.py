@@ -9,16 +9,16 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.engine import dialect_insert
+from bot.store import ReadConnection, dialect_insert
 from bot.store.schema import bot_state
 
 
-async def read_state(conn: AsyncConnection, key: str) -> str | None:
+async def read_state(conn: ReadConnection, key: str) -> str | None:
     value = await conn.scalar(select(bot_state.c.value).where(bot_state.c.key == key))
     return None if value is None else str(value)
 
 
-async def state_keys(conn: AsyncConnection, prefix: str) -> list[str]:
+async def state_keys(conn: ReadConnection, prefix: str) -> list[str]:
     """Every key starting with ``prefix`` (matched literally, not as a LIKE pattern)."""
     rows = await conn.scalars(
         select(bot_state.c.key).where(func.substr(bot_state.c.key, 1, len(prefix)) == prefix)

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.shards import Ownership
 from bot.spoilers.policy import MAX_SPOILER_CHANNELS
-from bot.store import Store
+from bot.store import ReadConnection, Store
 from bot.store.memo import Recalled
 from bot.store.schema import spoiler_channels as table
 
@@ -40,7 +39,7 @@ class SpoilerChannelRow:
 _CHANNEL_IDS = select(table.c.channel_id).where(table.c.guild_id == bindparam("guild_id"))
 
 
-async def fetch_spoiler_channel_ids(conn: AsyncConnection, guild_id: int) -> frozenset[int]:
+async def fetch_spoiler_channel_ids(conn: ReadConnection, guild_id: int) -> frozenset[int]:
     """The ids a guild lists as spoiler channels or categories (what the policy needs)."""
     rows = await conn.scalars(_CHANNEL_IDS, {"guild_id": guild_id})
     return frozenset(int(channel_id) for channel_id in rows)
@@ -51,7 +50,7 @@ async def fetch_spoiler_channel_ids(conn: AsyncConnection, guild_id: int) -> fro
 SPOILER_CHANNEL_IDS: Recalled[int, frozenset[int]] = Recalled("spoiler channel ids", fetch_spoiler_channel_ids)
 
 
-async def fetch_spoiler_channels(conn: AsyncConnection, guild_id: int) -> list[SpoilerChannelRow]:
+async def fetch_spoiler_channels(conn: ReadConnection, guild_id: int) -> list[SpoilerChannelRow]:
     """A guild's list in the order it was built."""
     result = await conn.execute(
         select(table.c.guild_id, table.c.channel_id, table.c.added_by, table.c.added_at)

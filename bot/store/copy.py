@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.engine import Store
+from bot.store.base import Store
 from bot.store.errors import StoreError
 from bot.store.schema import TABLES
 

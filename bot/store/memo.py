@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from cachetools import TTLCache
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+if TYPE_CHECKING:
+    from bot.store.base import ReadConnection
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -42,7 +44,7 @@ class Recalled(Generic[K, V]):
     """
 
     name: str
-    load: Callable[[AsyncConnection, K], Awaitable[V]]
+    load: Callable[[ReadConnection, K], Awaitable[V]]
     ttl: float = REMEMBER_FOR
     maxsize: int = REMEMBER_AT_MOST
 

@@ -20,6 +20,7 @@ from bot.packstore import (
     fetch_pack_entry,
 )
 from bot.state import read_state
+from bot.store import ReadConnection
 
 __all__ = ["StoredPack", "fetch_character", "fetch_faq_entry", "fetch_sources", "load_stored_pack"]
 
@@ -34,12 +35,12 @@ class StoredPack:
     sources: tuple[Source, ...]
 
 
-async def fetch_fingerprint(conn: AsyncConnection) -> str:
+async def fetch_fingerprint(conn: ReadConnection) -> str:
     """The fingerprint of the pack last synced into the store ("" before the first sync)."""
     return await read_state(conn, FINGERPRINT_KEY) or ""
 
 
-async def load_stored_pack(conn: AsyncConnection) -> StoredPack:
+async def load_stored_pack(conn: ReadConnection) -> StoredPack:
     """Everything at once, for building the in-memory indexes."""
     return StoredPack(
         fingerprint=await fetch_fingerprint(conn),

@@ -7,10 +7,8 @@ writer names it, so this process sees a change at once.
 from __future__ import annotations
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store import Store
-from bot.store.engine import dialect_insert
+from bot.store import ReadConnection, Store, dialect_insert
 from bot.store.memo import Recalled
 from bot.store.schema import guild_languages
 
@@ -18,7 +16,7 @@ from bot.store.schema import guild_languages
 _LANGUAGE_OF = select(guild_languages.c.language).where(guild_languages.c.guild_id == bindparam("guild_id"))
 
 
-async def fetch_guild_language(conn: AsyncConnection, guild_id: int) -> str | None:
+async def fetch_guild_language(conn: ReadConnection, guild_id: int) -> str | None:
     value = await conn.scalar(_LANGUAGE_OF, {"guild_id": guild_id})
     return None if value is None else str(value)
 

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.shards import EVERY_SHARD, Ownership
-from bot.store import Store
+from bot.store import ReadConnection, Store, dialect_insert
 from bot.store.schema import poll_options, poll_settings, poll_votes, polls
 from cogs.polls.rules import PollSpec
 from cogs.polls.tally import Tally
@@ -141,7 +141,7 @@ def _poll_from_row(row: Row[tuple[object, ...]], options: Sequence[str]) -> Poll
     )
 
 
-async def _options_of(conn: AsyncConnection, poll_ids: Iterable[int]) -> dict[int, list[str]]:
+async def _options_of(conn: ReadConnection, poll_ids: Iterable[int]) -> dict[int, list[str]]:
     """The option labels of several polls, in one statement."""
     rows = await conn.execute(
         select(poll_options.c.poll_id, poll_options.c.label)
@@ -252,7 +252,7 @@ async def discard_all_unposted_polls(store: Store, owned: Ownership = EVERY_SHAR
 # -- reading --------------------------------------------------------------------
 
 
-async def fetch_poll(conn: AsyncConnection, poll_id: int) -> Poll | None:
+async def fetch_poll(conn: ReadConnection, poll_id: int) -> Poll | None:
     row = (await conn.execute(select(*_POLL_COLUMNS).where(polls.c.id == poll_id))).first()
     if row is None:
         return None
@@ -260,7 +260,7 @@ async def fetch_poll(conn: AsyncConnection, poll_id: int) -> Poll | None:
     return _poll_from_row(row, options[poll_id])
 
 
-async def fetch_guild_poll(conn: AsyncConnection, guild_id: int, poll_id: int) -> Poll | None:
+async def fetch_guild_poll(conn: ReadConnection, guild_id: int, poll_id: int) -> Poll | None:
     """A posted poll of this guild, or None (another guild's id is as good as unknown)."""
     poll = await fetch_poll(conn, poll_id)
     if poll is None or poll.guild_id != guild_id or poll.message_id is None:
@@ -274,7 +274,7 @@ def _like_pattern(fragment: str) -> str:
 
 
 async def find_guild_polls(
-    conn: AsyncConnection, guild_id: int, search: str, *, open_only: bool, limit: int = CHOICES_SCAN
+    conn: ReadConnection, guild_id: int, search: str, *, open_only: bool, limit: int = CHOICES_SCAN
 ) -> list[PollSummary]:
     """Polls of a guild for autocomplete, newest first, matching a question fragment
     (ignoring case, on either database) or an id (``12`` or ``#12``); the caller keeps
@@ -295,7 +295,7 @@ async def find_guild_polls(
     return [PollSummary(row.id, row.channel_id, row.question, row.closed_at is None) for row in rows]
 
 
-async def list_open_polls(conn: AsyncConnection, guild_id: int, *, limit: int) -> list[Poll]:
+async def list_open_polls(conn: ReadConnection, guild_id: int, *, limit: int) -> list[Poll]:
     rows = (
         await conn.execute(
             select(*_POLL_COLUMNS)
@@ -358,7 +358,7 @@ class Ballot:
     voted_at: datetime
 
 
-async def fetch_ballots(conn: AsyncConnection, poll: Poll) -> list[Ballot]:
+async def fetch_ballots(conn: ReadConnection, poll: Poll) -> list[Ballot]:
     """Who voted for what; refuses anonymous polls, whose voters never leave the store."""
     if poll.anonymous:
         raise PermissionError("the voters of an anonymous poll are never read out")
@@ -383,7 +383,7 @@ async def mark_rendered(store: Store, poll_id: int, version: int) -> None:
         )
 
 
-async def stale_open_polls(conn: AsyncConnection, owned: Ownership = EVERY_SHARD) -> list[int]:
+async def stale_open_polls(conn: ReadConnection, owned: Ownership = EVERY_SHARD) -> list[int]:
     """Open polls of owned guilds whose message shows an older tally than the store (after a crash)."""
     rows = await conn.execute(
         select(polls.c.id)
@@ -494,7 +494,7 @@ def _has_known_voter() -> ColumnElement[bool]:
 
 
 async def next_forgetting(
-    conn: AsyncConnection, retention: timedelta, owned: Ownership = EVERY_SHARD
+    conn: ReadConnection, retention: timedelta, owned: Ownership = EVERY_SHARD
 ) -> datetime | None:
     """Over owned guilds: when the voters of a closed poll are next due to be forgotten
     (an anonymous poll's at its close: those closed before this rule existed)."""
@@ -539,7 +539,7 @@ def counts_only(poll: Poll, now: datetime, retention: timedelta) -> bool:
 _UNANNOUNCED = polls.c.closed_at.is_not(None) & (polls.c.announced == False)  # noqa: E712 (SQL, not Python)
 
 
-async def unannounced_polls(conn: AsyncConnection, owned: Ownership = EVERY_SHARD) -> list[int]:
+async def unannounced_polls(conn: ReadConnection, owned: Ownership = EVERY_SHARD) -> list[int]:
     """Closed polls of owned guilds whose final message edit and results post are still to be done."""
     rows = await conn.execute(
         select(polls.c.id).where(_UNANNOUNCED, owned.clause(polls.c.guild_id)).order_by(polls.c.closed_at, polls.c.id)
@@ -554,7 +554,7 @@ async def mark_announced(store: Store, poll_id: int) -> None:
         )
 
 
-async def next_poll_job(conn: AsyncConnection, owned: Ownership = EVERY_SHARD) -> datetime | None:
+async def next_poll_job(conn: ReadConnection, owned: Ownership = EVERY_SHARD) -> datetime | None:
     """Over owned guilds: the earliest deadline of an open poll, or the close time of a poll
     not yet announced."""
     mine = owned.clause(polls.c.guild_id)
@@ -569,7 +569,7 @@ async def next_poll_job(conn: AsyncConnection, owned: Ownership = EVERY_SHARD) -
 # -- settings -------------------------------------------------------------------
 
 
-async def fetch_creator_role(conn: AsyncConnection, guild_id: int) -> int | None:
+async def fetch_creator_role(conn: ReadConnection, guild_id: int) -> int | None:
     role_id: int | None = await conn.scalar(
         select(poll_settings.c.creator_role_id).where(poll_settings.c.guild_id == guild_id)
     )
@@ -582,7 +582,7 @@ async def set_creator_role(store: Store, guild_id: int, role_id: int | None) -> 
         if role_id is None:
             await conn.execute(delete(poll_settings).where(poll_settings.c.guild_id == guild_id))
         else:
-            upsert = store.insert(poll_settings).values(guild_id=guild_id, creator_role_id=role_id)
+            upsert = dialect_insert(conn, poll_settings).values(guild_id=guild_id, creator_role_id=role_id)
             await conn.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[poll_settings.c.guild_id],

@@ -14,16 +14,19 @@ import pytest
 
 from bot.client import HyosanBot, bot_intents, command_payload, discover_cogs
 from bot.settings import Settings
+from bot.store import Store
 
 NAME = re.compile(r"^[-_\w]{1,32}$")
 
 
 @pytest.fixture
 async def prepared_bot(tmp_path: Path) -> AsyncIterator[HyosanBot]:
-    bot = HyosanBot(Settings(database_path=tmp_path / "bot.db", admin_guild_ids=(42,)))
-    await bot.prepare()
-    yield bot
-    await bot.close()
+    settings = Settings(database_path=tmp_path / "bot.db", admin_guild_ids=(42,))
+    async with await Store.open(settings.store_url) as store:
+        bot = HyosanBot(settings, store=store)
+        await bot.prepare()
+        yield bot
+        await bot.close()
 
 
 def walk_payload(options: list[dict[str, Any]], path: str) -> list[str]:

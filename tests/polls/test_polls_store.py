@@ -121,11 +121,13 @@ async def statements_of(store: Store) -> AsyncIterator[list[str]]:
         dbapi_connection.set_trace_callback(record_on_sqlite)
         traced.append(dbapi_connection)
 
-    if store._inline_conn is not None:  # SQLite's small transactions' kept connection, opened by a first click
-        trace(store._inline_conn.connection.driver_connection)
+    inline_conn = getattr(store, "_inline_conn", None)  # SqliteStore's small transactions' kept connection
+    if inline_conn is not None:  # opened by a first click
+        trace(inline_conn.connection.driver_connection)
     driver = None
-    if store._driver_conn is not None:  # opened by a first click
-        driver = (await store._driver_conn.get_raw_connection()).driver_connection
+    driver_conn = getattr(store, "_driver_conn", None)  # PostgresqlStore's vote path connection
+    if driver_conn is not None:  # opened by a first click
+        driver = (await driver_conn.get_raw_connection()).driver_connection
         driver.add_query_logger(record_on_driver)
     hook = ("checkout", trace) if store.is_sqlite else ("before_cursor_execute", record)
     for engine in store.engines:

@@ -25,7 +25,8 @@ from bot.store import (
     parse_database_url,
     to_db_time,
 )
-from bot.store import engine as store_engine
+from bot.store import migrate as store_migrate
+from bot.store import sqlite as store_sqlite
 from bot.store.ddl import split_sql, sqlite_statements
 from bot.store.precompiled import PrecompiledSqlite
 from bot.store.schema import TABLES, bot_state, countdown_schedules, poll_votes, polls, spoiler_channels
@@ -172,7 +173,7 @@ async def test_a_database_at_an_unknown_revision_is_refused_without_changes(stor
 def _with_bad_revision(tmp_path: Path) -> Path:
     """The real history plus a revision after the head that creates a table and then fails."""
     scripts = tmp_path / "migrations"
-    shutil.copytree(store_engine.MIGRATIONS_DIR, scripts)
+    shutil.copytree(store_migrate.MIGRATIONS_DIR, scripts)
     (scripts / "versions" / "0099_bad.py").write_text(
         '"""Broken on purpose."""\n'
         "from alembic import op\n"
@@ -188,7 +189,7 @@ async def test_a_failing_migration_leaves_the_previous_revision(
     store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await (await Store.open(store_url)).close()
-    monkeypatch.setattr(store_engine, "MIGRATIONS_DIR", _with_bad_revision(tmp_path))
+    monkeypatch.setattr(store_migrate, "MIGRATIONS_DIR", _with_bad_revision(tmp_path))
     with pytest.raises(Exception, match="nowhere"):
         await Store.open(store_url)
     monkeypatch.undo()
@@ -426,8 +427,8 @@ async def test_no_commit_checkpoints_the_wal_the_store_does_it_outside_the_write
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A checkpoint inside a commit held the write lock for tens of milliseconds (issue 15)."""
-    monkeypatch.setattr(store_engine, "CHECKPOINT_LOOK_EVERY", 0.05)
-    monkeypatch.setattr(store_engine, "CHECKPOINT_WAL_BYTES", 64 * 1024)
+    monkeypatch.setattr(store_sqlite, "CHECKPOINT_LOOK_EVERY", 0.05)
+    monkeypatch.setattr(store_sqlite, "CHECKPOINT_WAL_BYTES", 64 * 1024)
     path = tmp_path / "bot.db"
     store = await Store.open(path)
     try:

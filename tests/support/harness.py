@@ -40,6 +40,7 @@ from typing import Any
 from bot.client import HyosanBot
 from bot.endpoints import apply_discord_endpoints
 from bot.settings import Settings
+from bot.store import Store
 from localdiscord import FakeDiscord
 from localdiscord.permissions import Permission
 from localdiscord.server import point_discord_py_at, wait_until
@@ -102,6 +103,7 @@ class Harness:
     moderator: Member
     owner: Member
     bot: HyosanBot = field(init=False)
+    store: Store = field(init=False)
     errors: ErrorLog = field(default_factory=ErrorLog)
     errors_expected: bool = False
     #: The language members' clients send (the interactions' ``locale``) unless a call says otherwise.
@@ -117,7 +119,11 @@ class Harness:
             self.settings = self.settings.model_copy(update=overrides)
         apply_discord_endpoints(self.settings)
         # discord.py waits this long after the last GUILD_CREATE before READY; the fake sends them at once.
-        self.bot = HyosanBot(self.settings, clock=self.clock, guild_ready_timeout=0.05, freeze_heap=self.freeze_heap)
+        # As the entry point does: the store opened first and handed in, closed after the bot (stop).
+        self.store = await Store.open(self.settings.store_url)
+        self.bot = HyosanBot(
+            self.settings, store=self.store, clock=self.clock, guild_ready_timeout=0.05, freeze_heap=self.freeze_heap
+        )
         token = self.settings.token
         assert token is not None
         self._task = asyncio.create_task(self.bot.start(token), name="bot-under-test")
@@ -147,10 +153,7 @@ class Harness:
             warnings.warn(f"the bot did not stop within {STOP_TIMEOUT} s; its tasks were cancelled", stacklevel=2)
             for task in [*bot_tasks(), self._task]:
                 task.cancel()
-            opened = self.bot._store
-            if opened is not None:
-                self.bot._store = None
-                await opened.close()
+        await self.store.close()
         self._task = None
 
     async def _stop(self, *, kill: bool) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store import Store
+from bot.store import ReadConnection, Store
 from bot.store.memo import Recalled
 from bot.store.schema import countdown_release_history as history
 from cogs.countdown.record import ReleaseRecord
@@ -66,12 +66,12 @@ def _row_values(record: ReleaseRecord) -> dict[str, object]:
 _CURRENT_RECORD = select(*_COLUMNS).order_by(history.c.id.desc()).limit(1)
 
 
-async def fetch_current_record(conn: AsyncConnection) -> ReleaseRecord | None:
+async def fetch_current_record(conn: ReadConnection) -> ReleaseRecord | None:
     row = (await conn.execute(_CURRENT_RECORD)).first()
     return None if row is None else _record(row)
 
 
-async def _current_record(conn: AsyncConnection, _key: None) -> ReleaseRecord | None:
+async def _current_record(conn: ReadConnection, _key: None) -> ReleaseRecord | None:
     return await fetch_current_record(conn)
 
 
@@ -85,12 +85,12 @@ async def current_record(store: Store) -> ReleaseRecord | None:
     return await store.recall(CURRENT_RECORD, None)
 
 
-async def fetch_record(conn: AsyncConnection, record_id: int) -> ReleaseRecord | None:
+async def fetch_record(conn: ReadConnection, record_id: int) -> ReleaseRecord | None:
     row = (await conn.execute(select(*_COLUMNS).where(history.c.id == record_id))).first()
     return None if row is None else _record(row)
 
 
-async def fetch_previous_record(conn: AsyncConnection, record_id: int) -> ReleaseRecord | None:
+async def fetch_previous_record(conn: ReadConnection, record_id: int) -> ReleaseRecord | None:
     """The version a change replaced (for "was … now …" in announcements)."""
     row = (
         await conn.execute(select(*_COLUMNS).where(history.c.id < record_id).order_by(history.c.id.desc()).limit(1))
@@ -98,13 +98,13 @@ async def fetch_previous_record(conn: AsyncConnection, record_id: int) -> Releas
     return None if row is None else _record(row)
 
 
-async def fetch_history(conn: AsyncConnection, limit: int = 50) -> list[ReleaseRecord]:
+async def fetch_history(conn: ReadConnection, limit: int = 50) -> list[ReleaseRecord]:
     """Every change, newest first."""
     rows = await conn.execute(select(*_COLUMNS).order_by(history.c.id.desc()).limit(limit))
     return [_record(row) for row in rows]
 
 
-async def latest_record_id(conn: AsyncConnection) -> int | None:
+async def latest_record_id(conn: ReadConnection) -> int | None:
     """The current version's id, read without the rest of it (None: no version yet)."""
     latest = (await conn.execute(select(func.max(history.c.id)))).scalar_one()
     return None if latest is None else int(latest)

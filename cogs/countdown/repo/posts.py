@@ -15,7 +15,7 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.shards import EVERY_SHARD, Ownership
-from bot.store import Store, dialect_insert
+from bot.store import ReadConnection, Store, dialect_insert
 from bot.store.schema import countdown_posts as posts
 from cogs.countdown.repo import schedules
 from cogs.countdown.repo.schedules import Advance, Mode
@@ -158,7 +158,7 @@ _DAY_PREFIX = "day:"
 
 
 async def posted_days(
-    conn: AsyncConnection, guild_ids: Sequence[int], since: dt.datetime
+    conn: ReadConnection, guild_ids: Sequence[int], since: dt.datetime
 ) -> dict[int, frozenset[dt.date]]:
     """Per guild, the local days from ``since`` on whose regular post is claimed, sent or
     abandoned (a post that failed for good, e.g. on missing permissions, may be tried again)."""
@@ -184,7 +184,7 @@ async def posted_days(
 
 
 async def due_retries(
-    conn: AsyncConnection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
+    conn: ReadConnection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
 ) -> list[PostJob]:
     """Claimed slots of owned guilds waiting to be sent again (after a transient error or a crash)."""
     rows = await conn.execute(
@@ -218,7 +218,7 @@ async def requeue_unfinished(store: Store, now: dt.datetime, owned: Ownership = 
 
 
 async def earliest_due(
-    conn: AsyncConnection, current_change_id: int, owned: Ownership = EVERY_SHARD
+    conn: ReadConnection, current_change_id: int, owned: Ownership = EVERY_SHARD
 ) -> tuple[dt.datetime | None, bool]:
     """Over owned guilds: the next regular slot or retry time, and whether some schedule has
     news to announce now."""
@@ -274,7 +274,7 @@ async def schedule_retry(
         await schedules.record_error(conn, job.claim.guild_id, error, detail, now)
 
 
-async def fetch_ledger(conn: AsyncConnection, guild_id: int) -> list[tuple[str, str, int | None]]:
+async def fetch_ledger(conn: ReadConnection, guild_id: int) -> list[tuple[str, str, int | None]]:
     """(slot_key, state, message_id) of a guild's slots, oldest first (for tests and support)."""
     rows = await conn.execute(
         select(posts.c.slot_key, posts.c.state, posts.c.message_id)

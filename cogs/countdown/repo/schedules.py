@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.guilds import in_guild
 from bot.shards import EVERY_SHARD, Ownership
-from bot.store import Store
+from bot.store import ReadConnection, Store, dialect_insert
 from bot.store.memo import Recalled
 from bot.store.schema import countdown_schedules as schedules
 from cogs.countdown.repo import history
@@ -131,7 +131,7 @@ _NO_ERRORS: dict[str, object] = {
 
 
 async def fetch_schedules(
-    conn: AsyncConnection,
+    conn: ReadConnection,
     where: ColumnElement[bool] | None = None,
     order_by: Sequence[ColumnElement[Any]] = (),
     limit: int | None = None,
@@ -151,7 +151,7 @@ ACTIVE = and_(schedules.c.paused == false(), in_guild(schedules.c.guild_id))
 _SCHEDULE_OF_GUILD = select(*_COLUMNS).where(schedules.c.guild_id == bindparam("guild_id"))
 
 
-async def fetch_schedule(conn: AsyncConnection, guild_id: int) -> Schedule | None:
+async def fetch_schedule(conn: ReadConnection, guild_id: int) -> Schedule | None:
     row = (await conn.execute(_SCHEDULE_OF_GUILD, {"guild_id": guild_id})).first()
     return None if row is None else _schedule(row)
 
@@ -159,7 +159,7 @@ async def fetch_schedule(conn: AsyncConnection, guild_id: int) -> Schedule | Non
 _ZONE_OF_GUILD = select(schedules.c.timezone).where(schedules.c.guild_id == bindparam("guild_id"))
 
 
-async def fetch_schedule_zone(conn: AsyncConnection, guild_id: int) -> str | None:
+async def fetch_schedule_zone(conn: ReadConnection, guild_id: int) -> str | None:
     """The zone of a guild's schedule (None: it has none)."""
     zone = await conn.scalar(_ZONE_OF_GUILD, {"guild_id": guild_id})
     return None if zone is None else str(zone)
@@ -199,7 +199,7 @@ async def save_schedule(
         "updated_at": now,
         **_slot_values(slot),
     }
-    stmt = store.insert(schedules).values(guild_id=guild_id, **values)
+    stmt = dialect_insert(store, schedules).values(guild_id=guild_id, **values)
     excluded = stmt.excluded
     stmt = stmt.on_conflict_do_update(
         index_elements=[schedules.c.guild_id],
@@ -232,12 +232,12 @@ async def delete_schedule(store: Store, guild_id: int) -> bool:
         return result.rowcount > 0
 
 
-async def count_active_schedules(conn: AsyncConnection) -> int:
+async def count_active_schedules(conn: ReadConnection) -> int:
     return int((await conn.execute(select(func.count()).select_from(schedules).where(ACTIVE))).scalar_one())
 
 
 async def due_schedules(
-    conn: AsyncConnection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
+    conn: ReadConnection, now: dt.datetime, limit: int, owned: Ownership = EVERY_SHARD
 ) -> list[Schedule]:
     """Active schedules of owned guilds whose regular slot has come, earliest first."""
     return await fetch_schedules(
@@ -254,7 +254,7 @@ async def due_schedules(
 
 
 async def schedules_with_news(
-    conn: AsyncConnection, current_change_id: int, limit: int, owned: Ownership = EVERY_SHARD
+    conn: ReadConnection, current_change_id: int, limit: int, owned: Ownership = EVERY_SHARD
 ) -> list[Schedule]:
     """Active schedules of owned guilds that have not announced the current record yet."""
     return await fetch_schedules(
