@@ -30,7 +30,7 @@ from typing import IO, Any
 import pytest
 
 from cogs.countdown.posting import slot_nonce
-from localdiscord import FakeDiscord, InteractionRecord, Permission
+from localdiscord import FakeDiscord, InteractionRecord, Permission, wait_until
 from localdiscord.state import TEXT, Channel, Guild, Member
 from tests.process.test_process_e2e import bot_environment
 from tests.support.harness import OPENAPI_SPEC
@@ -229,9 +229,13 @@ async def click_until_killed(
     poll_id: int,
     burst: list[tuple[int, int]],
     kill_after: float,
+    *,
+    once_acknowledged: bool = False,
 ) -> tuple[dict[tuple[int, int], InteractionRecord], float]:
     """Click the burst, three at a time a few ms apart; SIGKILL the bot ``kill_after`` seconds in,
-    whatever the clicks are doing then. Returns the clicks and the moment of the kill
+    whatever the clicks are doing then. ``once_acknowledged``: not before the first click of
+    the burst is acknowledged either (on a busy machine 0.15 s may pass before any is, and a
+    kill then would test no acknowledged vote). Returns the clicks and the moment of the kill
     (perf_counter, as the records' times)."""
     message = fake.get_message(message_id)
     assert message is not None
@@ -250,11 +254,19 @@ async def click_until_killed(
 
     clicker = asyncio.create_task(click())
     await asyncio.sleep(kill_after)
+    if once_acknowledged:
+        assert await wait_until(lambda: any(counted(r) for r in records.values()), timeout=ACKNOWLEDGED_WITHIN), (
+            f"no click of the burst acknowledged within {ACKNOWLEDGED_WITHIN} s"
+        )
     killed_at = time.perf_counter()
     await bot.kill()
     killed.set()
     await clicker
     return records, killed_at
+
+
+#: How long ``click_until_killed(once_acknowledged=True)`` waits for the first acknowledged click.
+ACKNOWLEDGED_WITHIN = 15.0
 
 
 def counted(record: InteractionRecord) -> bool:
