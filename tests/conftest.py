@@ -47,6 +47,13 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
             config.option.numprocesses = workers
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow tests (real clock, real processes, kills) first: spread over the workers from the
+    start, the longest of them no longer begins last and holds up the end of the run. The
+    order within each group is kept."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--store",
