@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.core.test_usertext import live_markup
 from tests.support.harness import Harness
+from tests.support.usertext import live_markup
 
 
 def shown_text(message: dict[str, Any]) -> list[str]:

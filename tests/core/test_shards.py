@@ -28,19 +28,13 @@ from cogs.countdown import repo
 from cogs.countdown.posting import SHARED_STORE_LOOK_EVERY, look_again_by
 from cogs.countdown.slots import PostingRule, Slot
 from cogs.polls import repo as polls_repo
+from tests.support.shards import guild_on
 from tests.support.stores import fetch_rows, read_with
 
 #: The snowflake of Discord's documentation ("Snowflake ID Broken Down"): timestamp 41944705796 ms.
 GUILD = 175928847299117063
-#: Divisible by every shard count from 1 to 16, so guild_on() lands where it says.
-BASE_MS = 720_720 * 100
 NOW = dt.datetime(2026, 11, 25, 13, tzinfo=dt.UTC)
 SLOT = Slot(NOW, dt.date(2026, 11, 25), None)
-
-
-def guild_on(shard_id: int, shard_count: int, n: int = 0) -> int:
-    """A guild id (snowflake) whose timestamp puts it on ``shard_id``."""
-    return ((BASE_MS + shard_id + n * shard_count) << 22) | 0x1234
 
 
 def test_a_guild_is_on_the_shard_discords_formula_names() -> None:

@@ -9,16 +9,10 @@ from hypothesis import strategies as st
 
 from bot.errors import Trusted, UserError
 from bot.usertext import clean_text, fold_key, is_blank, quote_user_text
+from tests.support.usertext import live_markup
 
 RLO = "\u202e"
 ZWSP = "\u200b"
-#: What Discord renders in angle brackets: a timestamp, a channel, a command, a user or role, an emoji.
-LIVE_MARKUP = re.compile(r"<t:-?\d+(?::[tTdDfFR])?>|<#\d+>|</[^<>:]+:\d+>|<@[!&]?\d+>|<a?:\w+:\d+>")
-
-
-def live_markup(text: str) -> list[str]:
-    """The markup in ``text`` that Discord would render: a backslash makes the next character literal."""
-    return LIVE_MARKUP.findall(re.sub(r"\\.", "", text))
 
 
 def test_zero_width_only_text_is_blank() -> None:

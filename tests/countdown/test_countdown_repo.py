@@ -15,14 +15,11 @@ from bot.store import Store
 from cogs.countdown import repo
 from cogs.countdown.posting import RequestPacer, slot_nonce
 from cogs.countdown.record import ReleaseRecord, pack_replaces
-from cogs.countdown.slots import PostingRule, Slot
+from cogs.countdown.slots import Slot
 from cogs.countdown.window import parse_window
-from tests.core.test_shards import guild_on
+from tests.support.countdown_records import NOW, RULE, SLOT, keep, record_version
+from tests.support.shards import guild_on
 from tests.support.stores import fetch_rows, read_with
-
-NOW = dt.datetime(2026, 11, 25, 13, tzinfo=dt.UTC)
-RULE = PostingRule(dt.time(13), "UTC", "daily")
-SLOT = Slot(NOW, dt.date(2026, 11, 25), None)
 
 
 def claim(guild_id: int = 1, key: str = SLOT.key) -> repo.Claim:
@@ -100,14 +97,6 @@ async def test_an_owner_record_survives_an_older_pack_and_every_change_is_histor
     assert await repo.seed_from_pack(store, pack, NOW, keep, pack_replaces) is None
     history = await read_with(store, repo.fetch_history)
     assert [(r.origin, r.window.label) for r in history] == [("owner", "2027-03-14"), ("pack", "early 2027")]
-
-
-def record_version(origin: str, window: str, source_date: dt.date) -> ReleaseRecord:
-    return ReleaseRecord("Season 2", parse_window(window), "estimated", "src", None, source_date, origin, NOW)  # type: ignore[arg-type]
-
-
-def keep(schedule: repo.Schedule, record: ReleaseRecord, at: dt.datetime, posted: frozenset[dt.date]) -> Slot | None:
-    return schedule.next_slot(record.window.start)
 
 
 async def test_times_come_back_as_aware_utc_datetimes_and_days_as_dates(store: Store) -> None:

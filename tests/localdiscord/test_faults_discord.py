@@ -15,10 +15,10 @@ import pytest
 from cogs.countdown import repo as countdown_repo
 from cogs.polls.cog import PollsCog
 from localdiscord import skip_identify_delay, wait_until
-from tests.countdown.test_countdown_e2e import messages as countdown_posts
-from tests.countdown.test_countdown_e2e import set_daily, text_of, tick
-from tests.polls.test_polls_e2e import create, current, embed_text, poll_messages, stored_votes, vote, vote_ids
+from tests.support.countdown import messages as countdown_posts
+from tests.support.countdown import set_daily, text_of, tick
 from tests.support.harness import Harness
+from tests.support.polls import create, current, embed_text, poll_messages, stored_votes, vote, vote_ids
 from tests.support.stores import fetch_rows, read_with
 
 #: Their subject is the store (see tests/support/stores.py): they run on SQLite and PostgreSQL.

@@ -23,87 +23,28 @@ from sqlalchemy import func, select
 from bot.store import Store
 from bot.store.schema import poll_votes
 from bot.store.schema import polls as polls_table
-from cogs.polls.cog import ACK_SLOW_VOTE_AFTER, PollsCog
+from cogs.polls.cog import ACK_SLOW_VOTE_AFTER
 from localdiscord.interactions import DEFERRED_CHANNEL_MESSAGE
-from localdiscord.state import Channel, Member
+from localdiscord.state import Channel
 from tests.support.harness import Harness
-
-QUESTION = "Who returns in season 2?"
-OPTIONS = "On-jo | Su-hyeok | Nam-ra"
-
-
-def polls(h: Harness) -> PollsCog:
-    cog = h.bot.get_cog("Polls")
-    # Not isinstance: every bot start loads the extension's modules afresh.
-    assert type(cog).__name__ == "PollsCog"
-    return cog  # type: ignore[return-value]
-
-
-@pytest.fixture
-def h(harness: Harness) -> Harness:
-    """The harness with a quick refresher, so tests need not wait 5 s for the tally."""
-    polls(harness).refresher.interval = 0.05
-    return harness
-
-
-async def create(
-    h: Harness, member: Member | None = None, channel: Channel | None = None, **options: Any
-) -> tuple[Any, dict[str, Any]]:
-    """Run /poll create; returns the interaction record and the poll message."""
-    channel = channel or h.general
-    options = {"question": QUESTION, "options": OPTIONS, **options}
-    record = await h.slash(member or h.member, channel, "poll create", **options)
-    assert await record.wait_followups()
-    assert record.ephemeral
-    message = poll_messages(h, channel)[-1]
-    return record, message
-
-
-def poll_messages(h: Harness, channel: Channel) -> list[dict[str, Any]]:
-    return [m for m in h.fake.channel_messages(channel.id) if vote_ids(m)]
-
-
-def vote_ids(message: dict[str, Any]) -> list[str]:
-    return [
-        c["custom_id"]
-        for row in message.get("components") or []
-        for c in row.get("components") or []
-        if c.get("custom_id", "").startswith("poll:vote:")
-    ]
+from tests.support.polls import (
+    OPTIONS,
+    QUESTION,
+    create,
+    current,
+    embed_text,
+    poll_count,
+    poll_id_of,
+    poll_messages,
+    polls,
+    stored_votes,
+    vote,
+    vote_ids,
+)
 
 
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for row in message.get("components") or [] for c in row.get("components") or []]
-
-
-def poll_id_of(message: dict[str, Any]) -> int:
-    return int(vote_ids(message)[0].split(":")[2])
-
-
-def current(h: Harness, message: dict[str, Any]) -> dict[str, Any]:
-    stored = h.fake.get_message(int(message["id"]))
-    assert stored is not None
-    return stored
-
-
-async def vote(h: Harness, member: Member, message: dict[str, Any], option: int, channel: Channel | None = None) -> Any:
-    record = await h.click(member, channel or h.general, current(h, message), vote_ids(message)[option])
-    assert record.answered, record.rejected_callbacks
-    assert record.ephemeral, record.callback
-    return record
-
-
-async def stored_votes(h: Harness, poll_id: int) -> set[tuple[int, int]]:
-    async with h.bot.store.read() as conn:
-        rows = await conn.execute(
-            select(poll_votes.c.user_id, poll_votes.c.option_index).where(poll_votes.c.poll_id == poll_id)
-        )
-        return {(row.user_id, row.option_index) for row in rows}
-
-
-async def poll_count(h: Harness) -> int:
-    async with h.bot.store.read() as conn:
-        return int(await conn.scalar(select(func.count()).select_from(polls_table)) or 0)
 
 
 async def wait_for_tally(h: Harness, message: dict[str, Any], text: str, within: float = 3.0) -> dict[str, Any]:
@@ -117,15 +58,6 @@ async def wait_for_tally(h: Harness, message: dict[str, Any], text: str, within:
         if loop.time() > deadline:
             raise AssertionError(f"{text!r} never appeared in {embed_text(shown)!r}")
         await asyncio.sleep(0.02)
-
-
-def embed_text(message: dict[str, Any]) -> str:
-    parts = []
-    for embed in message.get("embeds") or []:
-        parts += [embed.get("title") or "", embed.get("description") or ""]
-        parts += [f"{f['name']}: {f['value']}" for f in embed.get("fields") or []]
-        parts.append((embed.get("footer") or {}).get("text") or "")
-    return "\n".join(parts)
 
 
 def edits_of(h: Harness, message: dict[str, Any]) -> int:

@@ -22,11 +22,9 @@ from bot.store.schema import poll_votes
 from cogs.polls import repo
 from cogs.polls.cog import CreateCooldown
 from cogs.polls.rules import InvalidPoll, build_poll_spec, parse_duration
-from tests.polls.test_polls_e2e import create, embed_text, h, poll_count, poll_id_of, stored_votes, vote
-from tests.polls.test_polls_store import NOW, posted_poll
 from tests.support.harness import Harness
-
-__all__ = ["h"]  # the fixture: the harness with a quick refresher
+from tests.support.poll_rows import NOW, posted_poll
+from tests.support.polls import create, embed_text, poll_count, poll_id_of, stored_votes, vote
 
 QUESTION = "Who returns in season 2?"
 

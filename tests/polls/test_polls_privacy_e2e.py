@@ -22,10 +22,8 @@ from cogs.polls import repo
 from cogs.polls.access import AUTOCOMPLETE_FETCHES
 from localdiscord import Overwrite, Permission, wait_until
 from localdiscord.state import PRIVATE_THREAD, TEXT, Channel, Member, Role
-from tests.polls.test_polls_e2e import create, embed_text, h, poll_count, poll_id_of, poll_messages, vote
 from tests.support.harness import Harness
-
-__all__ = ["h"]  # the fixture: the harness with a quick refresher
+from tests.support.polls import create, embed_text, poll_count, poll_id_of, poll_messages, vote
 
 CANNOT_VIEW = "is in a channel you can't see (View Channel)"
 UNREACHABLE = "I can't reach the channel of poll"

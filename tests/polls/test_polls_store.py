@@ -9,7 +9,7 @@ import itertools
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,27 +25,8 @@ from cogs.polls.refresher import TallyRefresher
 from cogs.polls.repo import CloseReason
 from cogs.polls.rules import VoteChange, build_poll_spec, decide_vote
 from cogs.polls.votes import Click, ClickStatus
+from tests.support.poll_rows import NOW, posted_poll
 from tests.support.stores import fetch_rows
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-async def posted_poll(
-    store: Store,
-    *,
-    question: str = "Who returns?",
-    options: str = "a | b | c",
-    max_choices: int = 1,
-    duration: str | None = None,
-    anonymous: bool = False,
-    guild_id: int = 1,
-) -> int:
-    spec = build_poll_spec(
-        question=question, options=options, max_choices=max_choices, duration=duration, anonymous=anonymous
-    )
-    poll = await repo.create_poll(store, guild_id=guild_id, channel_id=2, creator_id=3, spec=spec, now=NOW)
-    await repo.attach_message(store, poll.id, 1000 + poll.id)
-    return poll.id
 
 
 async def votes(store: Store, poll_id: int) -> list[tuple[int, int]]:

@@ -39,7 +39,8 @@ from bot.store.schema import (
 )
 from localdiscord import IDENTIFY_INTERVAL, FakeDiscord, InteractionRecord, Permission
 from localdiscord.state import TEXT, Channel, Guild, Member, Role
-from tests.process.test_faults_kill import (
+from tests.support.harness import OPENAPI_SPEC
+from tests.support.processes import (
     TOKEN,
     BotProcess,
     click_until_killed,
@@ -47,8 +48,7 @@ from tests.process.test_faults_kill import (
     create_poll_of_choices,
     embed_text,
 )
-from tests.process.test_real_clock_e2e import bot_posts, wait_for
-from tests.support.harness import OPENAPI_SPEC
+from tests.support.real_clock import bot_posts, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]
 

@@ -4,7 +4,6 @@ environment, endpoints applied, graceful shutdown on SIGTERM, and the token kept
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import sys
@@ -14,24 +13,10 @@ import pytest
 
 from localdiscord import Channel, FakeDiscord, Guild, Member, wait_until
 from tests.support.bot_process import run_bot_to_exit
+from tests.support.environment import bot_environment
 from tests.support.harness import OPENAPI_SPEC
 
-REPO = Path(__file__).parents[2]
 TOKEN = "MTIzNDU2Nzg5.secret-part.do-not-log-me"
-
-
-def bot_environment(fake: FakeDiscord, workdir: Path, token: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_", "OWNER_", "LOG_"))}
-    env.update(
-        PYTHONPATH=str(REPO),
-        DISCORD_TOKEN=token,
-        DATABASE_PATH=str(workdir / "bot.db"),
-        DATA_DIR=str(REPO / "data"),
-        LOG_LEVEL="DEBUG",
-        DISCORD_API_BASE_URL=fake.api_base_url,
-        DISCORD_GATEWAY_URL=fake.gateway_url,
-    )
-    return env
 
 
 #: The output of each running bot process, read as it comes so a DEBUG log never fills the pipe and stalls the bot.

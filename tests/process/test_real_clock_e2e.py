@@ -14,7 +14,7 @@ import datetime as dt
 import re
 import time
 import zoneinfo
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,9 @@ import pytest
 
 from localdiscord import FakeDiscord, Permission
 from localdiscord.state import TEXT, Channel, Guild, Member
-from tests.process.test_faults_kill import TOKEN, BotProcess, read_db
 from tests.support.harness import OPENAPI_SPEC
+from tests.support.processes import TOKEN, BotProcess, read_db
+from tests.support.real_clock import bot_posts, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,24 +34,10 @@ PASS_LINE = re.compile(r"scheduler pass (\d+) at")
 GRACE = 20.0
 
 
-def bot_posts(fake: FakeDiscord, channel: Channel) -> list[dict[str, Any]]:
-    """The bot's own posts in a channel (not its answers to slash commands)."""
-    return [m for m in fake.channel_messages(channel) if "interaction_metadata" not in m]
-
-
 def scheduler_passes(bot: BotProcess) -> int:
     """The dispatcher's pass counter as the bot logged it (DEBUG), 0 before the first pass."""
     numbers = [int(n) for n in PASS_LINE.findall(bot.log())]
     return max(numbers, default=0)
-
-
-async def wait_for(condition: Callable[[], bool], until: float) -> float | None:
-    """Poll until ``condition`` holds; returns the wall-clock time it first held, or None at ``until``."""
-    while time.time() < until:
-        if condition():
-            return time.time()
-        await asyncio.sleep(0.05)
-    return time.time() if condition() else None
 
 
 def a_zone_far_from_midnight(margin: dt.timedelta) -> zoneinfo.ZoneInfo:

@@ -35,9 +35,9 @@ import pytest
 from bot.datapack import PACK_FILES, DataPack, FateStatus, iter_spoiler_texts, load_data_pack
 from bot.i18n import languages, t
 from localdiscord.interactions import InteractionRecord
-from tests.countdown.test_countdown_e2e import tick
-from tests.spoilers.test_spoilers_render import discord_display
+from tests.support.countdown import tick
 from tests.support.harness import Harness
+from tests.support.spoilers import discord_display
 from tests.support.stores import fetch_rows
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"

@@ -18,8 +18,8 @@ from bot.spoilers import register_reveal_provider, unregister_reveal_provider
 from cogs.spoilers.cog import reveal_survivors
 from localdiscord import CommandNotPermitted, InvalidOptions
 from localdiscord.state import Channel
-from tests.spoilers.test_spoilers_render import discord_display
 from tests.support.harness import Harness
+from tests.support.spoilers import discord_display
 from tests.support.stores import fetch_rows
 
 SERIES_FATES = (

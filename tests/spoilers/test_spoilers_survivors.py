@@ -9,7 +9,7 @@ import pytest
 from bot.datapack import DataPack, load_data_pack
 from bot.spoilers import FIELD_VALUE_LIMIT, SpoilerContext
 from cogs.spoilers.survivors import VERSIONS, parse_version, survivors_page
-from tests.spoilers.test_spoilers_render import discord_display
+from tests.support.spoilers import discord_display
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import pytest
 
 from localdiscord import InteractionRecord
-from tests.polls.test_polls_e2e import create, current, vote_ids
 from tests.support.harness import Harness
 from tests.support.pg_private import PrivateServer, why_no_private_server
+from tests.support.polls import create, current, vote_ids
 from tests.support.stores import fetch_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]

@@ -31,10 +31,10 @@ from sqlalchemy import event, text
 from cogs.countdown import repo as countdown_repo
 from localdiscord import InteractionRecord, wait_until
 from localdiscord.interactions import DEFERRED_CHANNEL_MESSAGE
-from tests.countdown.test_countdown_e2e import messages as countdown_posts
-from tests.countdown.test_countdown_e2e import set_daily, tick
-from tests.polls.test_polls_e2e import create, current, poll_messages, stored_votes, vote_ids
+from tests.support.countdown import messages as countdown_posts
+from tests.support.countdown import set_daily, tick
 from tests.support.harness import Harness
+from tests.support.polls import create, current, poll_messages, stored_votes, vote_ids
 from tests.support.stores import fetch_rows, read_with
 
 pytestmark = pytest.mark.sqlite_only

@@ -27,7 +27,7 @@ from bot.store.schema import countdown_schedules, spoiler_channels
 from cogs.countdown import repo as countdown
 from cogs.countdown.record import pack_replaces
 from cogs.countdown.slots import PostingRule
-from tests.countdown.test_countdown_repo import NOW, RULE, SLOT, keep, record_version
+from tests.support.countdown_records import NOW, RULE, SLOT, keep, record_version
 from tests.support.stores import read_with
 
 GUILD, CHANNEL, OTHER_CHANNEL = 1, 10, 11
