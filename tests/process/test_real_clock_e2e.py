@@ -209,3 +209,35 @@ async def test_release_news_reaches_a_hundred_scheduled_servers_in_seconds_acros
     changes = [(guild_id, state) for guild_id, key, state in ledger(tmp_path / "bot.db") if key.startswith("change:")]
     assert sorted(changes) == sorted((guild.id, "sent") for guild, _, _ in guilds for _ in range(second[guild.id]))
     assert await bot.stop() == 0
+
+
+#: The grace period of the next test, in seconds: long enough to see the settings kept.
+GRACE_PERIOD = 6.0
+
+
+async def test_a_removed_servers_settings_are_kept_then_purged_when_its_grace_period_ends(
+    fake: FakeDiscord, bot: BotProcess, tmp_path: Path
+) -> None:
+    """The guild keeper's purge is a scheduler source: on the real clock, a server that removed
+    the bot keeps its settings through the grace period and loses them when it ends."""
+    bot.extra_env["GUILD_GRACE_DAYS"] = repr(GRACE_PERIOD / 86_400)
+    guild, channel, moderator = moderators_guild(fake, "Leaving Server")
+    await bot.start()
+    added = await fake.slash(guild, channel, moderator, "settings spoilers add", {"channel": channel}, timeout=10)
+    assert added.ephemeral, added.content
+    db = tmp_path / "bot.db"
+
+    def spoiler_rows() -> list[tuple[Any, ...]]:
+        return read_db(db, "SELECT channel_id FROM spoiler_channels WHERE guild_id = ?", (guild.id,))
+
+    assert spoiler_rows() == [(channel.id,)]
+    fake.remove_guild(guild)
+    left = time.time()
+    marked = await wait_for(lambda: read_db(db, "SELECT guild_id FROM departed_guilds") == [(guild.id,)], left + GRACE)
+    assert marked is not None, "the removal was never recorded"
+    assert spoiler_rows() == [(channel.id,)], "purged at once, not kept for the grace period"
+    purged = await wait_for(lambda: not spoiler_rows(), left + GRACE_PERIOD + GRACE)
+    assert purged is not None, f"not purged after the grace period: {bot.log()[-3000:]}"
+    assert purged >= marked + GRACE_PERIOD - 1, "purged before its grace period ended"
+    assert read_db(db, "SELECT guild_id FROM departed_guilds") == []
+    print(f"settings of a removed server purged {purged - left:.2f} s after it left (grace period {GRACE_PERIOD} s)")
