@@ -26,7 +26,7 @@ from aiohttp import web
 
 from .callbacks import CallbackRoutes
 from .commands import CommandRoutes
-from .core import API_PREFIX, Json
+from .core import API_PREFIX
 from .driver import MemberDriver
 from .gateway import GUILD_MEMBERS
 from .pipeline import ApiError, ApiReply, ApiRequest, RequestPipeline
@@ -105,10 +105,7 @@ class FakeDiscord(RequestPipeline, CommandRoutes, CallbackRoutes, MemberDriver):
             preferred_locale=locale,
         )
         guild.members[owner.id] = Member(user=owner, guild_id=guild_id)
-        guild.notify = self.gateway.dispatch_soon
-        self.guilds[guild.id] = guild
-        self.commands.setdefault(guild.id, [])
-        self.gateway.dispatch_soon("GUILD_CREATE", self._joined_payload(guild))
+        self.rejoin_guild(guild)
         return guild
 
     def set_guild_locale(self, guild: Guild, locale: str) -> None:
@@ -122,19 +119,16 @@ class FakeDiscord(RequestPipeline, CommandRoutes, CallbackRoutes, MemberDriver):
         guild.notify = None
         self.gateway.dispatch_soon("GUILD_DELETE", {"id": str(guild.id)})
 
-    def _joined_payload(self, guild: Guild) -> Json:
-        """GUILD_CREATE for a guild the bot joins: without ``unavailable``, which Discord sends only
-        for a guild of READY's list being loaded or coming back from an outage."""
-        payload = guild.to_gateway_payload(all_members=bool((self.intents or 0) & GUILD_MEMBERS))
-        payload.pop("unavailable", None)
-        return payload
-
     def rejoin_guild(self, guild: Guild) -> None:
-        """The bot is added again to a guild it was removed from: GUILD_CREATE, as for any join."""
+        """The bot is added to a guild (again, after ``remove_guild``): GUILD_CREATE, as for any join,
+        without ``unavailable``, which Discord sends only for a guild of READY's list being
+        loaded or back from an outage."""
         guild.notify = self.gateway.dispatch_soon
         self.guilds[guild.id] = guild
         self.commands.setdefault(guild.id, [])
-        self.gateway.dispatch_soon("GUILD_CREATE", self._joined_payload(guild))
+        payload = guild.to_gateway_payload(all_members=bool((self.intents or 0) & GUILD_MEMBERS))
+        payload.pop("unavailable", None)
+        self.gateway.dispatch_soon("GUILD_CREATE", payload)
 
     async def delete_channel(self, channel: Channel) -> None:
         """Delete a channel (or thread) and its messages; dispatches CHANNEL_DELETE/THREAD_DELETE."""

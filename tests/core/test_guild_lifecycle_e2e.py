@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from bot.store import Store
 from bot.store.schema import countdown_posts, departed_guilds
-from localdiscord import Permission, wait_until
-from localdiscord.state import TEXT, Guild
+from localdiscord import FakeDiscord, Permission, wait_until
+from localdiscord.state import TEXT, Channel, Guild, Member, Role
 from tests.support.harness import Harness
 from tests.support.stores import fetch_rows
 
@@ -21,27 +21,29 @@ from tests.support.stores import fetch_rows
 pytestmark = pytest.mark.both_stores
 
 
-async def set_every_setting(h: Harness) -> Any:
-    """One setting of each feature that keeps per-guild rows; returns the creator role."""
-    role = h.guild.add_role("Pollsters", 0)
-    answers = [
-        await h.slash(h.moderator, h.general, "settings spoilers add", channel=h.in_category),
-        await h.slash(
-            h.moderator,
-            h.general,
-            "settings countdown set",
-            channel=h.general,
-            time="13:00",
-            timezone="Asia/Seoul",
-            cadence="daily",
-            mode="post",
-        ),
-        await h.slash(h.moderator, h.general, "settings polls creator-role", role=role),
-        await h.slash(h.moderator, h.general, "settings language set", language="ko"),
-    ]
-    for answer in answers:
-        assert answer.ephemeral, answer.content
+async def set_every_setting(
+    fake: FakeDiscord, guild: Guild, channel: Channel, moderator: Member, *, listed: Channel, zone: str, language: str
+) -> Role:
+    """One setting of each feature that keeps per-guild rows, as a moderator sets them; returns
+    the poll creator role."""
+    role = guild.add_role("Pollsters", 0)
+    countdown = {"channel": channel, "time": "13:00", "timezone": zone, "cadence": "daily", "mode": "post"}
+    for command, options in (
+        ("settings spoilers add", {"channel": listed}),
+        ("settings countdown set", countdown),
+        ("settings polls creator-role", {"role": role}),
+        ("settings language set", {"language": language}),
+    ):
+        answer = await fake.slash(guild, channel, moderator, command, options)
+        assert answer.ephemeral, f"{command}: {answer.content}"
     return role
+
+
+async def set_every_setting_here(h: Harness) -> Role:
+    """Every setting in the harness's server, in a zone and language of their own."""
+    return await set_every_setting(
+        h.fake, h.guild, h.general, h.moderator, listed=h.in_category, zone="Asia/Seoul", language="ko"
+    )
 
 
 async def rows_of(store: Store, guild_id: int) -> dict[str, int]:
@@ -93,7 +95,7 @@ async def shown_settings(h: Harness) -> list[str]:
 
 async def test_a_server_that_removes_the_bot_and_invites_it_back_finds_every_setting(harness: Harness) -> None:
     h = harness
-    role = await set_every_setting(h)
+    role = await set_every_setting_here(h)
     assert await rows_of(h.bot.store, h.guild.id) == EVERY_SETTING
     before = await shown_settings(h)
 
@@ -122,7 +124,7 @@ async def test_the_settings_of_a_server_that_stays_away_are_purged_when_the_grac
     harness: Harness,
 ) -> None:
     h = harness
-    await set_every_setting(h)
+    await set_every_setting_here(h)
     await leave(h)
     await h.run_scheduler(dt.timedelta(days=7) - dt.timedelta(minutes=1))
     assert await rows_of(h.bot.store, h.guild.id) == EVERY_SETTING
@@ -139,7 +141,7 @@ async def test_the_settings_of_a_server_that_stays_away_are_purged_when_the_grac
 
 async def test_a_server_that_removed_the_bot_while_it_was_offline_is_kept_then_purged(harness: Harness) -> None:
     h = harness
-    await set_every_setting(h)
+    await set_every_setting_here(h)
     await h.stop()
     h.fake.remove_guild(h.guild)  # nobody listened
     await h.start()
@@ -151,7 +153,7 @@ async def test_a_server_that_removed_the_bot_while_it_was_offline_is_kept_then_p
 
 async def test_a_server_that_invited_the_bot_back_while_it_was_offline_keeps_its_settings(harness: Harness) -> None:
     h = harness
-    await set_every_setting(h)
+    await set_every_setting_here(h)
     await leave(h)
     await h.stop()
     h.fake.rejoin_guild(h.guild)  # while the bot was offline: it finds the guild in READY
@@ -163,7 +165,7 @@ async def test_a_server_that_invited_the_bot_back_while_it_was_offline_keeps_its
 
 async def test_a_restart_keeps_every_setting_of_the_servers_it_is_in(harness: Harness) -> None:
     h = harness
-    await set_every_setting(h)
+    await set_every_setting_here(h)
     await h.restart()
     await h.run_scheduler(dt.timedelta(days=8))
     assert await departed(h.bot.store) == []
@@ -174,15 +176,7 @@ async def settle_in(h: Harness, guild: Guild) -> None:
     """Every per-guild setting, in another guild of the fake, through the bot's commands."""
     channel = guild.add_channel("general", TEXT)
     moderator = guild.add_member(name="mod", roles=[guild.add_role("Moderators", int(Permission.MANAGE_GUILD))])
-    role = guild.add_role("Pollsters", 0)
-    for command, options in (
-        ("settings spoilers add", {"channel": channel}),
-        ("settings countdown set", {"channel": channel, "time": "13:00", "timezone": "UTC", "cadence": "daily", "mode": "post"}),
-        ("settings polls creator-role", {"role": role}),
-        ("settings language set", {"language": "en"}),
-    ):
-        record = await h.fake.slash(guild, channel, moderator, command, options)
-        assert record.callback is not None, f"{command} not answered"
+    await set_every_setting(h.fake, guild, channel, moderator, listed=channel, zone="UTC", language="en")
 
 
 async def test_a_process_of_some_shards_leaves_every_setting_of_the_other_shards_guilds_alone(
