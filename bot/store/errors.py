@@ -66,6 +66,9 @@ def _classify_postgresql(original: BaseException, error: BaseException) -> Store
             | asyncpg.AdminShutdownError
             | asyncpg.ConnectionDoesNotExistError
             | asyncpg.InterfaceError
+            # The client's protocol state is out of step with the server (seen when a server
+            # restart interrupts a statement): this connection is unusable, another one works.
+            | asyncpg.InternalClientError
             | asyncpg.TooManyConnectionsError,
         ):
             return StoreFailure.UNAVAILABLE

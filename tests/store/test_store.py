@@ -10,6 +10,7 @@ import sqlite3
 from functools import partial
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import make_url
@@ -382,6 +383,10 @@ async def test_store_failures_are_classified_on_both(store: Store) -> None:
         assert classify_failure(error) is StoreFailure.BUSY
         assert classify_failure(sqlite3.OperationalError("database or disk is full")) is StoreFailure.FULL
     assert classify_failure(ConnectionRefusedError()) is StoreFailure.UNAVAILABLE
+    # asyncpg's protocol out of step after a server restart interrupted a statement: a dropped
+    # connection for the member ("try again"), and the kept vote connection is replaced.
+    busy = asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress")
+    assert classify_failure(busy) is StoreFailure.UNAVAILABLE
     assert make_url(str(store.url)).get_backend_name() == store.dialect
 
 
