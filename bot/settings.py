@@ -24,6 +24,12 @@ DEFAULT_DATABASE_PATH = Path("var/hyosan.db")
 DEFAULT_DATA_DIR = Path("data")
 #: Days a guild's settings are kept after the bot leaves it.
 DEFAULT_GUILD_GRACE_DAYS = 7.0
+DEFAULT_TVMAZE_API_URL = "https://api.tvmaze.com"
+#: The release watch looks at TVmaze every 6 hours by default, at most every 5 minutes.
+DEFAULT_RELEASE_WATCH_INTERVAL = 6 * 3600.0
+MIN_RELEASE_WATCH_INTERVAL = 5 * 60.0
+MAX_RELEASE_WATCH_INTERVAL = 7 * 86_400.0
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 #: A guard against typos such as 0-40000000 (no bot runs that many shards in one process).
 MAX_SHARD_RANGE = 100_000
 
@@ -71,6 +77,22 @@ class Settings(BaseSettings):
     poll_open_limit: int = Field(default=25, ge=1, le=10_000)
     #: A closed poll forgets who voted for what after this many days (its counts stay).
     poll_vote_retention_days: int = Field(default=180, ge=1, le=36_500)
+    # -- release watch (issue 25): declared in this order, the channel's validator reads the others.
+    #: The show's TVmaze id; set, the bot looks at TVmaze for the awaited season's premiere.
+    release_watch_tvmaze_id: int | None = Field(default=None, gt=0)
+    #: TVmaze's API (tests point it at a local server).
+    tvmaze_api_url: str = DEFAULT_TVMAZE_API_URL
+    #: Seconds between two looks (written as 6h, 30m, 300 or 300s); at least five minutes.
+    release_watch_interval: float = DEFAULT_RELEASE_WATCH_INTERVAL
+    #: The first look comes a random 0..this many seconds after the bot is ready (tests: 0).
+    release_watch_start_jitter: float = Field(default=30.0, ge=0, le=60)
+    #: After a failed look (TVmaze down, slow or garbled), the next comes this many seconds later,
+    #: doubling at each failure in a row up to the interval (tests: a second or two).
+    release_watch_retry_seconds: float = Field(default=60.0, ge=1, le=3600)
+    #: How long one request to TVmaze may take, in seconds.
+    tvmaze_timeout: float = Field(default=10.0, ge=1, le=60)
+    #: Where proposals are posted: a channel in one of ADMIN_GUILD_IDS.
+    release_watch_channel_id: int | None = Field(default=None, gt=0, validate_default=True)
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -199,6 +221,56 @@ class Settings(BaseSettings):
         refuse_token_in_the_clear(value, plain="ws", secure="wss")
         return value
 
+    @field_validator("release_watch_tvmaze_id", "release_watch_channel_id", mode="before")
+    @classmethod
+    def _empty_id_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("tvmaze_api_url")
+    @classmethod
+    def _tvmaze_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or len(value) <= len("https://"):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://api.tvmaze.com")
+        return value
+
+    @field_validator("release_watch_interval", mode="before")
+    @classmethod
+    def _parse_interval(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_duration(value)
+        return value
+
+    @field_validator("release_watch_interval")
+    @classmethod
+    def _interval_bounds(cls, value: float) -> float:
+        if not MIN_RELEASE_WATCH_INTERVAL <= value <= MAX_RELEASE_WATCH_INTERVAL:
+            raise ValueError(
+                f"{value:g} seconds is outside 5 minutes to 7 days: TVmaze is asked at most every 5 minutes "
+                "(write e.g. 6h, 30m or 300)"
+            )
+        return value
+
+    @field_validator("release_watch_channel_id")
+    @classmethod
+    def _watch_has_a_channel(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """The watch needs a channel for its proposals and owners in an admin guild to decide them."""
+        if info.data.get("release_watch_tvmaze_id") is None:
+            return value
+        if value is None:
+            raise ValueError(
+                "needed with RELEASE_WATCH_TVMAZE_ID: the channel (in one of ADMIN_GUILD_IDS) where proposals go"
+            )
+        if not info.data.get("admin_guild_ids"):
+            raise ValueError("needs ADMIN_GUILD_IDS: the proposals' channel must be in one of the admin guilds")
+        if not info.data.get("owner_ids"):
+            raise ValueError("needs OWNER_IDS: only owners may record or dismiss a proposal")
+        return value
+
+    @property
+    def release_watch_on(self) -> bool:
+        return self.release_watch_tvmaze_id is not None and self.release_watch_channel_id is not None
+
     @property
     def store_url(self) -> URL:
         """The database the store opens: DATABASE_URL, else the SQLite file at DATABASE_PATH."""
@@ -260,6 +332,22 @@ def parse_shard_ids(text: str) -> tuple[int, ...] | None:
             raise ValueError(f"{part!r} spans more than {MAX_SHARD_RANGE} shards")
         ids.update(range(low, high + 1))
     return tuple(sorted(ids)) or None
+
+
+def parse_duration(text: str) -> float:
+    """``"6h"`` → 21600.0; ``"30m"``, ``"90s"``, ``"1d"`` or plain seconds (``"300"``)."""
+    cleaned = text.strip().lower().replace(" ", "")
+    if not cleaned:
+        return DEFAULT_RELEASE_WATCH_INTERVAL
+    unit = _DURATION_UNITS.get(cleaned[-1])
+    number = cleaned[:-1] if unit is not None else cleaned
+    try:
+        amount = float(number)
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not a duration: write e.g. 6h, 30m or 300 (seconds)") from None
+    if amount != amount or amount in (float("inf"), float("-inf")):  # NaN or infinite
+        raise ValueError(f"{text.strip()!r} is not a duration: write e.g. 6h, 30m or 300 (seconds)")
+    return amount * (unit or 1)
 
 
 def load_settings(env_file: Path | None = Path(".env")) -> Settings:

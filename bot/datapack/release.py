@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from bot.datapack.base import ShortLabel, Slug, SourceRef, Text, Translated
 from bot.datapack.window import Confidence, Precision, check_aligned
@@ -69,6 +69,8 @@ class Release(Translated):
     TRANSLATED = ("awaited", "note")
 
     awaited: Text
+    #: The number of the awaited season (the release watch asks TVmaze about this one).
+    season: int | None = Field(default=None, ge=1, le=100)
     note: Text | None = None
     window: SourcedWindow
     context: tuple[ContextFact, ...] = ()

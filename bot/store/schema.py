@@ -257,5 +257,26 @@ departed_guilds = Table(
     Column("left_at", UtcDateTime, nullable=False),
 )
 
+
+# -- release watch (0009) ------------------------------------------------------------------
+
+release_watch_findings = Table(
+    "release_watch_findings",
+    metadata,
+    Column("id", Snowflake, primary_key=True, autoincrement=True),
+    Column("finding_key", Text, nullable=False, unique=True),
+    Column("show_id", Snowflake, nullable=False),
+    Column("season", Integer, nullable=False),
+    Column("premiere_date", IsoDate, nullable=False),
+    Column("airstamp", UtcDateTime),
+    Column("retrieved_at", UtcDateTime, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("channel_id", Snowflake),
+    Column("message_id", Snowflake),
+    Column("decided_by", Snowflake),
+    Column("decided_at", UtcDateTime),
+)
+
 #: Every table, parents before children (the order ``store copy`` writes them in).
 TABLES: tuple[Table, ...] = tuple(metadata.sorted_tables)

@@ -25,7 +25,9 @@ from bot.store.schema import countdown_posts, countdown_schedules
 from cogs.countdown import repo
 from cogs.countdown.planning import next_slot_for, plan_next_slot
 from cogs.countdown.posting import CountdownPosts, card_embed, log_already_posted, missing_permissions
+from cogs.countdown.proposals import ReleaseWatch, answer_press
 from cogs.countdown.record import ReleaseRecord, check_owner_update, pack_replaces, split_source
+from cogs.countdown.recording import owner_record, record_release
 from cogs.countdown.render import (
     Card,
     instant_timestamp,
@@ -34,6 +36,7 @@ from cogs.countdown.render import (
     render_history_card,
     window_label,
 )
+from cogs.countdown.repo.findings import Decision
 from cogs.countdown.slots import (
     CADENCES,
     PostingRule,
@@ -44,7 +47,9 @@ from cogs.countdown.slots import (
     parse_local_time,
     suggest_zones,
 )
-from cogs.countdown.window import ReleaseWindow, WindowError, parse_window
+from cogs.countdown.tvmaze import TvmazeClient
+from cogs.countdown.views import ProposalButton
+from cogs.countdown.window import Confidence, ReleaseWindow, WindowError, parse_window
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +118,9 @@ CADENCE_CHOICES = [
 ]
 MODE_CHOICES = [app_commands.Choice(name=cmd(f"countdown.settings.mode_{value}"), value=value) for value in repo.MODES]
 WEEKDAY_CHOICES = [app_commands.Choice(name=cmd(f"countdown.weekdays.d{day}"), value=day) for day in range(7)]
+CONFIDENCES: tuple[Confidence, ...] = ("confirmed", "estimated", "rumored")
 CONFIDENCE_CHOICES = [
-    app_commands.Choice(name=cmd(f"countdown.release.confidence_{value}"), value=value)
-    for value in ("confirmed", "estimated", "rumored")
+    app_commands.Choice(name=cmd(f"countdown.release.confidence_{value}"), value=value) for value in CONFIDENCES
 ]
 
 
@@ -338,31 +343,27 @@ class ReleaseGroup(app_commands.Group):
             title, url = split_source(source)
         except WindowError as exc:
             raise window_error(exc) from None
-        record = ReleaseRecord(
-            awaited=self.bot.pack.release.awaited,  # the current version's, if there is one (see record_change)
-            window=parsed,
-            confidence=confidence,  # type: ignore[arg-type]
+        record = owner_record(
+            self.bot,
+            parsed,
+            offered(confidence, CONFIDENCES),
             source_title=title,
             source_url=url,
             source_date=dated,
-            origin="owner",
-            recorded_at=now,
-            changed_by=interaction.user.id,
+            by=interaction.user.id,
+            now=now,
         )
-        stored = await repo.record_change(self.bot.store, record, now, next_slot_for)
-        if stored is None:
+        recorded = await record_release(self.bot, record, now)
+        if recorded is None:
             raise UserError("countdown.release.unchanged")
-        self.bot.scheduler.wake()
-        async with self.bot.store.read() as conn:
-            guilds = await repo.count_active_schedules(conn)
-        log.info("release record changed by %s to %s (%s)", interaction.user.id, stored.window, stored.confidence)
+        stored = recorded.record
         await interaction.response.send_message(
             t(
                 "countdown.release.updated",
                 locale,
                 window=window_label(parsed, str(locale)),
                 confidence=t(f"countdown.confidence.{stored.confidence}", locale, platform=self.cog.platform(locale)),
-                count=guilds,
+                count=recorded.servers,
             ),
             ephemeral=True,
         )
@@ -383,6 +384,8 @@ class CountdownCog(commands.Cog):
         self.settings_group = CountdownSettingsGroup(self)
         self.release_group = ReleaseGroup(self)
         self.posts = CountdownPosts(bot)
+        #: The release watch (TVmaze), when RELEASE_WATCH_TVMAZE_ID turns it on.
+        self.watch: ReleaseWatch | None = None
         self._card = lru_cache(maxsize=CARD_CACHE_SIZE)(self._render_card)
 
     def _render_card(self, record: ReleaseRecord, today: dt.date, zone: str, locale: str) -> Card:
@@ -422,8 +425,35 @@ class CountdownCog(commands.Cog):
         self.bot.scheduler.register(self.posts)
         self.bot.guild_keeper.keep(countdown_schedules, repo.SCHEDULE_ZONE)
         self.bot.guild_keeper.keep(countdown_posts)
+        self.bot.add_dynamic_items(ProposalButton)
+        self.start_release_watch()
+
+    def start_release_watch(self) -> None:
+        settings = self.bot.settings
+        if not settings.release_watch_on:
+            return
+        if self.bot.pack.release.season is None:
+            log.warning("release watch off: the data pack's release.toml names no season (season = 2)")
+            return
+        self.watch = ReleaseWatch(self.bot, TvmazeClient(settings.tvmaze_api_url, settings.tvmaze_timeout))
+        self.bot.scheduler.register(self.watch)
+        log.info(
+            "release watch on: TVmaze show %s, season %s, every %g s",
+            settings.release_watch_tvmaze_id,
+            self.bot.pack.release.season,
+            settings.release_watch_interval,
+        )
+
+    async def answer_proposal(self, interaction: discord.Interaction[Any], finding_id: int, decision: Decision) -> None:
+        """A press on a release watch proposal (see cogs/countdown/views.py)."""
+        await answer_press(self.bot, interaction, finding_id, decision)
 
     async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ProposalButton)
+        if self.watch is not None:
+            self.bot.scheduler.unregister(self.watch.name)
+            await self.watch.stop()
+            self.watch = None
         self.bot.scheduler.unregister(self.posts.name)
         self.bot.guild_keeper.release(countdown_schedules)
         self.bot.guild_keeper.release(countdown_posts)

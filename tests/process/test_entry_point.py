@@ -189,7 +189,7 @@ def test_check_names_the_database_of_database_url_without_its_password(workdir: 
     result = run_bot(workdir, "check", DATABASE_URL=url)
     assert result.returncode == 0, result.stderr
     database_line = next(line for line in result.stdout.splitlines() if "database:" in line)
-    assert "schema revision 0008" in database_line
+    assert "schema revision 0009" in database_line
     assert ("(PostgreSQL)" if store_url.startswith("postgresql") else "(SQLite)") in database_line
     assert "hunter2" not in result.stdout + result.stderr
 

@@ -33,7 +33,7 @@ from bot.store.precompiled import PrecompiledSqlite
 from bot.store.schema import TABLES, bot_state, countdown_schedules, poll_votes, polls, spoiler_channels
 from localdiscord import wait_until
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 async def test_an_empty_database_is_migrated_to_the_latest_revision(store: Store) -> None:
