@@ -77,6 +77,7 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
             features = len(bot.extensions)
             missing = bot.missing_translations
             rate = bot.rest_share.describe()
+            season = bot.pack.release.season
         finally:
             await bot.close()
     assert summary is not None
@@ -104,11 +105,32 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
             f"  shards:       {describe_shards(settings)}",
             f"  rest rate:    {rate}",
             f"  left servers: settings kept {settings.guild_grace_days:g} days after removal (GUILD_GRACE_DAYS)",
+            f"  release watch: {describe_release_watch(settings, season)}",
             f"  languages:    {', '.join(languages())}; data pack translations {translated}",
             *(f"  warning: {line}" for line in missing),
             *warnings,
         ]
     )
+
+
+def describe_release_watch(settings: Settings, season: int | None) -> str:
+    """Whether the bot looks at TVmaze by itself, and for what."""
+    if not settings.release_watch_on:
+        return "off (set RELEASE_WATCH_TVMAZE_ID and RELEASE_WATCH_CHANNEL_ID to turn it on)"
+    if season is None:
+        return "off: the data pack's release.toml names no season (add e.g. season = 2)"
+    return (
+        f"on: TVmaze show {settings.release_watch_tvmaze_id}, season {season}, at {settings.tvmaze_api_url}, "
+        f"every {describe_seconds(settings.release_watch_interval)}; proposals in channel "
+        f"{settings.release_watch_channel_id} (must be in one of ADMIN_GUILD_IDS)"
+    )
+
+
+def describe_seconds(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def describe_store(path: str, dialect: str) -> str:

@@ -72,8 +72,8 @@ class ReleaseWatch:
         self._next_look: dt.datetime | None = None
         self._task: asyncio.Task[None] | None = None
         self._failures = 0
-        #: The trouble already logged (None: all is well), so an outage is logged once.
-        self._trouble_logged: str | None = None
+        #: The trouble already logged on each side (none: all is well), so an outage is logged once.
+        self._trouble_logged: dict[str, str] = {}
         #: Looks finished since start (what tests wait on).
         self.looks = 0
 
@@ -127,17 +127,17 @@ class ReleaseWatch:
             self._failures, settings.release_watch_retry_seconds, settings.release_watch_interval, retry_after
         )
 
-    def _trouble(self, kind: str, message: str, *args: object) -> None:
-        if kind == self._trouble_logged:
+    def _trouble(self, side: str, kind: str, message: str, *args: object) -> None:
+        """Log ``message`` when ``side`` ("tvmaze" or "discord") gets into this trouble, not while it stays."""
+        if self._trouble_logged.get(side) == kind:
             log.debug(message, *args)
             return
-        self._trouble_logged = kind
+        self._trouble_logged[side] = kind
         log.warning(message, *args)
 
-    def _all_well(self) -> None:
-        if self._trouble_logged is not None:
-            log.info("release watch: TVmaze answers usefully again")
-            self._trouble_logged = None
+    def _all_well(self, side: str, message: str) -> None:
+        if self._trouble_logged.pop(side, None) is not None:
+            log.info(message)
 
     async def look(self) -> float:
         """Ask TVmaze, propose what differs from the record; returns the seconds until the next look."""
@@ -154,6 +154,7 @@ class ReleaseWatch:
             self._failures += 1
             delay = self._retry_delay(exc.retry_after)
             self._trouble(
+                "tvmaze",
                 f"unavailable:{exc.kind}",
                 "release watch: TVmaze is unavailable (%s); trying again in %.0f s (logged once until it answers)",
                 exc,
@@ -164,6 +165,7 @@ class ReleaseWatch:
             self._failures += 1
             delay = self._retry_delay(None)
             self._trouble(
+                "tvmaze",
                 f"bad:{exc.reason}",
                 "release watch: TVmaze's answer is not usable (%s); nothing proposed, trying again in %.0f s",
                 exc.reason,
@@ -171,7 +173,7 @@ class ReleaseWatch:
             )
             return delay
         self._failures = 0
-        self._all_well()
+        self._all_well("tvmaze", "release watch: TVmaze answers usefully again")
         async with self.bot.store.read() as conn:
             record = await repo.fetch_current_record(conn)
         finding = decide(premiere, record, show_id, now)
@@ -189,11 +191,12 @@ class ReleaseWatch:
             try:
                 channel = await self.bot.fetch_channel(channel_id)
             except discord.HTTPException as exc:
-                self._trouble("channel", "release watch: RELEASE_WATCH_CHANNEL_ID %s: %s", channel_id, exc)
+                self._trouble("discord", "channel", "release watch: RELEASE_WATCH_CHANNEL_ID %s: %s", channel_id, exc)
                 return None
         guild_id = getattr(getattr(channel, "guild", None), "id", None)
         if guild_id not in self.bot.settings.admin_guild_ids or not hasattr(channel, "send"):
             self._trouble(
+                "discord",
                 "channel",
                 "release watch: RELEASE_WATCH_CHANNEL_ID %s is not a text channel of ADMIN_GUILD_IDS; nothing proposed",
                 channel_id,
@@ -219,9 +222,10 @@ class ReleaseWatch:
             )
         except discord.HTTPException as exc:
             await findings.release_claim(self.bot.store, claimed.id)
-            self._trouble("post", "release watch: could not post the proposal in channel %s: %s", channel.id, exc)
+            self._trouble("discord", "post", "release watch: could not post the proposal in channel %s: %s", channel.id, exc)
             return
         await findings.mark_proposed(self.bot.store, claimed.id, channel.id, message.id)
+        self._all_well("discord", "release watch: proposals can be posted again")
         log.info("release watch: proposed %s (finding %d, message %d)", finding.key, claimed.id, message.id)
 
     def proposal_embed(self, finding: Finding, record: ReleaseRecord | None, locale: str | None) -> discord.Embed:

@@ -244,3 +244,19 @@ def test_check_tells_how_long_a_removed_server_keeps_its_settings(workdir: Path)
     bad = run_bot(workdir, "check", GUILD_GRACE_DAYS="-1")
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == ["error: setting GUILD_GRACE_DAYS: Input should be greater than or equal to 0"]
+
+
+def test_check_says_whether_the_release_watch_is_on_and_refuses_it_without_a_channel(workdir: Path) -> None:
+    off = run_bot(workdir, "check")
+    assert off.returncode == 0, off.stderr
+    assert "release watch: off (set RELEASE_WATCH_TVMAZE_ID and RELEASE_WATCH_CHANNEL_ID" in off.stdout
+    watch = {"RELEASE_WATCH_TVMAZE_ID": "43387", "OWNER_IDS": "2", "ADMIN_GUILD_IDS": "1"}
+    on = run_bot(workdir, "check", **watch, RELEASE_WATCH_CHANNEL_ID="5", RELEASE_WATCH_INTERVAL="30m")
+    assert on.returncode == 0, on.stderr
+    assert (
+        "release watch: on: TVmaze show 43387, season 2, at https://api.tvmaze.com, every 30m; "
+        "proposals in channel 5 (must be in one of ADMIN_GUILD_IDS)"
+    ) in on.stdout
+    refused = run_bot(workdir, "check", **watch)
+    assert refused.returncode == 2
+    assert "setting RELEASE_WATCH_CHANNEL_ID: needed with RELEASE_WATCH_TVMAZE_ID" in refused.stderr
