@@ -225,3 +225,25 @@ async def test_a_proposals_channel_outside_the_admin_guilds_gets_nothing_and_is_
         f"release watch: RELEASE_WATCH_CHANNEL_ID {elsewhere.id} is not a text channel of ADMIN_GUILD_IDS; nothing proposed"
     ]
     assert await read_with(h.bot.store, findings.fetch_findings) == [], "nothing claimed: proposed once the channel is fixed"
+
+
+async def test_a_korean_admin_server_gets_the_proposal_and_its_answers_in_korean(harness: Any, tv: LocalTvmaze) -> None:
+    h = harness
+    chosen = await h.slash(h.moderator, h.general, "settings language set", language="ko")
+    assert chosen.ephemeral, chosen.content
+    tv.announce(MARCH_14)
+    await watching(h, tv)
+    [proposal] = proposals(h)
+    shown = text_of(proposal)
+    assert "공개일 감시: TVmaze에 시즌 2 첫 공개일이 올라왔습니다" in shown
+    assert "TVmaze 정보: 2027년 3월 14일" in shown
+    assert "2026년 11월 25일에 가져옴" in shown
+    assert "2027-03-14" not in shown
+    assert "2026-11-25" not in shown
+    labels = [c["label"] for row in proposal["components"] for c in row["components"]]
+    assert labels == ["확정으로 기록", "추정으로 기록", "무시"]
+    refused = await h.click(h.member, h.in_category, proposal, button(proposal, "dismissed"), locale="ko")
+    assert refused.content == "봇 소유자만 공개일 감시 제안을 결정할 수 있습니다."
+    await h.click(h.owner, h.in_category, proposal, button(proposal, "dismissed"), locale="ko")
+    decided = text_of(h.fake.get_message(int(proposal["id"])) or {})
+    assert f"결정: <@{h.owner.id}> 님이 무시했습니다." in decided
