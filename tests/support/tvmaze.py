@@ -2,8 +2,8 @@
 ``/seasons/{id}/episodes`` in the JSON shapes TVmaze documents (https://www.tvmaze.com/api).
 
 A test changes what it says (:meth:`LocalTvmaze.announce`) and how it fails: 429 with a
-Retry-After, 500, an answer slower than the bot's timeout, an HTML page, JSON without the
-fields, a date that is no date (:meth:`LocalTvmaze.fail`). Every request is recorded with
+Retry-After, 500, an answer slower than the bot's timeout, an HTML page (labelled as such or as JSON), JSON
+without the fields, a date that is no date (:meth:`LocalTvmaze.fail`). Every request is recorded with
 its User-Agent.
 """
 
@@ -21,7 +21,7 @@ from aiohttp import web
 SHOW_ID = 43_387
 SEASON_IDS = {1: 118_873, 2: 160_001}
 
-Fault = Literal["rate_limited", "server_error", "slow", "html", "missing_fields", "bad_date"]
+Fault = Literal["rate_limited", "server_error", "slow", "html", "not_json", "missing_fields", "bad_date"]
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,8 @@ class LocalTvmaze:
             return web.json_response(self._body(request))
         if fault == "html":
             return web.Response(text="<!DOCTYPE html><html><body>TVmaze</body></html>", content_type="text/html")
+        if fault == "not_json":  # labelled JSON, but an error page (a proxy's, say)
+            return web.Response(text="<html><body>Bad Gateway</body></html>", content_type="application/json")
         body = self._body(request)
         if fault == "missing_fields" and isinstance(body, list):
             body = [{k: v for k, v in entry.items() if k != "number"} for entry in body]
