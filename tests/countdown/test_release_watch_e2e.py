@@ -247,3 +247,23 @@ async def test_a_korean_admin_server_gets_the_proposal_and_its_answers_in_korean
     await h.click(h.owner, h.in_category, proposal, button(proposal, "dismissed"), locale="ko")
     decided = text_of(h.fake.get_message(int(proposal["id"])) or {})
     assert f"결정: <@{h.owner.id}> 님이 무시했습니다." in decided
+
+
+async def test_a_proposal_discord_refuses_is_not_lost_but_proposed_at_the_next_look(
+    harness: Any, tv: LocalTvmaze, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    caplog.set_level(logging.INFO, logger=WATCH_LOG)
+    h.fake.inject("POST", rf"/channels/{h.in_category.id}/messages", status=403, times=2)
+    tv.announce(MARCH_14)
+    watch = await watching(h, tv)
+    assert await look_after(h, watch, 6 * 3600)
+    assert proposals(h) == []
+    assert await read_with(h.bot.store, findings.fetch_findings) == [], "the claim is given back"
+    refusals = [m for m in watch_warnings(caplog) if "could not post the proposal" in m]
+    assert len(refusals) == 1, refusals
+    assert await look_after(h, watch, 6 * 3600)
+    assert len(proposals(h)) == 1
+    assert [r.getMessage() for r in caplog.records if "proposals can be posted again" in r.getMessage()] == [
+        "release watch: proposals can be posted again"
+    ]
