@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 
@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 EMBED_COLOUR = discord.Colour(0x2B6CB0)
 
 Jitter = Callable[[float, float], float]
+Proposed = Literal["posted", "known", "claimed elsewhere", "not posted"]
+#: A look after a claim held elsewhere comes this long after the claim would be stale.
+CLAIM_MARGIN = dt.timedelta(seconds=5)
 
 
 def show_page(show_id: int) -> str:
@@ -178,8 +181,9 @@ class ReleaseWatch:
             record = await repo.fetch_current_record(conn)
         finding = decide(premiere, record, show_id, now)
         log.debug("release watch: TVmaze says %s for season %s; finding: %s", premiere, season, finding)
-        if finding is not None:
-            await self.propose(finding, record, now)
+        if finding is not None and await self.propose(finding, record, now) == "claimed elsewhere":
+            # Another process is posting it, or died claiming it: its claim is taken over once stale.
+            return min(settings.release_watch_interval, (findings.CLAIM_STALE_AFTER + CLAIM_MARGIN).total_seconds())
         return settings.release_watch_interval
 
     async def _channel(self) -> Any | None:
@@ -204,15 +208,20 @@ class ReleaseWatch:
             return None
         return channel
 
-    async def propose(self, finding: Finding, record: ReleaseRecord | None, now: dt.datetime) -> None:
+    async def propose(self, finding: Finding, record: ReleaseRecord | None, now: dt.datetime) -> Proposed:
         """Post ``finding`` as a proposal, unless it is known already (here, after a restart, or elsewhere)."""
         channel = await self._channel()
         if channel is None:
-            return
+            return "not posted"
         claimed = await findings.claim(self.bot.store, finding, now)
         if claimed is None:
+            async with self.bot.store.read() as conn:
+                known = await findings.fetch_by_key(conn, finding.key)
+            if known is not None and known.state == "claimed":
+                log.info("release watch: %s is claimed by another process (or a dead one); looking again", finding.key)
+                return "claimed elsewhere"
             log.debug("release watch: %s is proposed or decided already", finding.key)
-            return
+            return "known"
         locale = await public_locale(self.bot, channel.guild.id)
         try:
             message = await channel.send(
@@ -223,10 +232,11 @@ class ReleaseWatch:
         except discord.HTTPException as exc:
             await findings.release_claim(self.bot.store, claimed.id)
             self._trouble("discord", "post", "release watch: could not post the proposal in channel %s: %s", channel.id, exc)
-            return
+            return "not posted"
         await findings.mark_proposed(self.bot.store, claimed.id, channel.id, message.id)
         self._all_well("discord", "release watch: proposals can be posted again")
         log.info("release watch: proposed %s (finding %d, message %d)", finding.key, claimed.id, message.id)
+        return "posted"
 
     def proposal_embed(self, finding: Finding, record: ReleaseRecord | None, locale: str | None) -> discord.Embed:
         pack = self.bot.pack

@@ -19,6 +19,7 @@ import pytest
 from cogs.countdown import repo
 from cogs.countdown.proposals import ReleaseWatch
 from cogs.countdown.repo import findings
+from cogs.countdown.watch import Finding
 from localdiscord import wait_until
 from localdiscord.state import TEXT
 from tests.support.countdown import messages, set_daily, text_of
@@ -267,3 +268,21 @@ async def test_a_proposal_discord_refuses_is_not_lost_but_proposed_at_the_next_l
     assert [r.getMessage() for r in caplog.records if "proposals can be posted again" in r.getMessage()] == [
         "release watch: proposals can be posted again"
     ]
+
+
+@pytest.mark.both_stores
+async def test_a_finding_claimed_by_a_process_that_died_before_posting_is_posted_once_its_claim_is_stale(
+    harness: Any, tv: LocalTvmaze
+) -> None:
+    h = harness
+    tv.announce(MARCH_14)
+    dead = await findings.claim(h.store, Finding(SHOW_ID, 2, MARCH_14, None, h.clock.now(), None), h.clock.now())
+    assert dead is not None  # claimed, then the process was killed before it posted
+    watch = await watching(h, tv)
+    assert proposals(h) == []
+    assert not await look_after(h, watch, 124)  # the claim is stale after 120 s; the watch looks 5 s later
+    assert await look_after(h, watch, 1)
+    assert len(proposals(h)) == 1
+    [row] = await read_with(h.bot.store, findings.fetch_findings)
+    assert (row.id, row.state) == (dead.id, "proposed")
+    assert not await look_after(h, watch, 6 * 3600 - 1)  # then back to the interval

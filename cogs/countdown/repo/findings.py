@@ -52,7 +52,7 @@ def _stored(row: Row[Any]) -> StoredFinding:
     )
 
 
-async def _by_key(conn: ReadConnection, key: str) -> StoredFinding | None:
+async def fetch_by_key(conn: ReadConnection, key: str) -> StoredFinding | None:
     row = (await conn.execute(select(findings).where(findings.c.finding_key == key))).first()
     return None if row is None else _stored(row)
 
@@ -96,7 +96,7 @@ async def claim(store: Store, finding: Finding, now: dt.datetime) -> StoredFindi
                 .values(state="superseded")
             )
             return StoredFinding(int(new_id), finding, "claimed", None, None)
-        known = await _by_key(conn, finding.key)
+        known = await fetch_by_key(conn, finding.key)
         if known is None or known.state != "claimed":
             return None
         taken = await conn.execute(
