@@ -286,3 +286,20 @@ async def test_a_finding_claimed_by_a_process_that_died_before_posting_is_posted
     [row] = await read_with(h.bot.store, findings.fetch_findings)
     assert (row.id, row.state) == (dead.id, "proposed")
     assert not await look_after(h, watch, 6 * 3600 - 1)  # then back to the interval
+
+
+async def test_the_first_look_comes_within_the_start_jitter_after_ready(harness: Any, tv: LocalTvmaze) -> None:
+    h = harness
+    tv.announce(MARCH_14)
+    await h.restart(
+        release_watch_tvmaze_id=SHOW_ID,
+        release_watch_channel_id=h.in_category.id,
+        tvmaze_api_url=tv.url,
+        release_watch_start_jitter=30.0,
+    )
+    watch = h.bot.get_cog("CountdownCog").watch
+    assert watch is not None
+    await h.run_scheduler()
+    assert (watch.looks, tv.looks()) == (0, 0), "not at once: a random 0..30 s after READY"
+    assert await look_after(h, watch, 30)
+    assert len(proposals(h)) == 1
