@@ -220,7 +220,7 @@ class ReleaseWatch:
             if known is not None and known.state == "claimed":
                 log.info("release watch: %s is claimed by another process (or a dead one); looking again", finding.key)
                 return "claimed elsewhere"
-            log.debug("release watch: %s is proposed or decided already", finding.key)
+            log.info("release watch: %s is proposed or decided already", finding.key)
             return "known"
         locale = await public_locale(self.bot, channel.guild.id)
         try:
