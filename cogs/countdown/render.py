@@ -20,7 +20,7 @@ from bot.datapack import ContextFact, Release
 from bot.i18n import format_month, format_quarter, format_year, t
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.slots import days_until
-from cogs.countdown.window import SEASONS, Precision, ReleaseWindow
+from cogs.countdown.window import SEASONS, Precision, ReleaseWindow, bounds_are_reading
 
 State = Literal["upcoming", "release_day", "out", "window_open", "window_passed"]
 Occasion = Literal["command", "scheduled", "milestone", "change"]
@@ -119,13 +119,18 @@ def in_language(record: ReleaseRecord, locale: str | None, wording: Mapping[str,
     return replace(record, awaited=wording.get(record.awaited, record.awaited), window=replace(window, label=label))
 
 
-def window_text(record: ReleaseRecord) -> str:
-    """The label next to its dates, e.g. "**early 2027** (1 Jan 2027 – 31 Mar 2027)"."""
+def window_text(record: ReleaseRecord, locale: str | None) -> str:
+    """The label next to its dates, e.g. "**2027-Q1** (1 Jan 2027 – 31 Mar 2027)".
+
+    Where the dates are the bot's reading of words ("early 2027"), it says so: the source
+    gave no such bounds.
+    """
     window = record.window
     label = discord.utils.escape_markdown(window.label)
     if window.is_single_day:
         return f"{timestamp(window.start, 'D')} ({timestamp(window.start, 'R')})"
-    return f"**{label}** ({timestamp(window.start, 'D')} – {timestamp(window.end, 'D')})"
+    key = "countdown.card.window_reading" if bounds_are_reading(window) else "countdown.card.window_span"
+    return t(key, locale, label=label, start=timestamp(window.start, "D"), end=timestamp(window.end, "D"))
 
 
 def confidence_text(record: ReleaseRecord, platform: str, locale: str | None) -> str:
@@ -146,9 +151,11 @@ def source_text(record: ReleaseRecord, locale: str | None) -> str:
 
 def headline(record: ReleaseRecord, status: CountdownStatus, locale: str | None) -> str:
     awaited = discord.utils.escape_markdown(record.awaited)
-    values = {"awaited": awaited, "window": window_text(record), "days": days_text(status.days, locale)}
+    values = {"awaited": awaited, "window": window_text(record, locale), "days": days_text(status.days, locale)}
     if status.state == "upcoming":
         key = "countdown.card.upcoming_day" if record.window.is_single_day else "countdown.card.upcoming_window"
+    elif status.state == "window_passed" and bounds_are_reading(record.window):
+        key = "countdown.card.window_passed_reading"
     else:
         key = f"countdown.card.{status.state}"
     values["end"] = timestamp(record.window.end, "D")
@@ -209,7 +216,7 @@ def render_countdown_card(
             t(
                 "countdown.card.changed",
                 locale,
-                before=window_text(previous),
+                before=window_text(previous, locale),
                 before_confidence=confidence_text(previous, platform, locale),
             )
         )
@@ -244,7 +251,7 @@ def render_history_card(
                 "countdown.history.line",
                 locale,
                 when=instant_timestamp(record.recorded_at, "D"),
-                window=window_text(record),
+                window=window_text(record, locale),
                 confidence=confidence_text(record, platform, locale),
                 source=source_text(record, locale),
                 origin=t(f"countdown.history.origin_{record.origin}", locale),
