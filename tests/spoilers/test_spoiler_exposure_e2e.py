@@ -416,8 +416,8 @@ async def use_everything(h: Harness, pack: DataPack, reading: Reading, synced: d
     assert len(scheduled) >= 2, "the scheduled countdown and the change announcement were posted"
 
     role = h.guild.add_role("Pollsters", 0)
-    await run(h.moderator, "settings polls creator-role", role=role)
-    await run(h.moderator, "settings polls creator-role")
+    await run(h.moderator, "settings polls creator_role", role=role)
+    await run(h.moderator, "settings polls creator_role")
     await run(h.member, "poll create", question="Which season 1 episode is best?", options="Episode 1 | Episode 12")
     await run(h.member, "poll create", question="Best scene?", options="The roof | The gym", spoiler=True)
     polls = [str(poll_id) for poll_id in await poll_ids(h)]
