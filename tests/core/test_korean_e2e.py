@@ -118,7 +118,7 @@ async def test_a_moderator_overrides_the_servers_language_and_settings_show_it(h
     assert chosen.ephemeral
     assert "now in 한국어" in chosen.content
     shown = await h.slash(h.moderator, h.general, "settings language show", locale=KO)
-    assert shown.content.startswith("이 서버에서 봇이 직접 올리는 글은 한국어로")
+    assert shown.content.startswith("이 서버에서 봇이 직접 올리는 글의 언어는 한국어입니다")
     assert "관리자가" in shown.content
     options = {"channel": h.general, "time": "13:00", "timezone": "UTC", "cadence": "daily", "mode": "post"}
     await h.slash(h.moderator, h.general, "settings countdown set", **options)
