@@ -29,6 +29,7 @@ from bot.datapack import (
     name_key,
     newest_source_date,
     referenced_sources,
+    source_audit,
 )
 from bot.packstore import (
     FINGERPRINT_KEY,
@@ -806,3 +807,25 @@ def test_labels_name_both_endings_where_a_webtoon_fate_reveals_the_series_too(pa
         assert fate is not None
         assert "Netflix adaptation" in fate.text
         assert fate.label == "webtoon and season 1 endings"
+
+
+def test_the_source_audit_names_each_undated_unaddressed_or_old_entry(pack: DataPack) -> None:
+    """What `python -m bot check` lists: per file and entry, so the fix is one edit away."""
+    data = Path("data")
+    today = dt.date(2026, 12, 6)
+    lines = source_audit(pack, data, today)
+    assert f'{data / "sources.toml"}: source "kowiki-series": no date: facts from it show no "as of"' in lines
+    assert f'{data / "sources.toml"}: source "kowiki-series": no address: a reader cannot check it' in lines
+    assert f'{data / "sources.toml"}: source "article-2025-09-18": no address: a reader cannot check it' in lines
+    assert not any('source "netflix-cast-2025-07-23"' in line for line in lines), "dated, with an address"
+    assert (
+        f'{data / "survivors.toml"}: survivors series "jang-ha-ri": only undated sources (denofgeek-finale-2022)'
+        in lines
+    )
+    old = f'{data / "faq.toml"}: faq "setting": newest source 2025-07-23 is more than 6 months old'
+    assert old in lines
+    # A month after the announcement nothing is old yet; sources still lack what they lack.
+    fresh = source_audit(pack, data, dt.date(2025, 10, 1))
+    assert old not in fresh
+    assert not any("months old" in line for line in fresh)
+    assert len([line for line in fresh if ": source " in line]) == len([line for line in lines if ": source " in line])
