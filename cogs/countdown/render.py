@@ -10,13 +10,13 @@ round ("in 3 months").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import discord.utils
 
-from bot.datapack import ContextFact, Release
+from bot.datapack import ContextFact, Release, Source
 from bot.i18n import format_month, format_quarter, format_year, t
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.slots import days_until
@@ -89,9 +89,11 @@ def days_text(days: int, locale: str | None) -> str:
     return t("units.days", locale, count=abs(days))
 
 
-def pack_wording(release: Release, locale: str | None) -> dict[str, str]:
-    """The pack's own words for what is awaited and its window, in the reader's language."""
+def pack_wording(release: Release, locale: str | None, sources: Iterable[Source] = ()) -> dict[str, str]:
+    """The pack's own words for what is awaited, its window and its sources' titles, in the
+    reader's language."""
     return {
+        **{source.title: source.tr("title", locale) for source in sources},
         release.awaited: release.tr("awaited", locale),
         release.window.label: release.window.tr("label", locale),
     }
@@ -116,7 +118,13 @@ def in_language(record: ReleaseRecord, locale: str | None, wording: Mapping[str,
     """The record with the pack's words (``wording``) and canonical labels in the reader's language."""
     window = record.window
     label = wording.get(window.label) or window_label(window, locale)
-    return replace(record, awaited=wording.get(record.awaited, record.awaited), window=replace(window, label=label))
+    title = wording.get(record.source_title, record.source_title) if record.source_title else None
+    return replace(
+        record,
+        awaited=wording.get(record.awaited, record.awaited),
+        window=replace(window, label=label),
+        source_title=title,
+    )
 
 
 def window_text(record: ReleaseRecord, locale: str | None) -> str:

@@ -174,12 +174,14 @@ async def test_a_poll_in_a_korean_server_speaks_korean_and_each_voter_gets_their
 
 
 def allowed_latin(h: Harness) -> set[str]:
-    """Latin words a Korean reader may meet: names of sources (they stay as published),
-    romanized names next to the Hangul, and the time zone."""
+    """Latin words a Korean reader may meet: publishers' names, the Korean titles of the
+    sources (English titles are translated), the show's English title, romanized names next
+    to the Hangul, and the time zone."""
     pack = h.bot.pack
     words = {"UTC"}
-    texts = [source.title for source in pack.sources] + [source.publisher or "" for source in pack.sources]
+    texts = [source.tr("title", "ko") for source in pack.sources] + [source.publisher or "" for source in pack.sources]
     texts += [text for c in pack.characters for text in (c.name, c.actor or "")]
+    texts.append(pack.show.show.title)  # the English title next to the Korean one
     for text in texts:
         words |= set(re.findall(r"[A-Za-z]+", text))
     return words

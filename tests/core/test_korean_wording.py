@@ -151,3 +151,9 @@ def test_command_and_option_names_are_spelled_one_way(language: str) -> None:
     names = {key: text for key, text in catalog_strings(language).items() if NAME_KEY.search(key)}
     assert len(names) > 20
     assert {key: text for key, text in names.items() if "-" in text} == {}
+
+
+def test_every_source_is_named_in_korean_for_a_korean_reader() -> None:
+    """An English title in a Korean embed says nothing to its reader: each source has a Korean one."""
+    pack = load_data_pack(ROOT / "data")
+    assert [source.id for source in pack.sources if not HANGUL.search(source.tr("title", "ko"))] == []
