@@ -80,7 +80,7 @@ async def test_a_korean_member_gets_the_countdown_in_korean_and_an_english_one_i
     shown = embed_text(korean.embeds)
     assert "**37일**" in shown
     assert "확실성" in shown
-    assert "날짜는 UTC 기준으로 셉니다" in shown
+    assert "남은 날수는 UTC 기준으로 셉니다" in shown
     english = await h.slash(h.member2, h.general, "countdown", locale="en-US")
     assert "**37 days**" in embed_text(english.embeds)
 
