@@ -20,7 +20,7 @@ import discord
 
 from bot import __version__
 from bot.client import Clock, HyosanBot, command_payload, utc_now
-from bot.datapack import STALE_AFTER_MONTHS, DataPackError, is_stale, load_data_pack, newest_source_date
+from bot.datapack import STALE_AFTER_MONTHS, DataPackError, is_stale, load_data_pack, newest_source_date, source_audit
 from bot.endpoints import apply_discord_endpoints
 from bot.i18n import languages
 from bot.settings import Settings, SettingsError, load_settings
@@ -76,6 +76,7 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
             global_commands = len(await command_payload(bot.tree, None))
             features = len(bot.extensions)
             missing = bot.missing_translations
+            audit = source_audit(bot.pack, settings.data_dir, today)
             rate = bot.rest_share.describe()
             season = bot.pack.release.season
         finally:
@@ -107,7 +108,12 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
             f"  left servers: settings kept {settings.guild_grace_days:g} days after removal (GUILD_GRACE_DAYS)",
             f"  release watch: {describe_release_watch(settings, season)}",
             f"  languages:    {', '.join(languages())}; data pack translations {translated}",
+            f"  source audit: {len(audit)} findings (listed below: no date or address, no source, older than "
+            f"{STALE_AFTER_MONTHS} months)"
+            if audit
+            else "  source audit: every source is dated with an address, every fact current",
             *(f"  warning: {line}" for line in missing),
+            *(f"  audit: {line}" for line in audit),
             *warnings,
         ]
     )

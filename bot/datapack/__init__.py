@@ -39,7 +39,9 @@ from bot.datapack.checks import (
     iter_spoiler_texts,
     missing_translations,
     newest_source_date,
+    pack_entries,
     referenced_sources,
+    source_audit,
 )
 from bot.datapack.faq import FaqEntry
 from bot.datapack.loader import PACK_FILES, load_data_pack
@@ -88,6 +90,8 @@ __all__ = [
     "missing_translations",
     "name_key",
     "newest_source_date",
+    "pack_entries",
     "referenced_sources",
+    "source_audit",
     "translation_languages",
 ]

@@ -10,8 +10,10 @@ from bot.datapack.base import IdentifiedModel, ShortLabel, SourceRef, Text, Tran
 from bot.datapack.sources import SpoilerFact
 from bot.i18n import Locale, language_of
 
-Role = Literal["student", "teacher", "parent", "officer", "soldier", "other"]
-Group = Literal["students", "teachers", "others"]
+Role = Literal["student", "teacher", "parent", "officer", "soldier", "intelligence", "other", "article_only"]
+Group = Literal["students", "teachers", "others", "season_2"]
+#: The roster section of characters new in season 2, whatever their role.
+NEW_IN_SEASON_2: Group = "season_2"
 ReturnState = Literal["confirmed", "expected", "unknown"]
 FateStatus = Literal["survived", "did_not_survive", "unclear"]
 
@@ -33,15 +35,10 @@ class ReturnStatus(Translated):
     TRANSLATED = ("note", "label")
 
     status: ReturnState
-    source: SourceRef | None = None
+    #: Every status, "unknown" too, is as of a source: "unknown as of the cast announcement".
+    source: SourceRef
     note: Text | None = None
     label: ShortLabel | None = None
-
-    @model_validator(mode="after")
-    def _claims_need_a_source(self) -> ReturnStatus:
-        if self.status != "unknown" and self.source is None:
-            raise ValueError(f'status "{self.status}" needs a source')
-        return self
 
 
 class ReturnSpoiler(Translated):
@@ -96,10 +93,11 @@ class Character(IdentifiedModel, Translated):
             raise ValueError("actor_hangul/actor_aliases/actor_sources given without an actor")
         if self.actor is not None and not self.actor_sources:
             raise ValueError("an actor needs actor_sources")
-        if (self.group == "students") != (self.role == "student"):
-            raise ValueError(f'role "{self.role}" does not fit group "{self.group}"')
-        if (self.group == "teachers") != (self.role == "teacher"):
-            raise ValueError(f'role "{self.role}" does not fit group "{self.group}"')
+        for group, role in (("students", "student"), ("teachers", "teacher")):
+            if self.group != NEW_IN_SEASON_2 and (self.group == group) != (self.role == role):
+                raise ValueError(f'role "{self.role}" does not fit group "{self.group}"')
+        if self.group == NEW_IN_SEASON_2 and self.series_fate is not None:
+            raise ValueError("a character new in season 2 has no season 1 fate")
         if self.series_fate is not None and self.season_2.label is None:
             raise ValueError(
                 "season_2: the season 1 fate is a spoiler, so the season 2 status is one too: give it a label"

@@ -153,3 +153,51 @@ def referenced_sources(value: Any) -> Iterator[str]:
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from referenced_sources(item)
+
+
+def pack_entries(pack: DataPack) -> Iterator[tuple[str, str, BaseModel]]:
+    """``(file, entry, model)`` for every entry that states facts, named as load errors name them."""
+    for character in pack.characters:
+        yield "characters.toml", f'character "{character.id}"', character
+    for entry in pack.faq:
+        yield "faq.toml", f'faq "{entry.id}"', entry
+    yield "release.toml", "release window", pack.release.window
+    for fact in pack.release.context:
+        yield "release.toml", f'release context "{fact.id}"', fact
+    for section in ("series", "unclear", "adults", "webtoon", "differences", "aftermath"):
+        for index, item in enumerate(getattr(pack.survivors, section)):
+            ident = getattr(item, "character", None) or getattr(item, "topic", None) or index
+            yield "survivors.toml", f'survivors {section} "{ident}"', item
+    yield "show.toml", "show", pack.show.show
+    yield "show.toml", "platform", pack.show.platform
+
+
+def source_audit(pack: DataPack, directory: Path, today: dt.date, *, months: int = STALE_AFTER_MONTHS) -> list[str]:
+    """What ``python -m bot check`` lists so the pack's claims stay honest, one line each:
+
+    sources without a date (their facts show no "as of") or without an address (a reader
+    cannot check them), entries with no source, and entries whose newest source is more
+    than ``months`` months old on ``today`` (their text may be out of date).
+    """
+    directory = Path(directory)
+    sources = {source.id: source for source in pack.sources}
+    lines = []
+    for source in pack.sources:
+        where = f'{directory / "sources.toml"}: source "{source.id}"'
+        if source.date is None:
+            lines.append(f'{where}: no date: facts from it show no "as of"')
+        if source.url is None:
+            lines.append(f"{where}: no address: a reader cannot check it")
+    for file, entry, model in pack_entries(pack):
+        where = f"{directory / file}: {entry}"
+        cited = [sources[i] for i in dict.fromkeys(referenced_sources(model)) if i in sources]
+        if not cited:
+            lines.append(f"{where}: no source")
+            continue
+        dates = [source.date for source in cited if source.date is not None]
+        if not dates:
+            undated = ", ".join(source.id for source in cited)
+            lines.append(f"{where}: only undated sources ({undated})")
+        elif is_stale(max(dates), today, months=months):
+            lines.append(f"{where}: newest source {max(dates).isoformat()} is more than {months} months old")
+    return lines

@@ -23,14 +23,14 @@ class PackInfo(Translated):
 class ShowInfo(Translated):
     """The show itself: titles, creators, setting."""
 
-    TRANSLATED = ("title", "creators_including", "setting", "genre")
+    TRANSLATED = ("title", "writer", "webtoon_author", "director", "setting", "genre")
 
     title: Text
     title_hangul: Text | None = None
     title_sources: tuple[SourceRef, ...] = Field(min_length=1)
-    creators_including: tuple[Text, ...] = Field(
-        min_length=1, description='Creators the source names, not a complete list (it says "including").'
-    )
+    writer: Text
+    webtoon_author: Text = Field(description="The author of the original webtoon.")
+    director: Text
     creators_source: SourceRef
     setting: Text
     genre: Text
@@ -44,7 +44,7 @@ class Platform(Translated):
 
     name: Text
     exclusive: bool
-    worldwide: bool
+    many_countries: bool = Field(description='"available in many countries", as the source says.')
     subtitles_and_dubbing: bool
     episode_length: Text
     season_1_available: bool

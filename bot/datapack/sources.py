@@ -10,8 +10,14 @@ from bot.datapack.base import IdentifiedModel, ShortLabel, SourceRef, Text, Tran
 SourceKind = Literal["article", "official", "reference"]
 
 
-class Source(IdentifiedModel):
-    """Where facts come from; ``date`` is what the bot shows as "as of"."""
+class Source(IdentifiedModel, Translated):
+    """Where facts come from; ``date`` is what the bot shows as "as of".
+
+    The title is translated (``[source.ko]``) so a Korean reader sees what an English
+    source is about; the link still leads to the original.
+    """
+
+    TRANSLATED: ClassVar[tuple[str, ...]] = ("title",)
 
     title: Text
     kind: SourceKind

@@ -69,7 +69,7 @@ def join_alternatives(items: Sequence[str], locale: Locale) -> str:
 
 def cite(source: Source, locale: Locale) -> str:
     """A source as the bot names it everywhere: title, linked when it has an address, and its date."""
-    title = plain(source.title, 200)
+    title = plain(source.tr("title", locale), 200)
     date = format_day(source.date, locale) if source.date else None
     if source.url:
         key = "characters.source_linked_dated" if date else "characters.source_linked_undated"
@@ -85,7 +85,7 @@ def _sources_footer(source_ids: Sequence[str], sources: Mapping[str, Source], lo
     for source in unique:
         date = format_day(source.date, locale) if source.date else None
         key = "characters.source_dated" if date else "characters.source_undated"
-        parts.append(t(key, locale, title=" ".join(source.title.split()), date=date))
+        parts.append(t(key, locale, title=" ".join(source.tr("title", locale).split()), date=date))
     return _truncate(t("characters.sources_footer", locale, sources="; ".join(parts)), FOOTER_BUDGET)
 
 
@@ -156,7 +156,7 @@ def _season_2_value(
 
 def _source_words(source: Source, locale: Locale) -> str:
     """A source named in plain words (for text that the spoiler renderer escapes itself)."""
-    title = " ".join(source.title.split())
+    title = " ".join(source.tr("title", locale).split())
     if source.date:
         return t("characters.source_dated", locale, title=title, date=format_day(source.date, locale))
     return t("characters.source_undated", locale, title=title)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.datapack import Character
+from bot.datapack import Character, name_key
 from bot.i18n import Locale, t
 
 from .render import plain
@@ -20,7 +20,9 @@ from .render import plain
 __all__ = ["GROUP_ORDER", "PER_PAGE", "RosterPage", "paginate_roster", "roster_embed"]
 
 
-GROUP_ORDER: tuple[str, ...] = ("students", "teachers", "others")
+GROUP_ORDER: tuple[str, ...] = ("students", "teachers", "others", "season_2")
+ROLE_SHOWN_IN: frozenset[str] = frozenset({"others", "season_2"})
+"""Groups whose heading does not already say the role, so each line does."""
 PER_PAGE = 8
 """Characters per page: short enough to read on a phone without scrolling."""
 
@@ -45,7 +47,10 @@ class RosterPage:
 
 
 def paginate_roster(characters: Sequence[Character], per_page: int = PER_PAGE) -> tuple[RosterPage, ...]:
-    """Pages of at most ``per_page`` characters in group order, then pack order within a group.
+    """Pages of at most ``per_page`` characters in group order, then by name within a group.
+
+    By name, not pack order, so no order of the file (survivors first, say) can sort the
+    roster by fate: where a name stands says nothing of what happens to them.
 
     A group that does not fit in what is left of a page starts a new page if it would fit
     there whole; a group larger than a page is split and marked as continued.
@@ -55,7 +60,7 @@ def paginate_roster(characters: Sequence[Character], per_page: int = PER_PAGE) -
     pages: list[list[RosterSection]] = [[]]
     used = 0
     for group in GROUP_ORDER:
-        members = [c for c in characters if c.group == group]
+        members = sorted((c for c in characters if c.group == group), key=lambda c: name_key(c.name))
         if not members:
             continue
         if used and used + len(members) > per_page and len(members) <= per_page:
@@ -82,7 +87,7 @@ def roster_line(character: Character, locale: Locale) -> str:
         line = t("characters.cast.line", locale, hangul=plain(character.hangul, 40), **values)
     else:
         line = t("characters.cast.line_no_hangul", locale, **values)
-    if character.group == "others":
+    if character.group in ROLE_SHOWN_IN:
         line = t("characters.cast.line_role", locale, line=line, role=t(f"characters.role.{character.role}", locale))
     return line[:LINE_BUDGET]
 

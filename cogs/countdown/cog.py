@@ -400,7 +400,7 @@ class CountdownCog(commands.Cog):
             context=pack.release.context,
             source_dates=pack.source_dates(),
             locale=locale,
-            wording=pack_wording(pack.release, locale),
+            wording=pack_wording(pack.release, locale, pack.sources),
         )
 
     def platform(self, locale: discord.Locale | str | None) -> str:
@@ -497,7 +497,7 @@ class CountdownCog(commands.Cog):
                 records,
                 platform=self.platform(locale),
                 locale=str(locale),
-                wording=pack_wording(self.bot.pack.release, str(locale)),
+                wording=pack_wording(self.bot.pack.release, str(locale), self.bot.pack.sources),
             )
             await interaction.response.send_message(embed=card_embed(card), ephemeral=True)
             return

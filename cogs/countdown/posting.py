@@ -374,7 +374,7 @@ class CountdownPosts:
             locale=locale,
             occasion=claim.occasion,
             previous=previous,
-            wording=pack_wording(pack.release, locale),
+            wording=pack_wording(pack.release, locale, pack.sources),
         )
         return card_embed(card)
 

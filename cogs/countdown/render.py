@@ -10,17 +10,17 @@ round ("in 3 months").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import discord.utils
 
-from bot.datapack import ContextFact, Release
+from bot.datapack import ContextFact, Release, Source
 from bot.i18n import format_month, format_quarter, format_year, t
 from cogs.countdown.record import ReleaseRecord
 from cogs.countdown.slots import days_until
-from cogs.countdown.window import SEASONS, Precision, ReleaseWindow
+from cogs.countdown.window import SEASONS, Precision, ReleaseWindow, bounds_are_reading
 
 State = Literal["upcoming", "release_day", "out", "window_open", "window_passed"]
 Occasion = Literal["command", "scheduled", "milestone", "change"]
@@ -89,9 +89,11 @@ def days_text(days: int, locale: str | None) -> str:
     return t("units.days", locale, count=abs(days))
 
 
-def pack_wording(release: Release, locale: str | None) -> dict[str, str]:
-    """The pack's own words for what is awaited and its window, in the reader's language."""
+def pack_wording(release: Release, locale: str | None, sources: Iterable[Source] = ()) -> dict[str, str]:
+    """The pack's own words for what is awaited, its window and its sources' titles, in the
+    reader's language."""
     return {
+        **{source.title: source.tr("title", locale) for source in sources},
         release.awaited: release.tr("awaited", locale),
         release.window.label: release.window.tr("label", locale),
     }
@@ -116,16 +118,27 @@ def in_language(record: ReleaseRecord, locale: str | None, wording: Mapping[str,
     """The record with the pack's words (``wording``) and canonical labels in the reader's language."""
     window = record.window
     label = wording.get(window.label) or window_label(window, locale)
-    return replace(record, awaited=wording.get(record.awaited, record.awaited), window=replace(window, label=label))
+    title = wording.get(record.source_title, record.source_title) if record.source_title else None
+    return replace(
+        record,
+        awaited=wording.get(record.awaited, record.awaited),
+        window=replace(window, label=label),
+        source_title=title,
+    )
 
 
-def window_text(record: ReleaseRecord) -> str:
-    """The label next to its dates, e.g. "**early 2027** (1 Jan 2027 – 31 Mar 2027)"."""
+def window_text(record: ReleaseRecord, locale: str | None) -> str:
+    """The label next to its dates, e.g. "**2027-Q1** (1 Jan 2027 – 31 Mar 2027)".
+
+    Where the dates are the bot's reading of words ("early 2027"), it says so: the source
+    gave no such bounds.
+    """
     window = record.window
     label = discord.utils.escape_markdown(window.label)
     if window.is_single_day:
         return f"{timestamp(window.start, 'D')} ({timestamp(window.start, 'R')})"
-    return f"**{label}** ({timestamp(window.start, 'D')} – {timestamp(window.end, 'D')})"
+    key = "countdown.card.window_reading" if bounds_are_reading(window) else "countdown.card.window_span"
+    return t(key, locale, label=label, start=timestamp(window.start, "D"), end=timestamp(window.end, "D"))
 
 
 def confidence_text(record: ReleaseRecord, platform: str, locale: str | None) -> str:
@@ -146,9 +159,11 @@ def source_text(record: ReleaseRecord, locale: str | None) -> str:
 
 def headline(record: ReleaseRecord, status: CountdownStatus, locale: str | None) -> str:
     awaited = discord.utils.escape_markdown(record.awaited)
-    values = {"awaited": awaited, "window": window_text(record), "days": days_text(status.days, locale)}
+    values = {"awaited": awaited, "window": window_text(record, locale), "days": days_text(status.days, locale)}
     if status.state == "upcoming":
         key = "countdown.card.upcoming_day" if record.window.is_single_day else "countdown.card.upcoming_window"
+    elif status.state == "window_passed" and bounds_are_reading(record.window):
+        key = "countdown.card.window_passed_reading"
     else:
         key = f"countdown.card.{status.state}"
     values["end"] = timestamp(record.window.end, "D")
@@ -209,7 +224,7 @@ def render_countdown_card(
             t(
                 "countdown.card.changed",
                 locale,
-                before=window_text(previous),
+                before=window_text(previous, locale),
                 before_confidence=confidence_text(previous, platform, locale),
             )
         )
@@ -244,7 +259,7 @@ def render_history_card(
                 "countdown.history.line",
                 locale,
                 when=instant_timestamp(record.recorded_at, "D"),
-                window=window_text(record),
+                window=window_text(record, locale),
                 confidence=confidence_text(record, platform, locale),
                 source=source_text(record, locale),
                 origin=t(f"countdown.history.origin_{record.origin}", locale),

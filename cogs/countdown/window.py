@@ -31,13 +31,15 @@ __all__ = [
     "Precision",
     "ReleaseWindow",
     "WindowError",
+    "bounds_are_reading",
     "check_owner_window",
     "classify_span",
     "parse_window",
 ]
 
 #: Named parts of a year (northern-hemisphere seasons, as the show's press uses them).
-#: "early" is the first quarter, as the article's "early 2027" means 2027-01-01..2027-03-31.
+#: These spans are the bot's reading of the words: "early 2027" gives no end date, so the card
+#: says that the bounds of such a window are a reading (:func:`bounds_are_reading`).
 SEASONS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
     "early": ((1, 1), (3, 31)),
     "spring": ((3, 1), (5, 31)),
@@ -130,6 +132,15 @@ def _single_date(text: str) -> dt.date:
     if match is None:
         raise WindowError("unreadable", text=text)
     return _date(int(match.group(1)), int(match.group(2)), int(match.group(3)), text)
+
+
+def bounds_are_reading(window: ReleaseWindow) -> bool:
+    """Whether the window's start and end are the bot's reading of words ("early 2027").
+
+    A season window given by name has no published bounds; an explicit span
+    ("2027-01-10..2027-02-20") and every other precision are exactly what was given.
+    """
+    return window.precision == "season" and ".." not in window.label
 
 
 def check_owner_window(window: ReleaseWindow, today: dt.date) -> None:

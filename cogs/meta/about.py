@@ -44,7 +44,9 @@ def build_about(
     unknown (inf/nan) until that shard's first heartbeat is acknowledged."""
     latency = None if math.isinf(latency_seconds) or math.isnan(latency_seconds) else round(latency_seconds * 1000)
     sources = tuple(
-        describe_source(source.title, source.publisher, format_day(source.date, locale) if source.date else None)
+        describe_source(
+            source.tr("title", locale), source.publisher, format_day(source.date, locale) if source.date else None
+        )
         for source in pack.sources
     )
     return AboutCard(

@@ -1,4 +1,4 @@
-"""/poll create, close, results, list and export; /settings polls creator-role; vote clicks.
+"""/poll create, close, results, list and export; /settings polls creator_role; vote clicks.
 
 The commands and listeners: they parse options, call the rules and the repo, render, and
 respond. Votes go through the ballot box (a vote is committed before its click is

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from bot.datapack import CharacterSpoiler, DataPack
-from bot.i18n import format_day, t
+from bot.i18n import Locale, format_day, t
 from bot.spoilers import FIELD_VALUE_LIMIT, SpoilerContext, join_lines_within
 
 Version = Literal["series", "webtoon", "compare"]
@@ -111,13 +111,13 @@ def survivors_page(pack: DataPack, version: Version, spoilers: SpoilerContext, *
         footer=t(
             "spoilers.survivors.footer",
             locale,
-            sources="; ".join(source_titles(pack, sources)),
+            sources="; ".join(source_titles(pack, sources, locale)),
             as_of=format_day(pack.show.pack.as_of, locale),
         ),
     )
 
 
-def source_titles(pack: DataPack, source_ids: Iterable[str]) -> list[str]:
-    """Titles of the sources used, each once, in the order first used."""
-    titles = {source.id: source.title for source in pack.sources}
+def source_titles(pack: DataPack, source_ids: Iterable[str], locale: Locale = None) -> list[str]:
+    """Titles of the sources used, each once, in the order first used, in the reader's language."""
+    titles = {source.id: source.tr("title", locale) for source in pack.sources}
     return [titles.get(source_id, source_id) for source_id in dict.fromkeys(source_ids)]

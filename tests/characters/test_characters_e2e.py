@@ -111,7 +111,7 @@ async def test_autocomplete_offers_the_character_first_however_it_is_typed(harne
 
 async def test_typing_the_actor_offers_the_character_with_names_only(harness: Harness) -> None:
     choices = await choices_for(harness, "character", "name", "Park Solomon")
-    assert choices[0] == {"name": "Lee Su Hyeok · 이수혁 — Park Solomon", "value": "lee-su-hyeok"}
+    assert choices[0] == {"name": "Lee Su Hyeok · 이수혁 — Lomon", "value": "lee-su-hyeok"}
 
 
 async def test_autocomplete_labels_never_carry_a_spoiler(harness: Harness) -> None:
@@ -198,7 +198,7 @@ async def test_a_near_miss_suggests_up_to_three_names(harness: Harness) -> None:
     record = await harness.slash(harness.member, harness.general, "character", name="su")
     assert record.ephemeral
     assert record.content == (
-        "No character matches 'su'. Did you mean 'Lee Su Hyeok' or 'Yang Dae Su'? "
+        "No character matches 'su'. Did you mean 'Lee Su Hyeok', 'Yang Dae Su' or 'Ju Ran'? "
         "Pick a name from the list as you type."
     )
 
@@ -251,8 +251,8 @@ async def test_cast_lists_everyone_with_actors_in_groups_without_fates(harness: 
     assert_within_discord_limits(first.data)
     page_one = first.embeds[0]
     assert [f["name"] for f in page_one["fields"]] == ["Students"]
-    assert "**Lee Su Hyeok** (이수혁) — Park Solomon" in page_one["fields"][0]["value"]
-    assert page_one["footer"]["text"] == "Page 1 of 2 · 11 characters"
+    assert "**Lee Su Hyeok** (이수혁) — Lomon" in page_one["fields"][0]["value"]
+    assert page_one["footer"]["text"] == "Page 1 of 3 · 17 characters"
     assert button(first.data, ":prev")["disabled"] is True
 
     next_id = button(first.data, ":next")["custom_id"]
@@ -260,12 +260,18 @@ async def test_cast_lists_everyone_with_actors_in_groups_without_fates(harness: 
     assert turned.callback_type == UPDATE_MESSAGE
     assert_within_discord_limits(turned.data)
     page_two = turned.embeds[0]
-    assert [f["name"] for f in page_two["fields"]] == ["Teachers", "Others"]
-    assert "Song Jae Ik" in page_two["fields"][1]["value"]
-    assert page_two["footer"]["text"] == "Page 2 of 2 · 11 characters"
-    assert button(turned.data, ":next")["disabled"] is True
+    assert [f["name"] for f in page_two["fields"]] == ["Students (continued)", "Teachers", "Others"]
+    assert "Song Jae Ik" in page_two["fields"][2]["value"]
+    assert page_two["footer"]["text"] == "Page 2 of 3 · 17 characters"
 
-    everything = embed_text(page_one) + embed_text(page_two)
+    current = h.fake.get_message(int(first.original["id"]))
+    last = await h.click(h.member, h.general, current, button(turned.data, ":next")["custom_id"])
+    page_three = last.embeds[0]
+    assert [f["name"] for f in page_three["fields"]] == ["New in season 2"]
+    assert "**Han Du Seok** (한두석) — Roh Jae Won · National Intelligence Service" in page_three["fields"][0]["value"]
+    assert button(last.data, ":next")["disabled"] is True
+
+    everything = embed_text(page_one) + embed_text(page_two) + embed_text(page_three)
     assert "||" not in everything
     for character in h.bot.pack.characters:
         assert character.name in everything
@@ -284,7 +290,7 @@ async def test_only_the_member_who_ran_cast_can_turn_its_pages(harness: Harness)
     assert refused.content == f"Only <@{h.member.id}> can turn these pages. Run /cast to get a list of your own."
     assert refused.data.get("allowed_mentions") == {"parse": []}
     stored = h.fake.get_message(int(first.original["id"]))
-    assert stored["embeds"][0]["footer"]["text"].startswith("Page 1 of 2")
+    assert stored["embeds"][0]["footer"]["text"].startswith("Page 1 of 3")
 
 
 @pytest.mark.both_stores
@@ -295,9 +301,9 @@ async def test_cast_pages_still_turn_after_a_restart(harness: Harness) -> None:
     await h.restart()
     turned = await h.click(h.member, h.general, first.original, next_id)
     assert turned.callback_type == UPDATE_MESSAGE
-    assert turned.embeds[0]["footer"]["text"].startswith("Page 2 of 2")
+    assert turned.embeds[0]["footer"]["text"].startswith("Page 2 of 3")
     back = await h.click(h.member, h.general, first.original, button(turned.data, ":prev")["custom_id"])
-    assert back.embeds[0]["footer"]["text"].startswith("Page 1 of 2")
+    assert back.embeds[0]["footer"]["text"].startswith("Page 1 of 3")
 
 
 async def test_a_cast_list_from_an_older_data_pack_says_it_expired(harness: Harness, tmp_path: Path) -> None:
@@ -308,15 +314,13 @@ async def test_a_cast_list_from_an_older_data_pack_says_it_expired(harness: Harn
     edited = tmp_path / "data"
     shutil.copytree(DATA_DIR, edited)
     characters = edited / "characters.toml"
-    characters.write_text(
-        characters.read_text("utf-8").replace('actor = "Park Solomon"', 'actor = "Park Solomon Jr"'), "utf-8"
-    )
+    characters.write_text(characters.read_text("utf-8").replace('actor = "Lomon"', 'actor = "Lomon Jr"'), "utf-8")
     await h.restart(data_dir=edited)
 
     expired = await h.click(h.member, h.general, first.original, next_id)
     assert expired.ephemeral
     assert expired.content.startswith("This cast list has expired")
-    choices = await choices_for(h, "character", "name", "Park Solomon Jr")
+    choices = await choices_for(h, "character", "name", "Lomon Jr")
     assert choices[0]["value"] == "lee-su-hyeok", "the index was rebuilt from the changed pack"
 
 

@@ -105,7 +105,7 @@ def test_suggestions_are_capped_and_unique(pack: DataPack) -> None:
                 "group": "students",
                 "description": "A student.",
                 "description_source": "s",
-                "season_2": {"status": "unknown"},
+                "season_2": {"status": "unknown", "source": "s"},
             }
         )
         for n in range(60)

@@ -31,7 +31,7 @@ async def set_every_setting(
     for command, options in (
         ("settings spoilers add", {"channel": listed}),
         ("settings countdown set", countdown),
-        ("settings polls creator-role", {"role": role}),
+        ("settings polls creator_role", {"role": role}),
         ("settings language set", {"language": language}),
     ):
         answer = await fake.slash(guild, channel, moderator, command, options)

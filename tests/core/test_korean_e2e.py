@@ -80,7 +80,7 @@ async def test_a_korean_member_gets_the_countdown_in_korean_and_an_english_one_i
     shown = embed_text(korean.embeds)
     assert "**37일**" in shown
     assert "확실성" in shown
-    assert "날짜는 UTC 기준으로 셉니다" in shown
+    assert "남은 날수는 UTC 기준으로 셉니다" in shown
     english = await h.slash(h.member2, h.general, "countdown", locale="en-US")
     assert "**37 days**" in embed_text(english.embeds)
 
@@ -118,7 +118,7 @@ async def test_a_moderator_overrides_the_servers_language_and_settings_show_it(h
     assert chosen.ephemeral
     assert "now in 한국어" in chosen.content
     shown = await h.slash(h.moderator, h.general, "settings language show", locale=KO)
-    assert shown.content.startswith("이 서버에서 봇이 직접 올리는 글은 한국어로")
+    assert shown.content.startswith("이 서버에서 봇이 직접 올리는 글의 언어는 한국어입니다")
     assert "관리자가" in shown.content
     options = {"channel": h.general, "time": "13:00", "timezone": "UTC", "cadence": "daily", "mode": "post"}
     await h.slash(h.moderator, h.general, "settings countdown set", **options)
@@ -174,12 +174,14 @@ async def test_a_poll_in_a_korean_server_speaks_korean_and_each_voter_gets_their
 
 
 def allowed_latin(h: Harness) -> set[str]:
-    """Latin words a Korean reader may meet: names of sources (they stay as published),
-    romanized names next to the Hangul, and the time zone."""
+    """Latin words a Korean reader may meet: publishers' names, the Korean titles of the
+    sources (English titles are translated), the show's English title, romanized names next
+    to the Hangul, and the time zone."""
     pack = h.bot.pack
     words = {"UTC"}
-    texts = [source.title for source in pack.sources] + [source.publisher or "" for source in pack.sources]
+    texts = [source.tr("title", "ko") for source in pack.sources] + [source.publisher or "" for source in pack.sources]
     texts += [text for c in pack.characters for text in (c.name, c.actor or "")]
+    texts.append(pack.show.show.title)  # the English title next to the Korean one
     for text in texts:
         words |= set(re.findall(r"[A-Za-z]+", text))
     return words

@@ -30,6 +30,8 @@ async def test_anyone_sees_the_honest_countdown_to_the_window(harness: Any) -> N
     assert not rec.ephemeral
     shown = text_of({"embeds": rec.embeds})
     assert "**37 days** until the start of the expected window **early 2027**" in shown
+    # The article gives "early 2027" and no dates: the card says the dates are the bot's reading.
+    assert "(the source gives no dates; the bot reads it as" in shown
     assert "Estimated, not confirmed by Netflix" in shown
     assert "Days are counted in UTC" in rec.embeds[0]["footer"]["text"]
 

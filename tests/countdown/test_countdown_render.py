@@ -69,12 +69,13 @@ def test_the_pack_context_gives_the_premiere_and_the_renewal() -> None:
     lines = background.splitlines()
     assert lines[0].startswith(f"• {timestamp(dt.date(2022, 1, 28), 'D')} — Season 1 premiered")
     assert lines[1].startswith("• June 2022 — Netflix officially renewed")
+    assert lines[2].startswith(f"• {timestamp(dt.date(2025, 7, 23), 'D')} — Netflix announced the season 2 cast")
     article_day = timestamp(dt.date(2025, 9, 18), "D")
     # The end of filming was an estimate, made on the article's date.
-    assert f"(expected as of {article_day}, not confirmed)" in lines[2]
+    assert f"(expected as of {article_day}, not confirmed)" in lines[3]
     # Facts without a date of their own hold as of their source: shown, and said so.
-    assert lines[3].startswith(f"• As of {article_day} — Season 2 was not on Netflix's 2026 K-drama slate")
-    assert lines[4].startswith(f"• As of {article_day} — Season 2 is not cancelled")
+    assert lines[4].startswith(f"• As of {article_day} — Season 2 was not on Netflix's 2026 K-drama slate")
+    assert lines[5].startswith(f"• As of {article_day} — Season 2 is not cancelled")
     assert "time and quality" not in background  # the article's opinion is not a confirmed fact
 
 
@@ -99,8 +100,21 @@ def test_an_unconfirmed_date_never_claims_the_season_is_out() -> None:
     assert countdown_status(record("2027-03-14", "rumored"), dt.date(2027, 3, 14)).state == "window_open"
     assert countdown_status(record("early 2027"), dt.date(2027, 2, 1)).state == "window_open"
     passed = card(record("early 2027"), dt.date(2027, 4, 1)).description
-    assert "ended on" in passed
     assert "without a confirmed date" in passed
+    assert "ended on" in card(record("2027-Q1"), dt.date(2027, 4, 1)).description
+
+
+def test_a_bound_the_source_did_not_give_is_called_the_bots_reading() -> None:
+    """ "early 2027" has no end date: the card never says the window "ended on" a day nobody published."""
+    end = timestamp(dt.date(2027, 3, 31), "D")
+    upcoming = card(record("early 2027"), dt.date(2026, 12, 6)).description
+    assert "the source gives no dates; the bot reads it as" in upcoming
+    passed = card(record("early 2027"), dt.date(2027, 4, 1)).description
+    assert "ended on" not in passed
+    assert f"The source gave no end date: {end} is the bot's reading of its words." in passed
+    # A window given as dates is exactly what was given.
+    explicit = card(record("2027-01-10..2027-02-20"), dt.date(2026, 12, 6)).description
+    assert "the bot reads" not in explicit
 
 
 def test_milestones_and_changes_are_announced_in_the_card() -> None:

@@ -29,6 +29,7 @@ from bot.datapack import (
     name_key,
     newest_source_date,
     referenced_sources,
+    source_audit,
 )
 from bot.packstore import (
     FINGERPRINT_KEY,
@@ -49,6 +50,7 @@ from tests.support.stores import fetch_rows, read_with
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 ARTICLE = "article-2025-09-18"
+ANNOUNCEMENT = "netflix-cast-2025-07-23"
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +119,11 @@ def test_release_context_dates(pack: DataPack) -> None:
 
 
 def test_release_window_is_early_2027_estimate(pack: DataPack) -> None:
+    """The article says "early 2027": a named season, whose bounds are the bot's reading."""
     window = pack.release.window
     assert pack.release.awaited == "Season 2"
     assert (window.precision, window.start, window.end) == (
-        "quarter",
+        "season",
         dt.date(2027, 1, 1),
         dt.date(2027, 3, 31),
     )
@@ -138,12 +141,21 @@ def test_the_delay_faq_gives_every_reason_of_the_article(pack: DataPack) -> None
         "rebuilt",
         "Script revisions",
         "Cast scheduling",
-        "National Intelligence Service",
         "Squid Game",
     ):
         assert reason in answer
     # The article names creators "including" these two: never the complete list.
     assert "creators, including Chun Sung Il and Joo Dong Geun" in answer
+
+
+def test_the_open_delay_faq_shows_no_plot_point_the_story_faq_hides(pack: DataPack) -> None:
+    """What season 2 is about is behind the spoiler bars of FAQ "story", never open in "delay"."""
+    story = faq_entry(pack, "story")
+    assert story.spoiler
+    delay = faq_entry(pack, "delay").answer
+    for plot_point in ("National Intelligence Service", "beyond the school", "college"):
+        assert plot_point in story.answer
+        assert plot_point not in delay
 
 
 @pytest.mark.parametrize(
@@ -152,20 +164,45 @@ def test_the_delay_faq_gives_every_reason_of_the_article(pack: DataPack) -> None
         ("nam-on-jo", "Park Ji Hu"),
         ("lee-cheong-san", "Yoon Chan Young"),
         ("choi-nam-ra", "Cho Yi Hyun"),
-        ("lee-su-hyeok", "Park Solomon"),
+        ("lee-su-hyeok", "Lomon"),
     ],
 )
-def test_article_actors_return(pack: DataPack, character_id: str, actor: str) -> None:
+def test_announced_actors_return(pack: DataPack, character_id: str, actor: str) -> None:
     character = pack.character(character_id)
     assert character.actor == actor
-    assert ARTICLE in character.actor_sources
+    assert ANNOUNCEMENT in character.actor_sources
     assert character.season_2.status == "confirmed"
-    assert character.season_2.source == ARTICLE
+    assert character.season_2.source == ANNOUNCEMENT
+
+
+def test_lomon_is_his_stage_name_and_park_solomon_still_finds_him(pack: DataPack) -> None:
+    su_hyeok = pack.character("lee-su-hyeok")
+    assert (su_hyeok.actor, su_hyeok.actor_hangul) == ("Lomon", "로몬")
+    assert {"Park Solomon", "박솔로몬"} <= set(su_hyeok.actor_aliases)
+    assert "Lim Jae-hyuk" in pack.character("yang-dae-su").actor_aliases
 
 
 def test_other_characters_do_not_claim_a_return(pack: DataPack) -> None:
-    returning = {c.id for c in pack.characters if c.season_2.status != "unknown"}
+    returning = {c.id for c in pack.characters if c.season_2.status != "unknown" and c.group != "season_2"}
     assert returning == {"nam-on-jo", "lee-cheong-san", "choi-nam-ra", "lee-su-hyeok"}
+
+
+def test_every_season_2_status_is_as_of_a_dated_source(pack: DataPack) -> None:
+    for character in pack.characters:
+        assert pack.source(character.season_2.source).date is not None, character.id
+
+
+def test_the_new_season_2_cast_is_as_announced(pack: DataPack) -> None:
+    new = {c.id: c for c in pack.characters if c.group == "season_2"}
+    assert {(c.actor_hangul, c.hangul) for c in new.values()} == {
+        ("이민재", "마루"),
+        ("김시은", "주란"),
+        ("노재원", "한두석"),
+        ("윤가이", None),  # the stored wire story ends at her name: no Hangul for her role
+    }
+    assert all(c.season_2.status == "confirmed" and c.series_fate is None for c in new.values())
+    source = pack.source(ANNOUNCEMENT)
+    assert (source.date, source.url) == (dt.date(2025, 7, 23), "https://v.daum.net/v/20250723080753223")
 
 
 def test_park_chul_soo_has_only_what_the_article_says(pack: DataPack) -> None:
@@ -177,12 +214,16 @@ def test_park_chul_soo_has_only_what_the_article_says(pack: DataPack) -> None:
 
 
 def test_creators_and_platform(pack: DataPack) -> None:
-    assert pack.show.show.title == "All of Us Are Dead"
-    assert pack.show.show.creators_including == ("Chun Sung Il", "Joo Dong Geun")
+    show = pack.show.show
+    assert show.title == "All of Us Are Dead"
+    assert (show.writer, show.webtoon_author, show.director) == ("Chun Sung Il", "Joo Dong Geun", "Lee Jae Kyoo")
+    assert show.creators_source == ANNOUNCEMENT
+    # The article has no Hangul title, so it is not cited for one.
+    assert ARTICLE not in show.title_sources[1:]
     platform = pack.show.platform
     assert platform.name == "Netflix"
     assert platform.exclusive
-    assert platform.worldwide
+    assert platform.many_countries
     assert platform.subtitles_and_dubbing
     assert platform.season_1_available
     assert "one hour" in platform.episode_length
@@ -375,7 +416,9 @@ BROKEN = [
     ),
     pytest.param(
         "characters.toml",
-        sub_once(r'^actor_sources = \["kowiki-series"\]$', 'actor_sources = ["kowiki"]'),
+        sub_once(
+            r'^actor_sources = \["radiotimes-ending-2022-02-02", "kowiki-series"\]$', 'actor_sources = ["kowiki"]'
+        ),
         'character "yang-dae-su": actor_sources[0]: unknown source "kowiki"',
         id="bad-source-in-list",
     ),
@@ -399,9 +442,9 @@ BROKEN = [
     ),
     pytest.param(
         "release.toml",
-        sub_once(r"^end = 2027-03-31$", "end = 2027-04-30"),
-        "release: window: 2027-01-01..2027-04-30 is not a single quarter",
-        id="window-not-a-quarter",
+        sub_once(r"^end = 2027-03-31$", "end = 2027-06-30"),
+        "release: window: 2027-01-01..2027-06-30 is not a single season",
+        id="window-wider-than-a-season",
     ),
     pytest.param(
         "release.toml",
@@ -662,7 +705,8 @@ async def test_stale_row_that_no_longer_fits_is_reported(store_url: str) -> None
     try:
         async with store.transaction() as conn:
             await conn.execute(
-                sql("INSERT INTO pack_entries VALUES (:kind, 'old', :data)"), {"kind": KIND_FAQ, "data": '{"id": "old"}'}
+                sql("INSERT INTO pack_entries VALUES (:kind, 'old', :data)"),
+                {"kind": KIND_FAQ, "data": '{"id": "old"}'},
             )
         with pytest.raises(PackStoreError, match="faq/old does not fit FaqEntry"):
             await read_with(store, fetch_pack_entries, KIND_FAQ, FaqEntry)
@@ -726,16 +770,13 @@ def test_the_bare_su_quote_is_as_printed(pack: DataPack) -> None:
     assert any(quote in d.text for d in pack.survivors.differences)
 
 
-def test_park_ji_hus_role_is_credited_to_the_korean_wikipedia_not_the_article(pack: DataPack) -> None:
-    for text in pack_strings(pack.model_dump(mode="json")):
-        assert "Park Ji Hu (Nam On Jo)" not in text
-        assert "Park Ji Hu as Nam On Jo" not in text
+def test_park_ji_hus_role_is_credited_to_the_announcement(pack: DataPack) -> None:
     on_jo = pack.character("nam-on-jo")
     assert on_jo.season_2.note is not None
-    assert "Korean Wikipedia credits her as Nam On Jo" in on_jo.season_2.note
+    assert "Park Ji Hu back as On Jo" in on_jo.season_2.note
     cast = faq_entry(pack, "cast")
-    assert "the Korean Wikipedia credits her as Nam On Jo" in cast.answer
-    assert "kowiki-series" in cast.see_also
+    assert cast.source == ANNOUNCEMENT
+    assert "Park Ji Hu as Nam On Jo" in cast.answer
 
 
 def test_time_sensitive_answers_say_as_of_when(pack: DataPack) -> None:
@@ -748,12 +789,13 @@ def test_the_finale_survivors_the_article_leaves_out_come_from_a_named_source(pa
     source = pack.source("denofgeek-finale-2022")
     assert source.publisher == "Den of Geek"
     assert "How Netflix's Bleak Zombie K-Drama Ends" in source.title
-    assert "2022" in source.title
+    assert source.url is not None
+    assert source.retrieved is not None
     for character_id in ("jang-ha-ri", "park-mi-jin"):
         character = pack.character(character_id)
         assert character.series_fate is not None
         assert character.series_fate.source == source.id
-        assert character.actor_sources == ("kowiki-series",)
+        assert character.actor_sources == ("radiotimes-ending-2022-02-02", "kowiki-series")
     answer = faq_entry(pack, "survivors").answer
     assert "Den of Geek" in answer
     assert "Jang Ha Ri and Park Mi Jin" in answer
@@ -765,3 +807,25 @@ def test_labels_name_both_endings_where_a_webtoon_fate_reveals_the_series_too(pa
         assert fate is not None
         assert "Netflix adaptation" in fate.text
         assert fate.label == "webtoon and season 1 endings"
+
+
+def test_the_source_audit_names_each_undated_unaddressed_or_old_entry(pack: DataPack) -> None:
+    """What `python -m bot check` lists: per file and entry, so the fix is one edit away."""
+    data = Path("data")
+    today = dt.date(2026, 12, 6)
+    lines = source_audit(pack, data, today)
+    assert f'{data / "sources.toml"}: source "kowiki-series": no date: facts from it show no "as of"' in lines
+    assert f'{data / "sources.toml"}: source "kowiki-series": no address: a reader cannot check it' in lines
+    assert f'{data / "sources.toml"}: source "article-2025-09-18": no address: a reader cannot check it' in lines
+    assert not any('source "netflix-cast-2025-07-23"' in line for line in lines), "dated, with an address"
+    assert (
+        f'{data / "survivors.toml"}: survivors series "jang-ha-ri": only undated sources (denofgeek-finale-2022)'
+        in lines
+    )
+    old = f'{data / "faq.toml"}: faq "setting": newest source 2025-07-23 is more than 6 months old'
+    assert old in lines
+    # A month after the announcement nothing is old yet; sources still lack what they lack.
+    fresh = source_audit(pack, data, dt.date(2025, 10, 1))
+    assert old not in fresh
+    assert not any("months old" in line for line in fresh)
+    assert len([line for line in fresh if ": source " in line]) == len([line for line in lines if ": source " in line])

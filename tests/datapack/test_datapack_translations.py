@@ -45,7 +45,7 @@ def test_a_translation_reaches_the_reader_of_its_language_only() -> None:
     assert on_jo.series_fate is not None
     assert on_jo.series_fate.tr("label", "ko") == "시즌 1 결말"
     assert pack.release.window.tr("label", "ko") == "2027년 초"
-    assert pack.show.show.tr("creators_including", "ko") == ("천성일", "주동근")
+    assert (pack.show.show.tr("writer", "ko"), pack.show.show.tr("director", "ko")) == ("천성일", "이재규")
 
 
 def test_a_missing_translation_is_one_line_and_that_field_falls_back_to_english(pack_copy: Path) -> None:
@@ -60,19 +60,19 @@ def test_a_missing_translation_is_one_line_and_that_field_falls_back_to_english(
     assert embed.description == detective.description  # English for that field only
     fields = {field.name: field.value for field in embed.fields}
     assert fields["배우"] == "이규형 (Lee Kyu Hyung)"
-    assert "기사는 그가 돌아오는지 말하지 않습니다." in fields["시즌 2에 돌아오나요?"]
+    assert "넷플릭스의 출연진 발표에는 이 인물의 이름이 없습니다." in fields["시즌 2에 돌아오나요?"]
 
 
 def test_a_translation_is_checked_like_the_english(pack_copy: Path) -> None:
     survivors = pack_copy / "survivors.toml"
-    replace_once(survivors, 'text = "주요 학생 무리와 함께 탈출했습니다."', 'text = "  "')
+    replace_once(survivors, 'text = "주요 학생 일행과 함께 탈출했습니다."', 'text = "  "')
     with pytest.raises(DataPackError) as caught:
         load_data_pack(pack_copy)
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith(f'{survivors}: survivors series "yang-dae-su": ')
     assert "ko.text: String should have at least 1 character" in message
-    replace_once(survivors, 'text = "  "', 'text = "주요 학생 무리와 함께 탈출했습니다."')
+    replace_once(survivors, 'text = "  "', 'text = "주요 학생 일행과 함께 탈출했습니다."')
     replace_once(survivors, 'topic = "조연들"', 'topic = "' + "가" * 81 + '"')
     with pytest.raises(DataPackError, match=r"ko\.topic: String should have at most 80 characters"):
         load_data_pack(pack_copy)

@@ -432,7 +432,7 @@ async def test_a_crash_before_the_message_caught_up_is_repaired_at_startup(h: Ha
 
 async def test_moderators_restrict_poll_creation_to_a_role_and_lift_it_again(h: Harness) -> None:
     role = h.guild.add_role("Pollsters", 0)
-    set_role = await h.slash(h.moderator, h.general, "settings polls creator-role", role=role)
+    set_role = await h.slash(h.moderator, h.general, "settings polls creator_role", role=role)
     assert "Pollsters" in set_role.content or f"<@&{role.id}>" in set_role.content
 
     refused = await h.slash(h.member, h.general, "poll create", question=QUESTION, options=OPTIONS)
@@ -445,7 +445,7 @@ async def test_moderators_restrict_poll_creation_to_a_role_and_lift_it_again(h: 
     await create(h)
     assert len(poll_messages(h, h.general)) == 1
 
-    lifted = await h.slash(h.moderator, h.general, "settings polls creator-role")
+    lifted = await h.slash(h.moderator, h.general, "settings polls creator_role")
     assert "Everyone can create polls again." in lifted.content
     await create(h, member=h.member2)
     assert len(poll_messages(h, h.general)) == 2

@@ -170,9 +170,9 @@ async def test_reveal_privately_and_turning_cast_pages(page: Page) -> None:
 
     await run_command(page, "/cast")
     cast = page.get_by_role("listitem").filter(has_text="You used /cast")
-    await expect(cast.get_by_text("Page 1 of 2", exact=False)).to_be_visible()
+    await expect(cast.get_by_text("Page 1 of 3", exact=False)).to_be_visible()
     await cast.get_by_role("button", name="Next").click()
-    await expect(cast.get_by_text("Page 2 of 2", exact=False)).to_be_visible()
+    await expect(cast.get_by_text("Page 2 of 3", exact=False)).to_be_visible()
 
 
 async def test_an_owners_release_update_is_announced_where_a_moderator_scheduled_posts(page: Page) -> None:

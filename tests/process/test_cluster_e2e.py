@@ -235,7 +235,7 @@ async def set_the_other_settings(fake: FakeDiscord, server: Server) -> Role:
     role = server.guild.add_role("Pollsters", 0)
     for command, options in (
         ("settings spoilers add", {"channel": server.channel}),
-        ("settings polls creator-role", {"role": role}),
+        ("settings polls creator_role", {"role": role}),
         ("settings language set", {"language": "en"}),  # a row, and posts stay readable here
     ):
         record = await fake.slash(server.guild, server.channel, server.moderator, command, options)

@@ -157,6 +157,9 @@ def test_check_warns_but_passes_when_the_newest_source_is_over_six_months_old(wo
     assert f"pack sources: newest source {newest.isoformat()}" in result.stdout
     warned = "warning: the data pack's newest source is more than 6 months old" in result.stdout
     assert warned is is_stale(newest, dt.datetime.now(dt.UTC).date())
+    # The source audit names what to fix, per file and entry.
+    assert "source audit: " in result.stdout
+    assert 'sources.toml: source "kowiki-series": no address: a reader cannot check it' in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ feature has to be added here to pass.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import shutil
@@ -34,6 +35,7 @@ import pytest
 
 from bot.datapack import PACK_FILES, DataPack, FateStatus, iter_spoiler_texts, load_data_pack
 from bot.i18n import languages, t
+from cogs.characters.roster import paginate_roster
 from localdiscord.interactions import InteractionRecord
 from tests.support.countdown import tick
 from tests.support.harness import Harness
@@ -380,7 +382,8 @@ async def use_everything(h: Harness, pack: DataPack, reading: Reading, synced: d
     await typed("faq", "topic", ["", *(word for entry in pack.faq for word in entry.tr("keywords", h.locale))])
     for entry in pack.faq:
         await run(h.member, "faq", topic=entry.id)
-    await run(h.member, "cast")
+    cast = await run(h.member, "cast")
+    reading.problems += roster_sorts_by_fate(pack, await roster_order(h, cast), h.locale)
     for version in synced_choices(synced, "survivors", "version"):
         await run(h.member, "survivors", version=version)
     await run(h.member, "survivors")
@@ -413,8 +416,8 @@ async def use_everything(h: Harness, pack: DataPack, reading: Reading, synced: d
     assert len(scheduled) >= 2, "the scheduled countdown and the change announcement were posted"
 
     role = h.guild.add_role("Pollsters", 0)
-    await run(h.moderator, "settings polls creator-role", role=role)
-    await run(h.moderator, "settings polls creator-role")
+    await run(h.moderator, "settings polls creator_role", role=role)
+    await run(h.moderator, "settings polls creator_role")
     await run(h.member, "poll create", question="Which season 1 episode is best?", options="Episode 1 | Episode 12")
     await run(h.member, "poll create", question="Best scene?", options="The roof | The gym", spoiler=True)
     polls = [str(poll_id) for poll_id in await poll_ids(h)]
@@ -430,6 +433,60 @@ async def use_everything(h: Harness, pack: DataPack, reading: Reading, synced: d
     for message in h.fake.channel_messages(h.general):
         reading.message(f"message in #general {message.get('id')}", message)
     return plan
+
+
+async def roster_order(h: Harness, first: InteractionRecord) -> list[str]:
+    """The characters /cast lists, page after page in the order shown (ids, read from the names)."""
+    assert first.original is not None
+    text = embed_fields_text(first.data)  # page 1; the buttons may have turned the message since
+    while True:
+        message = h.fake.get_message(int(first.original["id"]))
+        text += embed_fields_text(message)
+        nexts = [
+            c for c in walk_components(message.get("components") or []) if c.get("custom_id", "").endswith(":next")
+        ]
+        if not nexts or nexts[0].get("disabled"):
+            break
+        await h.click(h.member, h.general, message, nexts[0]["custom_id"])
+    names = {f"**{c.tr('name', h.locale)}**": c.id for c in h.bot.pack.characters}
+    found = sorted((text.find(name), cid) for name, cid in names.items() if name in text)
+    return [cid for _, cid in found]
+
+
+def embed_fields_text(body: dict[str, Any] | None) -> str:
+    return "\n".join(f["value"] for e in (body or {}).get("embeds") or [] for f in e.get("fields") or [])
+
+
+def roster_sorts_by_fate(pack: DataPack, order: list[str], locale: str | None) -> list[str]:
+    """The roster's membership and order must answer no "who survived" (they are shown openly).
+
+    Everyone in the pack is listed (so leaving the dead out fails), the season 1 characters
+    listed do not all share one fate, and they are not grouped by fate (survivors first).
+    """
+    problems = []
+    missing = {c.id for c in pack.characters} - set(order)
+    if missing:
+        problems.append(f"/cast ({locale}) leaves out {sorted(missing)}: who is listed answers who survived")
+    fates = [f.status for cid in order if (f := pack.character(cid).series_fate) is not None]
+    if len(set(fates)) < 2:
+        problems.append(f"/cast ({locale}) lists only characters whose season 1 fate is {set(fates)}")
+    changes = sum(1 for a, b in itertools.pairwise(fates) if a != b)
+    if len(set(fates)) >= 2 and changes == len(set(fates)) - 1:
+        problems.append(f"/cast ({locale}) lists season 1 characters grouped by fate: {fates}")
+    return problems
+
+
+def test_a_roster_of_survivors_only_fails_the_plan() -> None:
+    """The check itself: survivors only, or survivors first, answer "who survived"."""
+    pack = load_data_pack(DATA_DIR)
+    survivors = [e.character for e in pack.survivors.series]
+    others = [c.id for c in pack.characters if c.id not in survivors]
+    assert roster_sorts_by_fate(pack, survivors, "en-US")
+    assert roster_sorts_by_fate(pack, survivors + others, "en-US")
+    roster = [
+        c.id for page in paginate_roster(pack.characters) for section in page.sections for c in section.characters
+    ]
+    assert roster_sorts_by_fate(pack, roster, "en-US") == []
 
 
 async def poll_ids(h: Harness) -> list[int]:

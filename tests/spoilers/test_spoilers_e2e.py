@@ -170,7 +170,7 @@ async def test_the_webtoon_and_the_comparison_follow_the_same_policy(harness: Ha
 
     compare = await survivors_in(h, h.general, version="compare")
     shown, hidden = visible_and_hidden(compare.embeds[0])
-    assert "Fewer webtoon survivors" in shown  # topics are spoiler-free headings
+    assert "Who survives in each" in shown  # topics are spoiler-free headings
     assert "only On Jo, Su Hyeok and Nam Ra survive" in hidden
     assert "only On Jo" not in shown
 
