@@ -264,7 +264,7 @@ class ReleaseWatch:
             now_says = t(
                 "countdown.watch.record_value",
                 locale,
-                window=window_text(shown),
+                window=window_text(shown, locale),
                 confidence=t(f"countdown.confidence.{record.confidence}", locale, platform=platform),
             )
         embed.add_field(name=t("countdown.watch.field_record", locale), value=now_says, inline=False)

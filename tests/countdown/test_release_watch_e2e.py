@@ -91,7 +91,8 @@ async def test_a_new_tvmaze_date_is_proposed_and_an_owners_click_records_and_ann
     shown = text_of(proposal)
     assert "Release watch: TVmaze lists a premiere for Season 2" in shown
     assert f"TVmaze says: March 14, 2027; the first episode at <t:{int(AIRS.timestamp())}:F>" in shown
-    assert re.search(r"The record says: \*\*early 2027\*\* \(<t:\d+:D> – <t:\d+:D>\), Estimated, not confirmed by Netflix", shown)
+    assert re.search(r"The record says: \*\*early 2027\*\* \(the source gives no dates; the bot reads it as <t:\d+:D> – <t:\d+:D>\), "
+        r"Estimated, not confirmed by Netflix", shown)
     assert f"Source: [TVmaze](https://www.tvmaze.com/shows/{SHOW_ID}), retrieved November 25, 2026" in shown
     labels = [c["label"] for row in proposal["components"] for c in row["components"]]
     assert labels == ["Record as confirmed", "Record as estimated", "Dismiss"]
