@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     poll_open_limit: int = Field(default=25, ge=1, le=10_000)
     #: A closed poll forgets who voted for what after this many days (its counts stay).
     poll_vote_retention_days: int = Field(default=180, ge=1, le=36_500)
+    #: The application's id, for `python -m bot invite` without a token (the token names it otherwise).
+    application_id: int | None = Field(default=None, gt=0, lt=2**64)
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -101,7 +103,7 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("dev_guild_id", mode="before")
+    @field_validator("dev_guild_id", "application_id", mode="before")
     @classmethod
     def _empty_guild_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

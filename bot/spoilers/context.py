@@ -1,8 +1,10 @@
 """The glue between the policy, the store and a feature's cog: one call per response.
 
 ``await spoiler_view_for(bot, channel, locale)`` looks the channel up against the
-guild's spoiler channels and returns a :class:`SpoilerContext` that renders every
-spoiler the same way and makes the "Reveal privately" button when bars are used.
+guild's spoiler channels (and Discord's own spoiler flag) and returns a
+:class:`SpoilerContext` that renders every spoiler the same way and makes the
+"Reveal privately" button when bars are used. An answer to an interaction asks
+:func:`spoilers_for`, which also knows where the bot is not a member.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import discord
 
 from bot.errors import BotView
 from bot.i18n import Locale, t
-from bot.spoilers.policy import ChannelPlace, shows_spoilers_openly
+from bot.installs import installed_guild_id
+from bot.spoilers.policy import ChannelPlace, is_discord_spoiler_channel, shows_spoilers_openly
 from bot.spoilers.render import (
     MESSAGE_LIMIT,
     EmbedField,
@@ -42,8 +45,21 @@ def place_of(channel: Any, *, client: discord.Client | None = None) -> ChannelPl
             channel_id=channel.id,
             parent_id=channel.parent_id,
             category_id=getattr(parent, "category_id", None),
+            marked_in_discord=marked_in_discord(parent),
         )
-    return ChannelPlace(channel_id=channel.id, category_id=getattr(channel, "category_id", None))
+    return ChannelPlace(
+        channel_id=channel.id,
+        category_id=getattr(channel, "category_id", None),
+        marked_in_discord=marked_in_discord(channel),
+    )
+
+
+def marked_in_discord(channel: Any) -> bool:
+    """Whether a channel (not a thread: ask its parent) is one of Discord's spoiler channels,
+    as the cache knows it now (CHANNEL_UPDATE keeps it current)."""
+    flags = getattr(channel, "flags", None)
+    raw = getattr(flags, "value", 0)
+    return is_discord_spoiler_channel(raw if isinstance(raw, int) else 0, nsfw=bool(getattr(channel, "nsfw", False)))
 
 
 def guild_id_of(channel: Any) -> int | None:
@@ -102,6 +118,20 @@ async def spoiler_view_for(bot: HyosanBot, channel: Any, locale: Locale = None) 
     guild_id = guild_id_of(channel)
     if guild_id is None:
         return SpoilerContext(openly=False, locale=locale)
+    place = place_of(channel, client=bot)
+    if place.marked_in_discord:
+        return SpoilerContext(openly=True, locale=locale)
     listed = await bot.store.recall(SPOILER_CHANNEL_IDS, guild_id)
-    openly = shows_spoilers_openly(place_of(channel, client=bot), listed)
-    return SpoilerContext(openly=openly, locale=locale)
+    return SpoilerContext(openly=shows_spoilers_openly(place, listed), locale=locale)
+
+
+async def spoilers_for(bot: HyosanBot, interaction: discord.Interaction[Any]) -> SpoilerContext:
+    """The spoiler context of an answer to ``interaction``, in the member's language.
+
+    Where the bot is not a member (a DM, a group DM, a server where only the member added
+    the app) it knows no spoiler channels and keeps no settings, so every spoiler is
+    behind bars with its Reveal privately button, which works there too.
+    """
+    if installed_guild_id(interaction) is None:
+        return SpoilerContext(openly=False, locale=interaction.locale)
+    return await spoiler_view_for(bot, interaction.channel, interaction.locale)

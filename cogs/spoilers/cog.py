@@ -13,14 +13,16 @@ from discord.ext import commands
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError
 from bot.i18n import cmd, language_of, localized_options, t
+from bot.installs import offered_everywhere
 from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
     Reveal,
     SpoilerContext,
     register_reveal_provider,
-    spoiler_view_for,
+    spoilers_for,
     unregister_reveal_provider,
 )
+from bot.spoilers.context import marked_in_discord
 from bot.spoilers.policy import MAX_SPOILER_CHANNELS, ChannelKind, refusal_for_kind
 from bot.spoilers.repo import (
     SPOILER_CHANNEL_IDS,
@@ -130,6 +132,8 @@ class SpoilerSettingsGroup(SettingsSubgroup):
         assert interaction.guild is not None
         removed = await remove_spoiler_channel(self.bot.store, guild_id=interaction.guild.id, channel_id=channel.id)
         if not removed:
+            if marked_in_discord(interaction.guild.get_channel(channel.id)):
+                raise UserError("spoilers.settings.set_in_discord", channel=describe_channel(channel))
             raise UserError("spoilers.settings.not_listed", channel=describe_channel(channel))
         await interaction.response.send_message(
             t("spoilers.settings.removed", interaction.locale, channel=describe_channel(channel)), ephemeral=True
@@ -147,7 +151,9 @@ class SpoilerSettingsGroup(SettingsSubgroup):
         async with self.bot.store.read() as conn:
             rows = await fetch_spoiler_channels(conn, guild.id)
         locale = interaction.locale
-        if not rows:
+        listed = {row.channel_id for row in rows}
+        in_discord = [channel for channel in discord_spoiler_channels(guild) if channel.id not in listed]
+        if not rows and not in_discord:
             lines = [t("spoilers.settings.list_empty", locale)]
         else:
             lines = [t("spoilers.settings.list_intro", locale), ""]
@@ -155,12 +161,20 @@ class SpoilerSettingsGroup(SettingsSubgroup):
                 channel = guild.get_channel(row.channel_id)
                 key = "list_category_line" if channel_kind(channel) == "category" else "list_channel_line"
                 lines.append("• " + t(f"spoilers.settings.{key}", locale, channel=describe_channel(channel)))
+            for marked in in_discord:
+                line = t("spoilers.settings.list_discord_line", locale, channel=describe_channel(marked))
+                lines.append("• " + line)
         if dropped:
             lines += ["", t("spoilers.settings.list_dropped", locale, count=len(dropped))]
         embed = discord.Embed(
             title=t("spoilers.settings.list_title", locale), description="\n".join(lines)[:LIST_DESCRIPTION_LIMIT]
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def discord_spoiler_channels(guild: discord.Guild) -> list[discord.abc.GuildChannel]:
+    """The channels marked as spoiler channels in Discord's own settings, in the guild's order."""
+    return [channel for channel in guild.channels if marked_in_discord(channel)]
 
 
 def existing_channel_ids(guild: discord.Guild) -> set[int]:
@@ -230,6 +244,7 @@ class SpoilersCog(commands.Cog):
         unregister_reveal_provider(REVEAL_KIND)
         self.bot.guild_keeper.release(spoiler_channels)
 
+    @offered_everywhere
     @app_commands.command(name=cmd("spoilers.survivors.name"), description=cmd("spoilers.survivors.description"))
     @localized_options("spoilers.survivors", "version")
     @app_commands.choices(
@@ -243,7 +258,7 @@ class SpoilersCog(commands.Cog):
         chosen = parse_version(version.value if version else None)
         if chosen is None:
             raise UserError("errors.bad_option")
-        spoilers = await spoiler_view_for(self.bot, interaction.channel, interaction.locale)
+        spoilers = await spoilers_for(self.bot, interaction)
         page = self.survivors_page_for(chosen, spoilers, interaction.locale)
         await interaction.response.send_message(
             embed=survivors_embed(page), view=spoilers.reveal_view(REVEAL_KIND, chosen)
