@@ -17,7 +17,8 @@ import discord
 from bot.errors import BotView
 from bot.i18n import Locale, t
 from bot.installs import installed_guild_id
-from bot.spoilers.policy import ChannelPlace, is_discord_spoiler_channel, shows_spoilers_openly
+from bot.spoilers.flags import DiscordSpoilerChannels
+from bot.spoilers.policy import ChannelPlace, shows_spoilers_openly
 from bot.spoilers.render import (
     MESSAGE_LIMIT,
     EmbedField,
@@ -45,21 +46,22 @@ def place_of(channel: Any, *, client: discord.Client | None = None) -> ChannelPl
             channel_id=channel.id,
             parent_id=channel.parent_id,
             category_id=getattr(parent, "category_id", None),
-            marked_in_discord=marked_in_discord(parent),
+            marked_in_discord=channel.parent_id in marked_channels(client),
         )
     return ChannelPlace(
         channel_id=channel.id,
         category_id=getattr(channel, "category_id", None),
-        marked_in_discord=marked_in_discord(channel),
+        marked_in_discord=channel.id in marked_channels(client),
     )
 
 
-def marked_in_discord(channel: Any) -> bool:
-    """Whether a channel (not a thread: ask its parent) is one of Discord's spoiler channels,
-    as the cache knows it now (CHANNEL_UPDATE keeps it current)."""
-    flags = getattr(channel, "flags", None)
-    raw = getattr(flags, "value", 0)
-    return is_discord_spoiler_channel(raw if isinstance(raw, int) else 0, nsfw=bool(getattr(channel, "nsfw", False)))
+def marked_channels(client: discord.Client | None) -> DiscordSpoilerChannels:
+    """The channels Discord marks as spoiler channels, as the bot's gateway has told it so far."""
+    found = getattr(client, "discord_spoiler_channels", None)
+    return found if isinstance(found, DiscordSpoilerChannels) else _NONE_MARKED
+
+
+_NONE_MARKED = DiscordSpoilerChannels()
 
 
 def guild_id_of(channel: Any) -> int | None:

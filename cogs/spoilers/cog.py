@@ -22,7 +22,6 @@ from bot.spoilers import (
     spoilers_for,
     unregister_reveal_provider,
 )
-from bot.spoilers.context import marked_in_discord
 from bot.spoilers.policy import MAX_SPOILER_CHANNELS, ChannelKind, refusal_for_kind
 from bot.spoilers.repo import (
     SPOILER_CHANNEL_IDS,
@@ -132,7 +131,7 @@ class SpoilerSettingsGroup(SettingsSubgroup):
         assert interaction.guild is not None
         removed = await remove_spoiler_channel(self.bot.store, guild_id=interaction.guild.id, channel_id=channel.id)
         if not removed:
-            if marked_in_discord(interaction.guild.get_channel(channel.id)):
+            if channel.id in self.bot.discord_spoiler_channels:
                 raise UserError("spoilers.settings.set_in_discord", channel=describe_channel(channel))
             raise UserError("spoilers.settings.not_listed", channel=describe_channel(channel))
         await interaction.response.send_message(
@@ -152,7 +151,8 @@ class SpoilerSettingsGroup(SettingsSubgroup):
             rows = await fetch_spoiler_channels(conn, guild.id)
         locale = interaction.locale
         listed = {row.channel_id for row in rows}
-        in_discord = [channel for channel in discord_spoiler_channels(guild) if channel.id not in listed]
+        marked_ids = self.bot.discord_spoiler_channels.in_guild(guild.id)
+        in_discord = [channel for channel in guild.channels if channel.id in marked_ids and channel.id not in listed]
         if not rows and not in_discord:
             lines = [t("spoilers.settings.list_empty", locale)]
         else:
@@ -170,11 +170,6 @@ class SpoilerSettingsGroup(SettingsSubgroup):
             title=t("spoilers.settings.list_title", locale), description="\n".join(lines)[:LIST_DESCRIPTION_LIMIT]
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)
-
-
-def discord_spoiler_channels(guild: discord.Guild) -> list[discord.abc.GuildChannel]:
-    """The channels marked as spoiler channels in Discord's own settings, in the guild's order."""
-    return [channel for channel in guild.channels if marked_in_discord(channel)]
 
 
 def existing_channel_ids(guild: discord.Guild) -> set[int]:
