@@ -66,7 +66,9 @@ async def test_a_channel_marked_in_discord_and_its_thread_show_fates_until_the_f
     listed = await h.slash(h.moderator, h.in_category, "settings spoilers list")
     assert "set in Discord" not in listed.embeds[0]["description"]
     # Discord's setting is read from the channel, never copied into the bot's list.
-    assert await fetch_rows(h.bot.store, "SELECT channel_id FROM spoiler_channels WHERE guild_id = :g", g=h.guild.id) == []
+    assert (
+        await fetch_rows(h.bot.store, "SELECT channel_id FROM spoiler_channels WHERE guild_id = :g", g=h.guild.id) == []
+    )
 
 
 @pytest.mark.both_stores
