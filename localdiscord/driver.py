@@ -144,13 +144,17 @@ class MemberDriver(FakeCore):
             contexts = [GUILD_CONTEXT] + ([BOT_DM_CONTEXT] if root.get("dm_permission", True) else [])
         where = {GUILD_CONTEXT: "in servers", BOT_DM_CONTEXT: "in the bot's DM", PRIVATE_CHANNEL_CONTEXT: "in DMs"}
         if context not in contexts:
-            raise CommandNotPermitted(f"/{root['name']} is not available {where[context]} (contexts={contexts})")
+            raise CommandNotPermitted(
+                f"/{root['name']} is not available {where[context]} (contexts={contexts})", reason="context"
+            )
         user = person_user(member)
         installs = set(root.get("integration_types") or [GUILD_INSTALL]) & set(self.installs_at(guild, channel, user))
         if not installs:
             raise CommandNotPermitted(
                 f"/{root['name']} is not offered to {user.username} here: integration_types="
-                f"{root.get('integration_types')}, and the app is installed {sorted(self.installs_at(guild, channel, user))}"
+                f"{root.get('integration_types')}, and the app is installed {sorted(self.installs_at(guild, channel, user))}",
+                # A command a member's own install would offer, or one for servers that added the bot only.
+                reason="install" if USER_INSTALL in (root.get("integration_types") or []) else "context",
             )
         if guild is None or not isinstance(channel, Channel) or not isinstance(member, Member):
             return
@@ -170,6 +174,14 @@ class MemberDriver(FakeCore):
             raise CommandNotPermitted(
                 f"{member.user.username} lacks default_member_permissions={root.get('default_member_permissions')} for /{root['name']}"
             )
+
+    def offers(self, guild: Guild | None, channel: Place, member: Person, root: Json) -> CommandNotPermitted | None:
+        """None when Discord's client offers the command ``root`` to ``member`` here, else why not."""
+        try:
+            self._gate(guild, channel, member, root)
+        except CommandNotPermitted as refused:
+            return refused
+        return None
 
     def forces_ephemeral(self, guild: Guild | None, channel: Place, member: Person) -> bool:
         """A server that did not add the app lets a member without Use External Apps use it,

@@ -48,7 +48,13 @@ class InvalidOptions(FakeDiscordError, ValueError):
 
 
 class CommandNotPermitted(FakeDiscordError, PermissionError):
-    """The member lacks the command's default_member_permissions; Discord hides it."""
+    """Discord hides the command from this member here. ``reason``: "permission" (they lack its
+    default_member_permissions or cannot use commands in the channel), "context" (not offered in
+    this kind of place) or "install" (no install of the app that offers it here)."""
+
+    def __init__(self, message: str, reason: str = "permission") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class InteractionTimeout(FakeDiscordError, TimeoutError):
