@@ -65,7 +65,12 @@ class DiscordSpoilerChannels:
                 parsers[event] = _reading_first(reader, original)
 
     def _guild_create(self, data: Mapping[str, Any]) -> None:
+        """The whole guild: what it lists now replaces what was known (a channel deleted or
+        unmarked while the bot was away is forgotten)."""
         guild_id = _snowflake(data.get("id"))
+        if guild_id is None or data.get("unavailable"):
+            return
+        self.forget_guild(guild_id)
         for channel in data.get("channels") or ():
             self.note(guild_id, channel)
 

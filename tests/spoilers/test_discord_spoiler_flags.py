@@ -68,8 +68,11 @@ def test_the_gateway_payloads_keep_the_marked_channels_and_discord_py_still_pars
 
     parsers["GUILD_DELETE"]({"id": str(OTHER_GUILD), "unavailable": True})
     assert ELSEWHERE in marked, "an outage is not a removal"
+    parsers["CHANNEL_UPDATE"](channel(GENERAL, IS_SPOILER_CHANNEL, guild_id=GUILD))
+    parsers["GUILD_CREATE"]({"id": str(GUILD), "channels": [channel(SPOILERS, IS_SPOILER_CHANNEL)]})
+    assert marked.in_guild(GUILD) == {SPOILERS}, "a guild's channels as the gateway lists them now"
     parsers["GUILD_DELETE"]({"id": str(OTHER_GUILD)})
     assert ELSEWHERE not in marked
     parsers["CHANNEL_UPDATE"]({"id": "not a snowflake"})  # read past, parsed all the same
-    assert [event for event, _ in parsed].count("CHANNEL_UPDATE") == 4
-    assert len(parsed) == 10
+    assert [event for event, _ in parsed].count("CHANNEL_UPDATE") == 5
+    assert len(parsed) == 12
