@@ -406,7 +406,7 @@ function renderChannels() {
           "aria-label": channelLabel(channel, unread),
           onclick: () => selectChannel(channel.id),
         }, el("span", { "aria-hidden": "true", text: channelIcon(channel) }), channel.name,
-        channel.spoiler_channel ? el("span", { class: "badge spoiler-badge", "aria-hidden": "true", text: w("spoiler_channel_in_discord") }) : null));
+        channel.spoiler_channel ? el("span", { class: "spoiler-badge", "aria-hidden": "true", text: w("spoiler_channel_in_discord") }) : null));
     }),
   ]);
   $("channel-list").replaceChildren(...items);
