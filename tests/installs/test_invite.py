@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import discord
 import pytest
 
+from bot.__main__ import describe_application
 from bot.invite import (
     BOT_PERMISSIONS,
     NeededPermission,
@@ -19,6 +20,7 @@ from bot.invite import (
     bot_permissions,
     install_links,
 )
+from bot.settings import Settings
 from cogs.countdown.posting import REQUIRED_PERMISSIONS
 
 REPO = Path(__file__).parents[2]
@@ -115,3 +117,14 @@ def test_every_permission_named_is_discords_and_adding_one_changes_the_link() ->
 )
 def test_the_application_id_is_read_from_a_token_or_not_at_all(token: str, expected: int | None) -> None:
     assert application_id_from_token(token) == expected
+
+
+def test_check_names_the_application_and_where_its_id_came_from() -> None:
+    def described(**values: object) -> str:
+        return describe_application(Settings(_env_file=None, **values))  # type: ignore[call-arg]
+
+    assert described().startswith("not known (set DISCORD_TOKEN or APPLICATION_ID")
+    assert described(application_id=42).startswith("42 (from APPLICATION_ID)")
+    from_token = described(discord_token=token_of(APPLICATION), application_id=42)
+    assert from_token.startswith(f"{APPLICATION} (from DISCORD_TOKEN; APPLICATION_ID 42 is another application's)")
+    assert "python -m bot invite" in from_token
