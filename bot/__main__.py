@@ -1,5 +1,6 @@
 """Entry point: ``python -m bot`` runs the bot, ``python -m bot check`` checks the set-up,
-``python -m bot preview`` runs it against the built-in local Discord with a web page.
+``python -m bot preview`` runs it against the built-in local Discord with a web page,
+``python -m bot invite`` prints the links that add it to a server or to a member's account.
 
 Every expected failure (missing token, bad setting, broken data pack, unusable
 database) prints one clear paragraph and exits with status 2, never a traceback.
@@ -23,6 +24,7 @@ from bot.client import Clock, HyosanBot, command_payload, utc_now
 from bot.datapack import STALE_AFTER_MONTHS, DataPackError, is_stale, load_data_pack, newest_source_date, source_audit
 from bot.endpoints import apply_discord_endpoints
 from bot.i18n import languages
+from bot.invite import application_id_from_token, describe_invite
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import Store, StoreError, describe_url, parse_database_url
 from bot.store.copy import copy_store
@@ -112,6 +114,7 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
             f"{STALE_AFTER_MONTHS} months)"
             if audit
             else "  source audit: every source is dated with an address, every fact current",
+            f"  application:  {describe_application(settings)}",
             *(f"  warning: {line}" for line in missing),
             *(f"  audit: {line}" for line in audit),
             *warnings,
@@ -137,6 +140,41 @@ def describe_seconds(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds / size:g}{unit}"
     return f"{seconds:g}s"
+def application_of(settings: Settings) -> tuple[int, str] | None:
+    """The application id and where it came from: the token, else APPLICATION_ID."""
+    from_token = application_id_from_token(settings.token) if settings.token else None
+    if from_token is not None:
+        return from_token, "from DISCORD_TOKEN"
+    if settings.application_id is not None:
+        return settings.application_id, "from APPLICATION_ID"
+    return None
+
+
+def describe_application(settings: Settings) -> str:
+    found = application_of(settings)
+    if found is None:
+        return "not known (set DISCORD_TOKEN or APPLICATION_ID for `python -m bot invite`)"
+    application_id, source = found
+    mismatch = (
+        f"; APPLICATION_ID {settings.application_id} is another application's"
+        if settings.application_id is not None and settings.application_id != application_id
+        else ""
+    )
+    return f"{application_id} ({source}{mismatch}); `python -m bot invite` prints the install links"
+
+
+def invite(settings: Settings) -> int:
+    """``invite``: the server and user install links, without a network."""
+    found = application_of(settings)
+    if found is None:
+        return fail(
+            "the application id is not known: set DISCORD_TOKEN (its first part names the application) "
+            "or APPLICATION_ID (the Developer Portal's General Information page)"
+        )
+    print(describe_invite(*found))
+    if settings.application_id is not None and settings.application_id != found[0]:
+        print(f"warning: APPLICATION_ID {settings.application_id} is not the token's application; the token's is used")
+    return 0
 
 
 def describe_store(path: str, dialect: str) -> str:
@@ -216,7 +254,7 @@ def _request_shutdown(stop_requested: asyncio.Event, signum: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="hyosan-bot")
-    parser.add_argument("command", nargs="?", choices=["run", "check", "preview", "store"], default="run")
+    parser.add_argument("command", nargs="?", choices=["run", "check", "preview", "store", "invite"], default="run")
     parser.add_argument("action", nargs="?", help="with store: copy")
     parser.add_argument("--to", dest="target", help="with store copy: the empty PostgreSQL database to copy into")
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file (default .env)")
@@ -242,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     # `check` prints a summary; its log stays quiet unless LOG_LEVEL asks for DEBUG.
     level = settings.log_level if args.command == "run" or settings.log_level == "DEBUG" else "WARNING"
     discord.utils.setup_logging(level=getattr(logging, level), root=True)
+    if args.command == "invite":
+        return invite(settings)
     try:
         if args.command == "check":
             print(asyncio.run(check(settings)))

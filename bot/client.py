@@ -30,6 +30,7 @@ from bot.packstore import PackSyncSummary, sync_data_pack
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.shards import IdentifyGate, Ownership, SharedIdentifyTurns
+from bot.spoilers.flags import DiscordSpoilerChannels
 from bot.state import delete_state, read_state, state_keys, write_state
 from bot.store import Store, classify_failure
 
@@ -105,6 +106,9 @@ class HyosanBot(commands.AutoShardedBot):
         self.scheduler = Scheduler(clock)
         #: A moderator's choice of the language of the bot's posts, read by the core (bot/language.py).
         self.chosen_languages = ChosenLanguages()
+        #: Channels Discord marks as spoiler channels, read from the gateway (bot/spoilers/flags.py).
+        self.discord_spoiler_channels = DiscordSpoilerChannels()
+        self.discord_spoiler_channels.watch(self._connection.parsers)
         #: Every feature's per-guild rows across the bot's leaving and coming back (bot/guilds.py).
         self.guild_keeper = GuildKeeper(
             lambda: self.store,

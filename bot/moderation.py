@@ -13,6 +13,7 @@ from discord import app_commands
 
 from bot.errors import UserError
 from bot.i18n import cmd
+from bot.installs import server_only_group_options
 
 
 class SettingsGroup(app_commands.Group):
@@ -29,6 +30,7 @@ class SettingsGroup(app_commands.Group):
             description=cmd("settings.description"),
             default_permissions=discord.Permissions(manage_guild=True),
             guild_only=True,
+            **server_only_group_options(),
         )
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:

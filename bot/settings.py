@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     tvmaze_timeout: float = Field(default=10.0, ge=1, le=60)
     #: Where proposals are posted: a channel in one of ADMIN_GUILD_IDS.
     release_watch_channel_id: int | None = Field(default=None, gt=0, validate_default=True)
+    #: The application's id, for `python -m bot invite` without a token (the token names it otherwise).
+    application_id: int | None = Field(default=None, gt=0, lt=2**64)
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -123,7 +125,7 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("dev_guild_id", mode="before")
+    @field_validator("dev_guild_id", "application_id", mode="before")
     @classmethod
     def _empty_guild_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

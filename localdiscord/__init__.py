@@ -64,6 +64,22 @@ then 404/10062), webhook token valid 15 min, ``default_member_permissions`` enfo
 (:class:`CommandNotPermitted`; loosen with ``fake.override_command_permissions(g, "settings",
 allow_everyone=True)``).
 
+Where people use the app (interaction ``context``, ``authorizing_integration_owners`` and
+``app_permissions`` as Discord sends them)::
+
+    fake.install_for_user(member)                       # the member adds the app to their account
+    other = fake.add_outside_guild("Other Fans")        # a server that never added the app
+    rec = await fake.slash(other, ch, someone, "character", {"name": "onjo"})   # owners {"1": user}
+    dm = fake.open_dm(member)                           # the bot's DM (context 1); open_dm(a, b): context 2
+    group = fake.open_group_dm("watch party", a, b)     # context 2
+    rec = await fake.slash(None, dm, member.user, "countdown")
+
+A command is refused (:class:`CommandNotPermitted`) where its ``contexts`` or ``integration_types``
+do not allow it; in an outside server a member without Use External Apps gets every answer ephemeral
+(``rec.forced_ephemeral``); the bot may not read or post in an outside server's channels or in others'
+DMs (403/50001). ``guild.set_spoiler_channel(ch)`` / ``guild.set_channel_flags(ch, flags)`` change a
+channel's ``flags`` (CHANNEL_UPDATE).
+
 REST state and recording: ``fake.channel_messages(channel_id)``, ``fake.get_message(id)``,
 ``fake.messages_seen_by(channel_id, user_id)`` (the channel plus that person's ephemeral answers),
 ``fake.deleted_messages``, ``await fake.user_sends_message(ch, member, text)``,
@@ -101,7 +117,21 @@ from .openapi import OpenApiValidator
 from .permissions import ALL_PERMISSIONS, DEFAULT_BOT_PERMISSIONS, DEFAULT_EVERYONE_PERMISSIONS, Overwrite, Permission
 from .pipeline import RequestRecord
 from .server import FakeDiscord, point_discord_py_at, skip_identify_delay, wait_until
-from .state import CATEGORY, FORUM, NEWS, PUBLIC_THREAD, TEXT, VOICE, Channel, Guild, Member, Role, User
+from .state import (
+    CATEGORY,
+    FORUM,
+    IS_SPOILER_CHANNEL,
+    NEWS,
+    PUBLIC_THREAD,
+    TEXT,
+    VOICE,
+    Channel,
+    Guild,
+    Member,
+    PrivateChannel,
+    Role,
+    User,
+)
 
 __all__ = [
     "ALL_PERMISSIONS",
@@ -110,6 +140,7 @@ __all__ = [
     "DEFAULT_EVERYONE_PERMISSIONS",
     "FORUM",
     "IDENTIFY_INTERVAL",
+    "IS_SPOILER_CHANNEL",
     "NEWS",
     "PUBLIC_THREAD",
     "TEXT",
@@ -126,6 +157,7 @@ __all__ = [
     "OpenApiValidator",
     "Overwrite",
     "Permission",
+    "PrivateChannel",
     "RequestRecord",
     "Role",
     "UnknownCommand",

@@ -26,7 +26,7 @@ from .interactions import (
 )
 from .messages import MessageRoutes
 from .pipeline import ApiError, ApiReply, ApiRequest
-from .state import Channel
+from .state import Channel, PrivateChannel
 
 
 def _truthy(value: str | None) -> bool:
@@ -36,11 +36,20 @@ def _truthy(value: str | None) -> bool:
 class CallbackRoutes(MessageRoutes):
     """``/interactions/{id}/{token}/callback`` and ``/webhooks/{application_id}/{token}[/messages/...]``."""
 
-    def _channel_of(self, record: InteractionRecord) -> Channel:
-        found = self.find_channel(record.channel_id or 0)
+    def _channel_of(self, record: InteractionRecord) -> Channel | PrivateChannel:
+        """Where the interaction happened: answers go there wherever it is (a server that did not
+        add the app, a DM), through the interaction only."""
+        found = self.find_place(record.channel_id or 0)
         if found is None:
             raise ApiError(404, 10003, "Unknown Channel")
         return found[1]
+
+    @staticmethod
+    def _forced_private(record: InteractionRecord, body: Json) -> Json:
+        """Discord makes the message ephemeral where it forces answers private."""
+        if not record.forced_ephemeral:
+            return body
+        return {**body, "flags": int(body.get("flags") or 0) | EPHEMERAL}
 
     async def _callback(self, req: ApiRequest) -> ApiReply:
         record = self.interactions.get(int(req.params["interaction_id"]))
@@ -55,6 +64,9 @@ class CallbackRoutes(MessageRoutes):
         body: Json = req.body or {}
         kind = body.get("type")
         data = body.get("data") or {}
+        if kind in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE):
+            data = self._forced_private(record, data)
+            body = {**body, "data": data}
         allowed = {
             APPLICATION_COMMAND: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, MODAL},
             AUTOCOMPLETE: {AUTOCOMPLETE_RESULT},
@@ -112,8 +124,9 @@ class CallbackRoutes(MessageRoutes):
             "response_message_loading": kind == DEFERRED_CHANNEL_MESSAGE,
             "response_message_ephemeral": bool(message and message["flags"] & EPHEMERAL),
             "channel_id": str(record.channel_id),
-            "guild_id": str(record.guild_id),
         }
+        if record.guild_id is not None:
+            interaction["guild_id"] = str(record.guild_id)
         if message is not None:
             interaction["response_message_id"] = message["id"]
         body_out: Json = {"interaction": interaction}
@@ -156,7 +169,7 @@ class CallbackRoutes(MessageRoutes):
         record = self._webhook_record(req)
         if not record.answered:
             raise ApiError(404, 10015, "Unknown Webhook")
-        body: Json = req.body or {}
+        body: Json = self._forced_private(record, req.body or {})
         if self._is_empty(body, req.files):
             self.violations.append("POST /webhooks/{application_id}/{token}: Cannot send an empty message")
             raise ApiError(400, 50006, "Cannot send an empty message")

@@ -19,7 +19,7 @@ from .gateway import FakeGateway
 from .interactions import INTERACTION_TIMEOUT, CommandOverride, InteractionRecord, Upload
 from .openapi import OpenApiValidator
 from .ratelimits import BucketBook, GlobalLimiter, Injection
-from .state import Channel, Guild, SnowflakeFactory, User
+from .state import Channel, Guild, PrivateChannel, SnowflakeFactory, User
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -55,6 +55,12 @@ class FakeCore:
         self.verify_key = secrets.token_hex(32)
 
         self.guilds: dict[int, Guild] = {}
+        #: Servers that never added the app: members who added it to their own account use it there.
+        self.outside_guilds: dict[int, Guild] = {}
+        #: DMs and group DMs where people use the app they added to their account (and the bot's own DMs).
+        self.private_channels: dict[int, PrivateChannel] = {}
+        #: Users who added the app to their own account (a user install).
+        self.user_installs: set[int] = set()
         self.commands: dict[int | None, list[Json]] = {None: []}
         self.command_syncs: list[tuple[int | None, Any]] = []
         self.command_overrides: dict[tuple[int, str], CommandOverride] = {}
@@ -164,6 +170,18 @@ class FakeCore:
             if channel is not None:
                 return guild, channel
         return None
+
+    def find_place(self, channel_id: int) -> tuple[Guild | None, Channel | PrivateChannel] | None:
+        """Any channel an interaction can come from: the bot's guilds', outside guilds', a DM."""
+        found = self.find_channel(channel_id)
+        if found is not None:
+            return found
+        for guild in self.outside_guilds.values():
+            channel = guild.channels.get(channel_id)
+            if channel is not None:
+                return guild, channel
+        private = self.private_channels.get(channel_id)
+        return (None, private) if private is not None else None
 
     def commands_for(self, guild: Guild | None) -> list[Json]:
         """Commands a member of ``guild`` sees: global plus that guild's."""

@@ -3,6 +3,12 @@
 Each builds the INTERACTION_CREATE Discord's client would send (from the commands the
 bot synced and the messages the fake stores), refuses what the client would refuse
 (:class:`CommandNotPermitted`, :class:`InvalidOptions`) and dispatches it to the bot.
+
+Members act in three kinds of place, as on Discord: a server that added the app
+(interaction ``context`` 0), a server that did not, where a member who added the app to
+their own account uses it (also 0, ``authorizing_integration_owners`` names only the
+user), and private channels (``guild=None``): the bot's DM (1), other DMs and group DMs
+(2). A command is offered only where its ``contexts`` and ``integration_types`` allow.
 """
 
 # ruff: noqa: ASYNC109 - helpers take a `timeout` like asyncio.wait_for: tests wait on the bot with a bound.
@@ -33,45 +39,125 @@ from .interactions import (
     new_interaction_token,
 )
 from .permissions import Permission
-from .state import CATEGORY, FORUM, Channel, Guild, Member
+from .state import CATEGORY, DM, FORUM, Channel, Guild, Member, PrivateChannel, User
 
 #: The ``attachment_size_limit`` every interaction carries (10 MiB, a server without boosts).
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+
+#: Interaction contexts: a server, the bot's own DM, any other DM or group DM.
+GUILD_CONTEXT, BOT_DM_CONTEXT, PRIVATE_CHANNEL_CONTEXT = 0, 1, 2
+#: Installation types: the app added to a server, or to a user's account.
+GUILD_INSTALL, USER_INSTALL = 0, 1
+#: ``app_permissions`` in private channels (Discord's documentation), plus Use External Emojis in the bot's DM.
+PRIVATE_APP_PERMISSIONS = int(Permission.ATTACH_FILES | Permission.EMBED_LINKS | Permission.MENTION_EVERYONE)
+
+Place = Channel | PrivateChannel
+Person = Member | User
+
+
+def person_user(who: Person) -> User:
+    return who.user if isinstance(who, Member) else who
 
 
 class MemberDriver(FakeCore):
     """What members do to the bot, as their Discord client would send it."""
 
+    def context_of(self, guild: Guild | None, channel: Place) -> int:
+        """The interaction ``context`` of a place."""
+        if guild is not None:
+            return GUILD_CONTEXT
+        if isinstance(channel, PrivateChannel) and channel.type == DM and channel.with_bot:
+            return BOT_DM_CONTEXT
+        return PRIVATE_CHANNEL_CONTEXT
+
+    def installs_at(self, guild: Guild | None, channel: Place, user: User) -> dict[int, str]:
+        """The installs that can authorise an interaction of ``user`` here, by installation type:
+        the server's (its id; "0" in the bot's DM) and the user's own (their id)."""
+        owners: dict[int, str] = {}
+        if guild is not None and guild.id in self.guilds:
+            owners[GUILD_INSTALL] = str(guild.id)
+        elif guild is None and self.context_of(guild, channel) == BOT_DM_CONTEXT:
+            owners[GUILD_INSTALL] = "0"
+        if user.id in self.user_installs:
+            owners[USER_INSTALL] = str(user.id)
+        return owners
+
     def _interaction_base(
-        self, guild: Guild, channel: Channel, member: Member, kind: int, data: Json, locale: str
+        self,
+        guild: Guild | None,
+        channel: Place,
+        member: Person,
+        kind: int,
+        data: Json,
+        locale: str,
+        *,
+        owners: dict[int, str] | None = None,
     ) -> Json:
         interaction_id = self.new_id()
-        perms = guild.permissions_in(member, channel)
-        channel_payload = channel.to_payload() | {"permissions": str(perms)}
-        return {
+        user = person_user(member)
+        context = self.context_of(guild, channel)
+        authorizing = owners if owners is not None else self.installs_at(guild, channel, user)
+        payload: Json = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
             "type": kind,
             "data": data,
-            "guild": {"id": str(guild.id), "locale": guild.preferred_locale, "features": []},
-            "guild_id": str(guild.id),
-            "channel": channel_payload,
-            "channel_id": str(channel.id),
-            "member": member.to_payload(permissions=perms),
             "token": new_interaction_token(interaction_id),
             "version": 1,
-            "app_permissions": str(guild.bot_permissions_in(channel)),
             "locale": locale,
-            "guild_locale": guild.preferred_locale,
             "entitlements": [],
             "entitlement_sku_ids": [],
-            "authorizing_integration_owners": {"0": str(guild.id)},
-            "context": 0,
+            "authorizing_integration_owners": {str(key): value for key, value in sorted(authorizing.items())},
+            "context": context,
             "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
+            "channel_id": str(channel.id),
         }
+        if guild is None or not isinstance(channel, Channel) or not isinstance(member, Member):
+            extra = int(Permission.USE_EXTERNAL_EMOJIS) if context == BOT_DM_CONTEXT else 0
+            payload["channel"] = channel.to_payload()
+            payload["user"] = user.to_payload()
+            payload["app_permissions"] = str(PRIVATE_APP_PERMISSIONS | extra)
+            return payload
+        perms = guild.permissions_in(member, channel)
+        installed = guild.id in self.guilds
+        payload.update(
+            {
+                "guild": {"id": str(guild.id), "locale": guild.preferred_locale, "features": []},
+                "guild_id": str(guild.id),
+                "channel": channel.to_payload() | {"permissions": str(perms)},
+                "member": member.to_payload(permissions=perms),
+                "app_permissions": str(
+                    guild.bot_permissions_in(channel) if installed else guild.everyone_permissions_in(channel)
+                ),
+                "guild_locale": guild.preferred_locale,
+            }
+        )
+        return payload
 
-    def _gate(self, guild: Guild, channel: Channel, member: Member, root: Json) -> None:
-        """Discord hides commands the member may not use; the fake refuses to invoke them."""
+    def _gate(self, guild: Guild | None, channel: Place, member: Person, root: Json) -> None:
+        """Discord offers a command only where its contexts and installs allow, and hides
+        commands the member may not use; the fake refuses to invoke them."""
+        context = self.context_of(guild, channel)
+        contexts = root.get("contexts")
+        if contexts is None:
+            # Commands synced without contexts: servers, and the bot's DM unless dm_permission is false.
+            contexts = [GUILD_CONTEXT] + ([BOT_DM_CONTEXT] if root.get("dm_permission", True) else [])
+        where = {GUILD_CONTEXT: "in servers", BOT_DM_CONTEXT: "in the bot's DM", PRIVATE_CHANNEL_CONTEXT: "in DMs"}
+        if context not in contexts:
+            raise CommandNotPermitted(
+                f"/{root['name']} is not available {where[context]} (contexts={contexts})", reason="context"
+            )
+        user = person_user(member)
+        installs = set(root.get("integration_types") or [GUILD_INSTALL]) & set(self.installs_at(guild, channel, user))
+        if not installs:
+            raise CommandNotPermitted(
+                f"/{root['name']} is not offered to {user.username} here: integration_types="
+                f"{root.get('integration_types')}, and the app is installed {sorted(self.installs_at(guild, channel, user))}",
+                # A command a member's own install would offer, or one for servers that added the bot only.
+                reason="install" if USER_INSTALL in (root.get("integration_types") or []) else "context",
+            )
+        if guild is None or not isinstance(channel, Channel) or not isinstance(member, Member):
+            return
         perms = guild.permissions_in(member, channel)
         if channel.type in (CATEGORY, FORUM):
             raise InvalidOptions(
@@ -81,20 +167,36 @@ class MemberDriver(FakeCore):
             raise CommandNotPermitted(f"{member.user.username} cannot see #{channel.name}")
         if not perms & Permission.USE_APPLICATION_COMMANDS:
             raise CommandNotPermitted(f"{member.user.username} lacks USE_APPLICATION_COMMANDS in #{channel.name}")
-        contexts = root.get("contexts")
-        if contexts is not None and 0 not in contexts:
-            raise CommandNotPermitted(f"/{root['name']} is not available in guilds (contexts={contexts})")
+        if guild.id not in self.guilds:
+            return  # a server's command permissions are for apps it installed
         override = self.command_overrides.get((guild.id, root["name"]))
         if not command_allowed(root, member_permissions=perms, override=override, member=member):
             raise CommandNotPermitted(
                 f"{member.user.username} lacks default_member_permissions={root.get('default_member_permissions')} for /{root['name']}"
             )
 
+    def offers(self, guild: Guild | None, channel: Place, member: Person, root: Json) -> CommandNotPermitted | None:
+        """None when Discord's client offers the command ``root`` to ``member`` here, else why not."""
+        try:
+            self._gate(guild, channel, member, root)
+        except CommandNotPermitted as refused:
+            return refused
+        return None
+
+    def forces_ephemeral(self, guild: Guild | None, channel: Place, member: Person) -> bool:
+        """A server that did not add the app lets a member without Use External Apps use it,
+        but only privately: Discord makes the app's answers ephemeral."""
+        if guild is None or guild.id in self.guilds or not isinstance(channel, Channel):
+            return False
+        if not isinstance(member, Member):
+            return False
+        return not guild.permissions_in(member, channel) & Permission.USE_EXTERNAL_APPS
+
     def _command_data(
         self,
-        guild: Guild,
-        channel: Channel,
-        member: Member,
+        guild: Guild | None,
+        channel: Place,
+        member: Person,
         path: str,
         options: Mapping[str, Any] | None,
         *,
@@ -128,9 +230,9 @@ class MemberDriver(FakeCore):
 
     async def slash(
         self,
-        guild: Guild,
-        channel: Channel,
-        member: Member,
+        guild: Guild | None,
+        channel: Place,
+        member: Person,
         command: str,
         options: Mapping[str, Any] | None = None,
         *,
@@ -145,16 +247,18 @@ class MemberDriver(FakeCore):
         """
         root, data = self._command_data(guild, channel, member, command, options)
         payload = self._interaction_base(guild, channel, member, APPLICATION_COMMAND, data, locale)
-        record = await self.dispatch_interaction(payload, command_name=root["name"])
+        record = await self.dispatch_interaction(
+            payload, command_name=root["name"], forced_ephemeral=self.forces_ephemeral(guild, channel, member)
+        )
         if wait:
             await record.wait_acknowledged(timeout)
         return record
 
     async def autocomplete(
         self,
-        guild: Guild,
-        channel: Channel,
-        member: Member,
+        guild: Guild | None,
+        channel: Place,
+        member: Person,
         command: str,
         focused: str,
         value: str = "",
@@ -195,9 +299,9 @@ class MemberDriver(FakeCore):
 
     async def _component_interaction(
         self,
-        guild: Guild,
-        channel: Channel,
-        member: Member,
+        guild: Guild | None,
+        channel: Place,
+        member: Person,
         message: Json | int,
         custom_id: str,
         data: Json,
@@ -213,18 +317,32 @@ class MemberDriver(FakeCore):
         data = {"custom_id": custom_id, "component_type": comp["type"], **data}
         if "id" in comp:
             data["id"] = comp["id"]
-        payload = self._interaction_base(guild, channel, member, MESSAGE_COMPONENT, data, locale)
+        # A press is authorised by the installs that authorised the message's command.
+        owners = (stored.get("interaction_metadata") or {}).get("authorizing_integration_owners")
+        payload = self._interaction_base(
+            guild,
+            channel,
+            member,
+            MESSAGE_COMPONENT,
+            data,
+            locale,
+            owners={int(key): value for key, value in owners.items()} if owners else None,
+        )
         payload["message"] = stored
-        record = await self.dispatch_interaction(payload, source_message_id=int(stored["id"]))
+        record = await self.dispatch_interaction(
+            payload,
+            source_message_id=int(stored["id"]),
+            forced_ephemeral=self.forces_ephemeral(guild, channel, member),
+        )
         if wait:
             await record.wait_acknowledged(timeout)
         return record
 
     async def click(
         self,
-        guild: Guild,
-        channel: Channel,
-        member: Member,
+        guild: Guild | None,
+        channel: Place,
+        member: Person,
         message: Json | int,
         custom_id: str,
         *,
@@ -242,9 +360,9 @@ class MemberDriver(FakeCore):
 
     async def select(
         self,
-        guild: Guild,
-        channel: Channel,
-        member: Member,
+        guild: Guild | None,
+        channel: Place,
+        member: Person,
         message: Json | int,
         custom_id: str,
         values: list[str],
@@ -277,9 +395,9 @@ class MemberDriver(FakeCore):
 
     async def submit_modal(
         self,
-        guild: Guild,
-        channel: Channel,
-        member: Member,
+        guild: Guild | None,
+        channel: Place,
+        member: Person,
         modal_from: InteractionRecord,
         values: Mapping[str, str],
         *,
@@ -297,7 +415,9 @@ class MemberDriver(FakeCore):
         source = modal_from.source_message_id
         if source is not None and source in self._messages:
             payload["message"] = self._messages[source]
-        record = await self.dispatch_interaction(payload, source_message_id=source)
+        record = await self.dispatch_interaction(
+            payload, source_message_id=source, forced_ephemeral=self.forces_ephemeral(guild, channel, member)
+        )
         if wait:
             await record.wait_acknowledged(timeout)
         return record
@@ -328,8 +448,12 @@ class MemberDriver(FakeCore):
         *,
         source_message_id: int | None = None,
         command_name: str | None = None,
+        forced_ephemeral: bool = False,
     ) -> InteractionRecord:
-        """Register and dispatch INTERACTION_CREATE without waiting for the bot."""
+        """Register and dispatch INTERACTION_CREATE without waiting for the bot.
+
+        ``forced_ephemeral``: Discord makes every answer private (a member without Use External
+        Apps in a server that did not add the app)."""
         interaction_id = int(payload["id"])
         record = InteractionRecord(
             id=interaction_id,
@@ -341,6 +465,7 @@ class MemberDriver(FakeCore):
             source_message_id=source_message_id,
             command_name=command_name,
             timeout=self.interaction_timeout,
+            forced_ephemeral=forced_ephemeral,
         )
         self.interactions[interaction_id] = record
         self._interactions_by_token[record.token] = record

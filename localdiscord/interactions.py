@@ -48,7 +48,13 @@ class InvalidOptions(FakeDiscordError, ValueError):
 
 
 class CommandNotPermitted(FakeDiscordError, PermissionError):
-    """The member lacks the command's default_member_permissions; Discord hides it."""
+    """Discord hides the command from this member here. ``reason``: "permission" (they lack its
+    default_member_permissions or cannot use commands in the channel), "context" (not offered in
+    this kind of place) or "install" (no install of the app that offers it here)."""
+
+    def __init__(self, message: str, reason: str = "permission") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class InteractionTimeout(FakeDiscordError, TimeoutError):
@@ -92,6 +98,8 @@ class InteractionRecord:
     source_message_id: int | None = None
     command_name: str | None = None
     timeout: float = INTERACTION_TIMEOUT
+    #: Discord makes the answers ephemeral whatever the bot asks (see ``MemberDriver.forces_ephemeral``).
+    forced_ephemeral: bool = False
     _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     # -- what the bot answered ------------------------------------------------
@@ -236,9 +244,9 @@ def nest_options(chain: list[Json], leaf: list[Json]) -> list[Json]:
 class OptionContext:
     """What typing an option needs: where, who, and a sink for uploads."""
 
-    guild: Guild
-    channel: Channel
-    member: Member
+    guild: Guild | None
+    channel: Any
+    member: Any
     new_id: Callable[[], int]
     attachment_url: Callable[[int, str], str]
     uploads: dict[int, Upload]
@@ -247,7 +255,14 @@ class OptionContext:
     def _section(self, name: str) -> Json:
         return self.resolved.setdefault(name, {})
 
+    def _guild(self, kind: str) -> Guild:
+        if self.guild is None:
+            raise InvalidOptions(f"{kind} options in private channels are not modelled by the local Discord")
+        return self.guild
+
     def resolve_user(self, who: Member | User | int) -> str:
+        self._guild("user")
+        assert self.guild is not None
         user_id = who.id if isinstance(who, (Member, User)) else int(who)
         member = self.guild.members.get(user_id)
         user = member.user if member else who if isinstance(who, User) else None
@@ -260,6 +275,8 @@ class OptionContext:
         return str(user_id)
 
     def resolve_role(self, role: Role | int) -> str:
+        self._guild("role")
+        assert self.guild is not None
         role_id = role.id if isinstance(role, Role) else int(role)
         if role_id not in self.guild.roles:
             raise InvalidOptions(f"role {role_id} is not in guild {self.guild.name}")
@@ -268,9 +285,10 @@ class OptionContext:
 
     def resolve_channel(self, channel: Channel | int, allowed_types: list[int] | None) -> str:
         channel_id = channel.id if isinstance(channel, Channel) else int(channel)
-        target = self.guild.channels.get(channel_id)
+        guild = self._guild("channel")
+        target = guild.channels.get(channel_id)
         if target is None:
-            raise InvalidOptions(f"channel {channel_id} is not in guild {self.guild.name}")
+            raise InvalidOptions(f"channel {channel_id} is not in guild {guild.name}")
         if allowed_types and target.type not in allowed_types:
             raise InvalidOptions(f"#{target.name} (type {target.type}) is not one of channel_types {allowed_types}")
         payload: Json = {
@@ -280,7 +298,7 @@ class OptionContext:
             "guild_id": str(target.guild_id),
             "parent_id": str(target.parent_id) if target.parent_id else None,
             "flags": 0,
-            "permissions": str(self.guild.permissions_in(self.member, target)),
+            "permissions": str(guild.permissions_in(self.member, target)),
         }
         if target.type in THREAD_TYPES:
             full = target.to_payload()

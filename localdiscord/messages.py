@@ -19,7 +19,7 @@ from .gateway import MESSAGE_CONTENT
 from .interactions import APPLICATION_COMMAND, EPHEMERAL, LOADING, InteractionRecord, Upload
 from .permissions import Permission
 from .pipeline import ApiError, ApiReply, ApiRequest, count, snowflake
-from .state import CATEGORY, FORUM, Channel, Guild, Member, User, iso_timestamp, parse_snowflake
+from .state import CATEGORY, FORUM, Channel, Guild, Member, PrivateChannel, User, iso_timestamp, parse_snowflake
 
 NONCE_WINDOW = 5 * 60.0
 MESSAGE_EDITABLE = ("content", "embeds", "components", "flags", "allowed_mentions", "poll")
@@ -129,7 +129,7 @@ class MessageRoutes(FakeCore):
 
     def _new_message(
         self,
-        channel: Channel,
+        channel: Channel | PrivateChannel,
         body: Json,
         *,
         author: User | None = None,
@@ -142,7 +142,6 @@ class MessageRoutes(FakeCore):
         message: Json = {
             "id": str(message_id),
             "channel_id": str(channel.id),
-            "guild_id": str(channel.guild_id),
             "author": author.to_payload(),
             "content": body.get("content") or "",
             "timestamp": iso_timestamp(),
@@ -158,6 +157,8 @@ class MessageRoutes(FakeCore):
             "type": message_type,
             "flags": int(body.get("flags") or 0),
         }
+        if channel.guild_id is not None:
+            message["guild_id"] = str(channel.guild_id)
         if body.get("poll"):
             message["poll"] = body["poll"]
         reference = body.get("message_reference")
@@ -177,9 +178,10 @@ class MessageRoutes(FakeCore):
             message["message_reference"] = {
                 "type": 0,
                 "channel_id": str(channel.id),
-                "guild_id": str(channel.guild_id),
                 "message_id": str(reference["message_id"]),
             }
+            if channel.guild_id is not None:
+                message["message_reference"]["guild_id"] = str(channel.guild_id)
             message["referenced_message"] = referenced
             message["type"] = 19
         if record is not None:
@@ -283,8 +285,10 @@ class MessageRoutes(FakeCore):
 
     async def _announce_message(self, event: str, message: Json) -> None:
         if not message["flags"] & EPHEMERAL:
-            guild = self.guilds.get(int(message["guild_id"]))
-            member = guild.members.get(int(message["author"]["id"])) if guild else None
+            guild = self.guilds.get(int(message.get("guild_id") or 0))
+            if guild is None:
+                return  # the bot hears only of messages in its servers (its DMs need an intent it lacks)
+            member = guild.members.get(int(message["author"]["id"]))
             await self.dispatch(event, self._gateway_message(message, member))
 
     # == REST: channels ===================================================================
@@ -292,6 +296,10 @@ class MessageRoutes(FakeCore):
     def _channel_for_bot(self, req: ApiRequest, *, need: int = 0) -> tuple[Guild, Channel, int]:
         found = self.find_channel(int(req.params["channel_id"]))
         if found is None:
+            if self.find_place(int(req.params["channel_id"])) is not None:
+                # A server that did not add the app, or someone else's DM: the app answers
+                # interactions there, but cannot read or post on its own.
+                raise ApiError(403, 50001, "Missing Access")
             raise ApiError(404, 10003, "Unknown Channel")
         guild, channel = found
         perms = guild.bot_permissions_in(channel)

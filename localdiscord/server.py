@@ -30,7 +30,7 @@ from .core import API_PREFIX
 from .driver import MemberDriver
 from .gateway import GUILD_MEMBERS
 from .pipeline import ApiError, ApiReply, ApiRequest, RequestPipeline
-from .state import Channel, Guild, Member, User
+from .state import DM, GROUP_DM, Channel, Guild, Member, PrivateChannel, User
 
 
 class FakeDiscord(RequestPipeline, CommandRoutes, CallbackRoutes, MemberDriver):
@@ -107,6 +107,49 @@ class FakeDiscord(RequestPipeline, CommandRoutes, CallbackRoutes, MemberDriver):
         guild.members[owner.id] = Member(user=owner, guild_id=guild_id)
         self.rejoin_guild(guild)
         return guild
+
+    def add_outside_guild(self, name: str, owner_id: int | None = None, *, locale: str = "en-US") -> Guild:
+        """A server that never added the app: the bot hears nothing of it and may not read or post
+        there, but members who added the app to their own account use its commands there."""
+        owner = User(id=owner_id or self.new_id(), username=f"{name.lower().replace(' ', '-')}-owner")
+        guild = Guild(
+            id=self.new_id(),
+            name=name,
+            owner_id=owner.id,
+            bot_user=self.bot_user,
+            new_id=self.new_id,
+            preferred_locale=locale,
+            bot_installed=False,
+        )
+        guild.members[owner.id] = Member(user=owner, guild_id=guild.id)
+        self.outside_guilds[guild.id] = guild
+        return guild
+
+    def install_for_user(self, who: Member | User) -> None:
+        """A person adds the app to their own account (the user install link)."""
+        self.user_installs.add(who.id)
+
+    def uninstall_for_user(self, who: Member | User) -> None:
+        """A person removes the app from their account (Settings > Authorized Apps)."""
+        self.user_installs.discard(who.id)
+
+    def open_dm(self, who: Member | User, other: Member | User | None = None) -> PrivateChannel:
+        """A DM: with the bot (``other`` None), or between two people."""
+        user = who.user if isinstance(who, Member) else who
+        if other is None:
+            channel = PrivateChannel(id=self.new_id(), type=DM, recipients=[user], with_bot=True)
+        else:
+            peer = other.user if isinstance(other, Member) else other
+            channel = PrivateChannel(id=self.new_id(), type=DM, recipients=[user, peer])
+        self.private_channels[channel.id] = channel
+        return channel
+
+    def open_group_dm(self, name: str, *people: Member | User) -> PrivateChannel:
+        """A group DM of some people (never the bot: bots cannot be in group DMs)."""
+        users = [p.user if isinstance(p, Member) else p for p in people]
+        channel = PrivateChannel(id=self.new_id(), type=GROUP_DM, recipients=users, name=name)
+        self.private_channels[channel.id] = channel
+        return channel
 
     def set_guild_locale(self, guild: Guild, locale: str) -> None:
         """A server changes its language in Server Settings: GUILD_UPDATE; later interactions carry it as guild_locale."""

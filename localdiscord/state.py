@@ -35,6 +35,11 @@ SNOWFLAKE_MAX = 2**64 - 1
 #: Channel types the fake knows how to serialise.
 TEXT, VOICE, CATEGORY, NEWS, PUBLIC_THREAD, PRIVATE_THREAD, FORUM = 0, 2, 4, 5, 11, 12, 15
 THREAD_TYPES = frozenset({10, PUBLIC_THREAD, PRIVATE_THREAD})
+#: Private channel types: a DM (with the bot, or between two people) and a group DM.
+DM, GROUP_DM = 1, 3
+#: A channel's flag for Discord's native spoiler channels (July 2026, discord-api-docs #8465):
+#: members opt in to see its content. Discord ignores it on an NSFW channel.
+IS_SPOILER_CHANNEL = 1 << 21
 
 Notify = Callable[[str, dict[str, Any]], None]
 Json = dict[str, Any]
@@ -167,6 +172,8 @@ class Channel:
     archived: bool = False
     locked: bool = False
     last_message_id: int | None = None
+    #: The channel's ``flags`` (IS_SPOILER_CHANNEL among them), set with :meth:`Guild.set_channel_flags`.
+    flags: int = 0
 
     @property
     def is_thread(self) -> bool:
@@ -183,7 +190,7 @@ class Channel:
             "id": str(self.id),
             "type": self.type,
             "name": self.name,
-            "flags": 0,
+            "flags": self.flags,
             "parent_id": str(self.parent_id) if self.parent_id is not None else None,
         }
         if include_guild_id:
@@ -237,6 +244,37 @@ class Channel:
 
 
 @dataclass
+class PrivateChannel:
+    """A DM or group DM. The bot reads it only through interactions used there; it is a
+    recipient only of its own DMs (``with_bot``)."""
+
+    id: int
+    type: int
+    recipients: list[User]
+    name: str | None = None
+    with_bot: bool = False
+    last_message_id: int | None = None
+    guild_id: None = None
+
+    @property
+    def is_thread(self) -> bool:
+        return False
+
+    def to_payload(self, *, include_guild_id: bool = True) -> Json:
+        """The channel object Discord sends for a private channel (recipients without the viewer)."""
+        payload: Json = {
+            "id": str(self.id),
+            "type": self.type,
+            "flags": 0,
+            "last_message_id": str(self.last_message_id) if self.last_message_id else None,
+            "recipients": [user.to_payload() for user in self.recipients],
+        }
+        if self.type == GROUP_DM:
+            payload.update({"name": self.name, "icon": None, "owner_id": str(self.recipients[0].id)})
+        return payload
+
+
+@dataclass
 class Member:
     """A guild member: a user plus guild-specific role ids and nickname."""
 
@@ -282,7 +320,8 @@ class Guild:
     """A guild with its roles, channels, threads and members.
 
     The bot joins every guild on creation, with a managed role carrying
-    :data:`DEFAULT_BOT_PERMISSIONS`.
+    :data:`DEFAULT_BOT_PERMISSIONS`, unless ``bot_installed`` is False: a server that never
+    added the app, where members who added it to their own account still use its commands.
     """
 
     id: int
@@ -296,11 +335,14 @@ class Guild:
     channels: dict[int, Channel] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
     bot_role: Role | None = None
+    bot_installed: bool = True
 
     def __post_init__(self) -> None:
         self.roles[self.id] = Role(
             id=self.id, guild_id=self.id, name="@everyone", permissions=DEFAULT_EVERYONE_PERMISSIONS
         )
+        if not self.bot_installed:
+            return
         self.bot_role = self.add_role(
             self.bot_user.username, DEFAULT_BOT_PERMISSIONS, managed=True, bot_id=self.bot_user.id
         )
@@ -376,6 +418,16 @@ class Guild:
         self.channels[thread.id] = thread
         self._announce("THREAD_CREATE", {**thread.to_payload(), "newly_created": True})
         return thread
+
+    def set_channel_flags(self, channel: Channel, flags: int) -> None:
+        """A moderator changes a channel's settings in Discord (CHANNEL_UPDATE, THREAD_UPDATE for a thread)."""
+        channel.flags = int(flags)
+        self._announce("THREAD_UPDATE" if channel.is_thread else "CHANNEL_UPDATE", channel.to_payload())
+
+    def set_spoiler_channel(self, channel: Channel, on: bool = True) -> None:
+        """Turn Discord's own spoiler channel setting of ``channel`` on or off."""
+        flags = channel.flags | IS_SPOILER_CHANNEL if on else channel.flags & ~IS_SPOILER_CHANNEL
+        self.set_channel_flags(channel, flags)
 
     def archive_thread(self, thread: Channel) -> None:
         """A thread goes quiet and Discord archives it (THREAD_UPDATE once connected).
@@ -472,6 +524,19 @@ class Guild:
     def bot_permissions_in(self, channel: Channel) -> int:
         """What Discord would put in ``app_permissions`` for this channel."""
         return self.permissions_in(self.bot_user.id, channel)
+
+    def everyone_permissions_in(self, channel: Channel) -> int:
+        """@everyone's permissions in a channel: the fake's ``app_permissions`` for an app that is
+        not a member (a member's own install), which has no role of its own there."""
+        source = self.channels.get(channel.parent_id) if channel.is_thread and channel.parent_id else channel
+        return apply_overwrites(
+            self.everyone.permissions,
+            guild_id=self.id,
+            member_id=0,
+            member_role_ids=(),
+            overwrites=source.overwrites if source is not None else [],
+            is_thread=channel.is_thread,
+        )
 
     # -- serialisation ------------------------------------------------------------
 
@@ -574,6 +639,7 @@ __all__ = [
     "Member",
     "Overwrite",
     "Permission",
+    "PrivateChannel",
     "Role",
     "SnowflakeFactory",
     "User",

@@ -2,7 +2,9 @@
 
 The page is a Discord client for one person: every command, click and pick goes through
 the local Discord exactly as a Discord client's would (the fake builds the interaction
-from the commands the bot synced), and what the page shows is what the bot sent.
+from the commands the bot synced), and what the page shows is what the bot sent. The
+page's own words (headers, hints, notices) follow the language picked for the client, as
+Discord's client does: they are the ``preview.page`` entries of the bot's catalogs.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 import discord
 from aiohttp import web
 
-from bot.i18n import LOCALES_DIR
+from bot.i18n import LOCALES_DIR, catalog, language_of, t
 from localdiscord import (
+    IS_SPOILER_CHANNEL,
     CommandNotPermitted,
     FakeDiscord,
     FakeDiscordError,
@@ -26,9 +29,9 @@ from localdiscord import (
     Permission,
     UnknownCommand,
 )
-from localdiscord.interactions import MODAL, command_allowed, find_command
+from localdiscord.interactions import MODAL, find_command
 from localdiscord.pipeline import foreign_request
-from localdiscord.state import NEWS, THREAD_TYPES, Channel, Member, parse_snowflake
+from localdiscord.state import NEWS, THREAD_TYPES, Channel, Guild, Member, PrivateChannel, User, parse_snowflake
 
 from .world import PreviewWorld
 
@@ -41,8 +44,31 @@ Json = dict[str, Any]
 SNOWFLAKE_OPTIONS = (6, 7, 8, 9)
 
 
+#: The catalog entries of the page's own words.
+PAGE_WORDS = "preview.page."
+
+
 class PageError(Exception):
-    """Something the page shows the person as a notice (never a bot answer)."""
+    """Something the page shows the person as a notice (never a bot answer): a ``preview.page`` key."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+    def text(self, locale: str) -> str:
+        return t(PAGE_WORDS + self.key, locale, **self.values)
+
+
+def page_words(locale: str) -> dict[str, str]:
+    """The page's own words in the client's language (templates with ``{name}`` placeholders)."""
+    english = catalog("en")
+    chosen = catalog(language_of(locale))
+    return {
+        key.removeprefix(PAGE_WORDS): str(chosen.get(key, value))
+        for key, value in english.items()
+        if key.startswith(PAGE_WORDS)
+    }
 
 
 def client_locales() -> list[Json]:
@@ -97,12 +123,16 @@ def permission_names(bits: int) -> str:
     return ", ".join(names.get(flag, (flag.name or "").replace("_", " ").title()) for flag in Permission if bits & flag)
 
 
-def page_id(body: Json, key: str, missing: str) -> int:
-    """The id the page sent under ``key`` (a snowflake string, as every id on the page is)."""
+def page_id(body: Json, key: str, missing: str, **values: Any) -> int:
+    """The id the page sent under ``key`` (a snowflake string, as every id on the page is);
+    else the notice ``missing`` (a ``preview.page`` key)."""
     number = parse_snowflake(body.get(key))
     if number is None:
-        raise PageError(missing)
+        raise PageError(missing, **values)
     return number
+
+
+Place = tuple[Guild | None, Channel | PrivateChannel]
 
 
 class PreviewSite:
@@ -179,13 +209,14 @@ class PreviewSite:
                     return web.json_response({"error": "the request body is not JSON"}, status=400)
                 if isinstance(posted, dict):
                     body.update(posted)
+            locale = self._known_locale(body)
             try:
                 return web.json_response(await handler(body))
             except PageError as exc:
-                return web.json_response({"error": str(exc)}, status=400)
+                return web.json_response({"error": exc.text(locale)}, status=400)
             except FakeDiscordError as exc:
                 # What a Discord client would refuse to send, said plainly.
-                return web.json_response({"error": str(exc)}, status=400)
+                return web.json_response({"error": t(PAGE_WORDS + "refused", locale, reason=str(exc))}, status=400)
 
         return endpoint
 
@@ -193,78 +224,138 @@ class PreviewSite:
         return web.FileResponse(STATIC_DIR / "index.html")
 
     def _member(self, body: Json) -> Member:
-        member = self.world.guild.members.get(page_id(body, "member", "pick who you are acting as"))
+        """The persona acted as (their member of the preview's first server)."""
+        member = self.world.guild.members.get(page_id(body, "member", "pick_member"))
         if member is None or self.world.persona(member.id) is None:
-            raise PageError("pick who you are acting as")
+            raise PageError("pick_member")
         return member
 
-    def _channel(self, body: Json) -> Channel:
-        channel = self.world.guild.channels.get(page_id(body, "channel", "pick a channel"))
-        if channel is None:
-            raise PageError("pick a channel")
-        return channel
+    def _place(self, body: Json, member: Member) -> Place:
+        """The server (None: a DM) and the channel the page is in; a DM only the persona's own."""
+        channel_id = page_id(body, "channel", "pick_channel")
+        for guild in (self.world.guild, self.world.club):
+            channel = guild.channels.get(channel_id)
+            if channel is not None:
+                return guild, channel
+        dm = self.world.dms.get(member.id)
+        if dm is not None and dm.id == channel_id:
+            return None, dm
+        raise PageError("pick_channel")
+
+    def _where(self, body: Json) -> tuple[Guild | None, Channel | PrivateChannel, Member | User, str]:
+        """Where, as whom (their member of that server, or their user in a DM) and in which language."""
+        member = self._member(body)
+        guild, channel = self._place(body, member)
+        actor: Member | User = guild.members[member.id] if guild is not None else member.user
+        return guild, channel, actor, self._locale(body)
+
+    @staticmethod
+    def _known_locale(body: Json) -> str:
+        locale = str(body.get("locale") or "en-US")
+        return locale if locale in {loc["code"] for loc in client_locales()} else "en-US"
 
     def _locale(self, body: Json) -> str:
         locale = str(body.get("locale") or "en-US")
         if locale not in {loc["code"] for loc in client_locales()}:
-            raise PageError(f"the bot has no catalog for {locale}")
+            raise PageError("no_catalog", locale=locale)
         return locale
 
     # -- what the page shows -------------------------------------------------------------
 
+    @staticmethod
+    def _channel_view(channel: Channel | PrivateChannel, name: str) -> Json:
+        if isinstance(channel, PrivateChannel):
+            kind = "dm"
+        else:
+            kind = "thread" if channel.type in THREAD_TYPES else "announcements" if channel.type == NEWS else "text"
+        return {
+            "id": str(channel.id),
+            "name": name,
+            "kind": kind,
+            "topic": getattr(channel, "topic", None),
+            "parent": str(channel.parent_id) if isinstance(channel, Channel) and channel.parent_id else None,
+            "last_message_id": str(channel.last_message_id) if channel.last_message_id else None,
+            "spoiler_channel": isinstance(channel, Channel) and bool(channel.flags & IS_SPOILER_CHANNEL) and not channel.nsfw,
+        }
+
     async def _state(self, body: Json) -> Json:
         guild = self.world.guild
         member = self._member(body) if body.get("member") else self.world.personas[0].member
-        channels = [self.world.general, self.world.thread, self.world.spoilers, self.world.announcements]
-        usable = []
-        for command in self.fake.commands_for(guild):
-            allowed = command_allowed(
-                command,
-                member_permissions=guild.guild_permissions(member),
-                override=self.fake.command_overrides.get((guild.id, command["name"])),
-                member=member,
-            )
-            if allowed:
-                usable.append(command)
+        locale = self._known_locale(body)
+        try:
+            place_guild, place = self._place(body, member) if body.get("channel") else (guild, self.world.general)
+        except PageError:
+            place_guild, place = guild, self.world.general
+        actor: Member | User = place_guild.members[member.id] if place_guild is not None else member.user
+        usable = [
+            command
+            for command in self.fake.commands_for(place_guild)
+            if self.fake.offers(place_guild, place, actor, command) is None
+        ]
+        dm = self.world.dms[member.id]
+        words = page_words(locale)
+        places = [
+            {
+                "id": str(guild.id),
+                "name": guild.name,
+                "installed": True,
+                "channels": [
+                    self._channel_view(c, c.name)
+                    for c in (
+                        self.world.general,
+                        self.world.thread,
+                        self.world.spoilers,
+                        self.world.announcements,
+                        self.world.spoiler_room,
+                    )
+                ],
+            },
+            {
+                "id": str(self.world.club.id),
+                "name": self.world.club.name,
+                "installed": False,
+                "channels": [self._channel_view(self.world.club_chat, self.world.club_chat.name)],
+            },
+            {
+                "id": "dms",
+                "name": words["direct_messages"],
+                "installed": True,
+                "channels": [self._channel_view(dm, self.fake.bot_user.username)],
+            },
+        ]
+        everyone = {**self.world.club.members, **guild.members}
+        channels = {**self.world.club.channels, **guild.channels}
         return {
             "ready": self.fake.gateway.ready.is_set() and bool(self.fake.commands_for(None)),
             "bot": {"id": str(self.fake.bot_user.id), "name": self.fake.bot_user.username},
             "guild": {"id": str(guild.id), "name": guild.name},
-            "channels": [
-                {
-                    "id": str(c.id),
-                    "name": c.name,
-                    "kind": "thread" if c.type in THREAD_TYPES else "announcements" if c.type == NEWS else "text",
-                    "topic": c.topic,
-                    "parent": str(c.parent_id) if c.parent_id else None,
-                    "last_message_id": str(c.last_message_id) if c.last_message_id else None,
-                }
-                for c in channels
-            ],
+            "places": places,
+            "channels": places[0]["channels"],
             "members": [
                 {"id": str(p.member.id), "key": p.key, "name": p.label, "about": p.about} for p in self.world.personas
             ],
             "locales": client_locales(),
+            "words": words,
             "commands": flatten_commands(usable),
             "names": {
-                "users": {str(m.id): m.user.global_name or m.user.username for m in guild.members.values()},
-                "channels": {str(c.id): c.name for c in guild.channels.values()},
+                "users": {str(m.id): m.user.global_name or m.user.username for m in everyone.values()},
+                "channels": {str(c.id): c.name for c in channels.values()},
                 "roles": {str(r.id): r.name for r in guild.roles.values()},
             },
         }
 
     async def _messages(self, body: Json) -> Json:
-        channel = self._channel(body)
         member = self._member(body)
+        _, channel = self._place(body, member)
         return {"messages": self.fake.messages_seen_by(channel.id, member.id)}
 
     # -- what the person does ---------------------------------------------------------------
 
-    def _typed_options(self, command: str, raw: Any) -> Json:
+    def _typed_options(self, guild: Guild | None, command: str, raw: Any) -> Json:
         """The page sends text; type each value by the option the bot registered."""
         if not isinstance(raw, dict):
-            raise PageError("options must be an object")
-        _, _, leaf = find_command(self.fake.commands_for(self.world.guild), command)
+            raise PageError("bad_options")
+        _, _, leaf = find_command(self.fake.commands_for(guild), command)
         schemas = {o["name"]: o for o in leaf}
         typed: Json = {}
         for name, value in raw.items():
@@ -280,45 +371,57 @@ class PreviewSite:
                 elif kind == 5:
                     typed[name] = value if isinstance(value, bool) else str(value).lower() == "true"
                 elif kind in SNOWFLAKE_OPTIONS:
-                    typed[name] = page_id(raw, name, f"{name}: {value!r} is not an id")
+                    typed[name] = page_id(raw, name, "not_an_id", option=name, value=repr(value))
                 else:
                     typed[name] = str(value)
             except ValueError:
-                raise PageError(f"{name}: {value!r} is not a number") from None
+                raise PageError("not_a_number", option=name, value=repr(value)) from None
         return typed
 
     async def _command(self, body: Json) -> Json:
-        channel, member, locale = self._channel(body), self._member(body), self._locale(body)
+        guild, channel, actor, locale = self._where(body)
         command = " ".join(str(body.get("command") or "").removeprefix("/").split())
         try:
-            options = self._typed_options(command, body.get("options") or {})
+            options = self._typed_options(guild, command, body.get("options") or {})
         except UnknownCommand:
-            return {"notice": f"There is no /{command} on this server."}
+            key = "no_command_here" if guild is not None else "no_command_dm"
+            return {"notice": t(PAGE_WORDS + key, locale, command=command)}
         try:
-            record = await self.fake.slash(
-                self.world.guild, channel, member, command, options, locale=locale, timeout=ANSWER_WAIT
-            )
-        except CommandNotPermitted:
+            record = await self.fake.slash(guild, channel, actor, command, options, locale=locale, timeout=ANSWER_WAIT)
+        except CommandNotPermitted as refused:
             # Not an error of the page: Discord's client simply does not offer the command.
-            root = find_command(self.fake.commands_for(self.world.guild), command)[0]
-            needed = int(root.get("default_member_permissions") or 0)
-            return {
-                "notice": f"Discord does not offer /{root['name']} to {member.user.username}: "
-                f"it needs {permission_names(needed) or 'a permission they lack'}."
-            }
-        return self._outcome(record)
+            return {"notice": self._not_offered(guild, command, actor, refused, locale)}
+        return self._outcome(record, locale)
+
+    def _not_offered(
+        self, guild: Guild | None, command: str, actor: Member | User, refused: CommandNotPermitted, locale: str
+    ) -> str:
+        root = find_command(self.fake.commands_for(guild), command)[0]
+        name = (actor.user if isinstance(actor, Member) else actor).username
+        if refused.reason == "context":
+            return t(PAGE_WORDS + "not_offered_here", locale, command=root["name"])
+        if refused.reason == "install":
+            return t(PAGE_WORDS + "not_offered_install", locale, command=root["name"], member=name)
+        needed = int(root.get("default_member_permissions") or 0)
+        return t(
+            PAGE_WORDS + "not_offered_permission",
+            locale,
+            command=root["name"],
+            member=name,
+            permissions=permission_names(needed) or "-",
+        )
 
     async def _autocomplete(self, body: Json) -> Json:
-        channel, member, locale = self._channel(body), self._member(body), self._locale(body)
+        guild, channel, actor, locale = self._where(body)
         command = " ".join(str(body.get("command") or "").split())
         focused = str(body.get("focused") or "")
-        options = self._typed_options(command, body.get("options") or {})
+        options = self._typed_options(guild, command, body.get("options") or {})
         options.pop(focused, None)
         try:
             choices = await self.fake.autocomplete(
-                self.world.guild,
+                guild,
                 channel,
-                member,
+                actor,
                 command,
                 focused=focused,
                 value=str(body.get("value") or ""),
@@ -327,60 +430,60 @@ class PreviewSite:
                 timeout=ANSWER_WAIT,
             )
         except InteractionTimeout:
-            return {"choices": [], "notice": "The bot did not answer the autocomplete in time."}
+            return {"choices": [], "notice": t(PAGE_WORDS + "autocomplete_late", locale)}
         return {"choices": choices}
 
     async def _click(self, body: Json) -> Json:
-        channel, member, locale = self._channel(body), self._member(body), self._locale(body)
+        guild, channel, actor, locale = self._where(body)
         record = await self.fake.click(
-            self.world.guild,
+            guild,
             channel,
-            member,
-            page_id(body, "message", "that message is gone"),
+            actor,
+            page_id(body, "message", "message_gone"),
             str(body.get("custom_id") or ""),
             locale=locale,
             timeout=ANSWER_WAIT,
         )
-        return self._outcome(record)
+        return self._outcome(record, locale)
 
     async def _select(self, body: Json) -> Json:
-        channel, member, locale = self._channel(body), self._member(body), self._locale(body)
+        guild, channel, actor, locale = self._where(body)
         values = body.get("values")
         if not isinstance(values, list):
-            raise PageError("values must be a list")
+            raise PageError("bad_values")
         record = await self.fake.select(
-            self.world.guild,
+            guild,
             channel,
-            member,
-            page_id(body, "message", "that message is gone"),
+            actor,
+            page_id(body, "message", "message_gone"),
             str(body.get("custom_id") or ""),
             [str(v) for v in values],
             locale=locale,
             timeout=ANSWER_WAIT,
         )
-        return self._outcome(record)
+        return self._outcome(record, locale)
 
     async def _modal(self, body: Json) -> Json:
-        channel, member, locale = self._channel(body), self._member(body), self._locale(body)
-        opened = self._records.get(page_id(body, "interaction", "that form is no longer open"))
+        guild, channel, actor, locale = self._where(body)
+        opened = self._records.get(page_id(body, "interaction", "form_closed"))
         values = body.get("values")
         if opened is None or not isinstance(values, dict):
-            raise PageError("that form is no longer open")
+            raise PageError("form_closed")
         record = await self.fake.submit_modal(
-            self.world.guild,
+            guild,
             channel,
-            member,
+            actor,
             opened,
             {str(k): str(v) for k, v in values.items()},
             locale=locale,
             timeout=ANSWER_WAIT,
         )
-        return self._outcome(record)
+        return self._outcome(record, locale)
 
-    def _outcome(self, record: InteractionRecord) -> Json:
+    def _outcome(self, record: InteractionRecord, locale: str) -> Json:
         """What the person sees next: nothing special, a form to fill, or Discord's own complaint."""
         if not record.answered:
-            return {"notice": "The application did not respond."}
+            return {"notice": t(PAGE_WORDS + "no_response", locale)}
         if record.callback_type == MODAL:
             self._records[record.id] = record
             return {"modal": record.data, "interaction": str(record.id)}

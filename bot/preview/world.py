@@ -1,4 +1,6 @@
-"""The preview's server: one guild with the channels and members a person tries the bot with.
+"""The preview's world: the server a person tries the bot in, with the channels and members
+they act as; a second server that never added the app, where "You" uses the app added to
+their own account; and each person's DM with the bot.
 
 Ids are the same at every start, so a store kept with ``--database`` still finds its
 settings (spoiler channels, countdown schedules) in the same channels.
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from localdiscord import NEWS, Channel, FakeDiscord, Guild, Member, Permission
+from localdiscord import IS_SPOILER_CHANNEL, NEWS, Channel, FakeDiscord, Guild, Member, Permission, PrivateChannel
 from localdiscord.state import SnowflakeFactory
 
 #: 2026-01-01T00:00:00Z as a snowflake timestamp: the preview's ids start here at every run.
@@ -45,6 +47,13 @@ class PreviewWorld:
     thread: Channel
     announcements: Channel
     personas: tuple[Persona, ...]
+    #: A channel marked as a spoiler channel in Discord's own channel settings.
+    spoiler_room: Channel
+    #: A server that never added the app; its members are the personas, and only "You" added the app.
+    club: Guild
+    club_chat: Channel
+    #: Each persona's DM with the bot, by user id.
+    dms: dict[int, PrivateChannel]
 
     @property
     def owner(self) -> Member:
@@ -75,6 +84,18 @@ def build_world(fake: FakeDiscord) -> PreviewWorld:
         )
         thread = guild.add_thread("season-2-theories", general.id)
         announcements = guild.add_channel("announcements", type=NEWS, topic="Scheduled countdown posts can go here.")
+        # Made after the first world's objects, so those keep their ids from earlier versions.
+        spoiler_room = guild.add_channel(
+            "spoiler-room",
+            topic="A spoiler channel in Discord's own channel settings: fates show openly here.",
+        )
+        spoiler_room.flags = IS_SPOILER_CHANNEL
+        club = fake.add_outside_guild("Zombie Drama Club")
+        club_chat = club.add_channel("chat", topic="A server that never added the bot.")
+        for person in (you, moderator, member, owner):
+            club.add_member(person.id, person.user.username)
+        fake.install_for_user(you)
+        dms = {person.id: fake.open_dm(person) for person in (you, moderator, member, owner)}
     finally:
         fake.new_id = real_ids
         guild.new_id = real_ids
@@ -84,4 +105,6 @@ def build_world(fake: FakeDiscord) -> PreviewWorld:
         Persona("member", "Member", "another member, to vote or be refused", member),
         Persona("owner", "Owner", "owns the server and the bot (OWNER_IDS)", owner),
     )
-    return PreviewWorld(guild, general, spoilers, thread, announcements, personas)
+    return PreviewWorld(
+        guild, general, spoilers, thread, announcements, personas, spoiler_room, club, club_chat, dms
+    )

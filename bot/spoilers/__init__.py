@@ -1,7 +1,8 @@
 """The one spoiler policy every feature uses.
 
 Moderators list spoiler channels and categories per guild (``/settings spoilers``).
-In those places, and in threads and forum posts under them, spoilers are shown
+In those places, in Discord's own spoiler channels (the channel flag
+``IS_SPOILER_CHANNEL``), and in threads and forum posts under them, spoilers are shown
 openly; everywhere else each spoiler fact is escaped, wrapped in ``||…||`` after a
 visible label of what it spoils, and the message carries a "Reveal privately"
 button whose ephemeral answer is unwrapped.
@@ -22,7 +23,7 @@ Rules for features:
 
 Example (a cog)::
 
-    from bot.spoilers import Reveal, SpoilerContext, register_reveal_provider, spoiler_view_for
+    from bot.spoilers import Reveal, SpoilerContext, register_reveal_provider, spoilers_for
 
     async def reveal_character(bot, key, locale):              # kind "character", key = character id
         character = find_character(bot.pack, key)
@@ -39,7 +40,7 @@ Example (a cog)::
 
         @app_commands.command(...)
         async def character(self, interaction, name: str):
-            spoilers = await spoiler_view_for(self.bot, interaction.channel, interaction.locale)
+            spoilers = await spoilers_for(self.bot, interaction)
             embed = discord.Embed(title=character.name)         # never a spoiler in the title
             embed.description = spoilers.fact(character.series_fate, limit=4096)
             field = spoilers.field("season 1 ending", "…")     # EmbedField(name, value, inline)
@@ -48,11 +49,12 @@ Example (a cog)::
             await interaction.response.send_message(embed=embed, view=view)
 
 With a view of your own (poll buttons), add ``spoilers.reveal_button(kind, key)``
-to it when it is not None. Away from an interaction (a scheduled post) call
+to it when it is not None. Answers to an interaction ask ``spoilers_for(bot, interaction)``:
+where the bot is not a member (a member's own install) everything is behind bars. Away from an interaction (a scheduled post) call
 ``spoiler_view_for(bot, channel, guild_locale)`` with the channel you post in.
 """
 
-from bot.spoilers.context import SpoilerContext, place_of, spoiler_view_for
+from bot.spoilers.context import SpoilerContext, place_of, spoiler_view_for, spoilers_for
 from bot.spoilers.policy import ChannelPlace, shows_spoilers_openly
 from bot.spoilers.render import (
     EMBED_DESCRIPTION_LIMIT,
@@ -97,6 +99,7 @@ __all__ = [
     "shows_spoilers_openly",
     "spoiler_field",
     "spoiler_view_for",
+    "spoilers_for",
     "unregister_reveal_provider",
     "wrap_spoiler",
 ]

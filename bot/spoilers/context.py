@@ -1,8 +1,10 @@
 """The glue between the policy, the store and a feature's cog: one call per response.
 
 ``await spoiler_view_for(bot, channel, locale)`` looks the channel up against the
-guild's spoiler channels and returns a :class:`SpoilerContext` that renders every
-spoiler the same way and makes the "Reveal privately" button when bars are used.
+guild's spoiler channels (and Discord's own spoiler flag) and returns a
+:class:`SpoilerContext` that renders every spoiler the same way and makes the
+"Reveal privately" button when bars are used. An answer to an interaction asks
+:func:`spoilers_for`, which also knows where the bot is not a member.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import discord
 
 from bot.errors import BotView
 from bot.i18n import Locale, t
+from bot.installs import installed_guild_id
+from bot.spoilers.flags import DiscordSpoilerChannels
 from bot.spoilers.policy import ChannelPlace, shows_spoilers_openly
 from bot.spoilers.render import (
     MESSAGE_LIMIT,
@@ -42,8 +46,22 @@ def place_of(channel: Any, *, client: discord.Client | None = None) -> ChannelPl
             channel_id=channel.id,
             parent_id=channel.parent_id,
             category_id=getattr(parent, "category_id", None),
+            marked_in_discord=channel.parent_id in marked_channels(client),
         )
-    return ChannelPlace(channel_id=channel.id, category_id=getattr(channel, "category_id", None))
+    return ChannelPlace(
+        channel_id=channel.id,
+        category_id=getattr(channel, "category_id", None),
+        marked_in_discord=channel.id in marked_channels(client),
+    )
+
+
+def marked_channels(client: discord.Client | None) -> DiscordSpoilerChannels:
+    """The channels Discord marks as spoiler channels, as the bot's gateway has told it so far."""
+    found = getattr(client, "discord_spoiler_channels", None)
+    return found if isinstance(found, DiscordSpoilerChannels) else _NONE_MARKED
+
+
+_NONE_MARKED = DiscordSpoilerChannels()
 
 
 def guild_id_of(channel: Any) -> int | None:
@@ -102,6 +120,20 @@ async def spoiler_view_for(bot: HyosanBot, channel: Any, locale: Locale = None) 
     guild_id = guild_id_of(channel)
     if guild_id is None:
         return SpoilerContext(openly=False, locale=locale)
+    place = place_of(channel, client=bot)
+    if place.marked_in_discord:
+        return SpoilerContext(openly=True, locale=locale)
     listed = await bot.store.recall(SPOILER_CHANNEL_IDS, guild_id)
-    openly = shows_spoilers_openly(place_of(channel, client=bot), listed)
-    return SpoilerContext(openly=openly, locale=locale)
+    return SpoilerContext(openly=shows_spoilers_openly(place, listed), locale=locale)
+
+
+async def spoilers_for(bot: HyosanBot, interaction: discord.Interaction[Any]) -> SpoilerContext:
+    """The spoiler context of an answer to ``interaction``, in the member's language.
+
+    Where the bot is not a member (a DM, a group DM, a server where only the member added
+    the app) it knows no spoiler channels and keeps no settings, so every spoiler is
+    behind bars with its Reveal privately button, which works there too.
+    """
+    if installed_guild_id(interaction) is None:
+        return SpoilerContext(openly=False, locale=interaction.locale)
+    return await spoiler_view_for(bot, interaction.channel, interaction.locale)

@@ -17,11 +17,12 @@ from discord.ext import commands
 from bot.datapack import Character, FaqEntry
 from bot.errors import Trusted, UserError, guarded_autocomplete
 from bot.i18n import Counted, Locale, cmd, language_of, localized_options, t
+from bot.installs import offered_everywhere
 from bot.spoilers import (
     Reveal,
     SpoilerContext,
     register_reveal_provider,
-    spoiler_view_for,
+    spoilers_for,
     unregister_reveal_provider,
 )
 
@@ -83,12 +84,13 @@ class CharactersCog(commands.Cog, name="Characters"):
 
     # ------------------------------------------------------------------ /character
 
+    @offered_everywhere
     @app_commands.command(name=cmd("characters.lookup.name"), description=cmd("characters.lookup.description"))
     @localized_options("characters.lookup", name=("name_option", "name_option_description"))
     async def character(self, interaction: discord.Interaction[Any], name: str) -> None:
         catalog = await self.current_catalog()
         character = self._resolve_character(catalog, name, interaction.locale)
-        spoilers = await spoiler_view_for(self.bot, interaction.channel, interaction.locale)
+        spoilers = await spoilers_for(self.bot, interaction)
         key = (character.id, spoilers.openly, language_of(interaction.locale))
         embed = self._embeds.get(key)
         if embed is None:
@@ -160,6 +162,7 @@ class CharactersCog(commands.Cog, name="Characters"):
 
     # ------------------------------------------------------------------ /cast
 
+    @offered_everywhere
     @app_commands.command(name=cmd("characters.cast.name"), description=cmd("characters.cast.description"))
     async def cast(self, interaction: discord.Interaction[Any]) -> None:
         catalog = await self.current_catalog()
@@ -170,12 +173,13 @@ class CharactersCog(commands.Cog, name="Characters"):
 
     # ------------------------------------------------------------------ /faq
 
+    @offered_everywhere
     @app_commands.command(name=cmd("characters.faq.name"), description=cmd("characters.faq.description"))
     @localized_options("characters.faq", topic=("topic_option", "topic_option_description"))
     async def faq(self, interaction: discord.Interaction[Any], topic: str) -> None:
         catalog = await self.current_catalog()
         entry = self._resolve_faq(catalog, topic, interaction.locale)
-        spoilers = await spoiler_view_for(self.bot, interaction.channel, interaction.locale)
+        spoilers = await spoilers_for(self.bot, interaction)
         embed = faq_embed(entry, catalog.sources, spoilers, interaction.locale)
         view = spoilers.reveal_view(REVEAL_FAQ, entry.id) if entry.spoiler else None
         await _send(interaction, embed, view)

@@ -19,6 +19,7 @@ from discord.ext import commands
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError, guarded_autocomplete
 from bot.i18n import cmd, localized_options, permission_names, t
+from bot.installs import installed_guild_id, offered_everywhere, server_only_group_options
 from bot.language import describe_public_language
 from bot.moderation import SettingsSubgroup
 from bot.store.schema import countdown_posts, countdown_schedules
@@ -310,7 +311,10 @@ class ReleaseGroup(app_commands.Group):
 
     def __init__(self, cog: CountdownCog) -> None:
         super().__init__(
-            name=cmd("countdown.release.name"), description=cmd("countdown.release.description"), guild_only=True
+            name=cmd("countdown.release.name"),
+            description=cmd("countdown.release.description"),
+            guild_only=True,
+            **server_only_group_options(),
         )
         self.cog = cog
         self.bot = cog.bot
@@ -486,6 +490,7 @@ class CountdownCog(commands.Cog):
         zone = await self.bot.store.recall(repo.SCHEDULE_ZONE, guild_id)
         return COUNT_ZONE_DEFAULT if zone is None else zone
 
+    @offered_everywhere
     @app_commands.command(name=cmd("countdown.command.name"), description=cmd("countdown.command.description"))
     @localized_options("countdown.command", "history")
     async def countdown(self, interaction: discord.Interaction[Any], history: bool = False) -> None:
@@ -504,7 +509,8 @@ class CountdownCog(commands.Cog):
         record = await repo.current_record(self.bot.store)
         if record is None:
             raise UserError("countdown.command.no_record")
-        zone = await self.count_zone(interaction.guild_id)
+        # A server where only the member added the app has no countdown settings of the bot's.
+        zone = await self.count_zone(installed_guild_id(interaction))
         today = local_date(self.bot.clock(), load_zone(zone))
         card = self._card(record, today, zone, str(locale))
         await interaction.response.send_message(embed=card_embed(card))

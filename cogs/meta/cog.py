@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.client import HyosanBot
 from bot.i18n import cmd, t
+from bot.installs import offered_everywhere
 from bot.shards import shard_of
 from cogs.meta.about import AboutCard, build_about
 
@@ -45,6 +46,7 @@ class MetaCog(commands.Cog):
     def __init__(self, bot: HyosanBot) -> None:
         self.bot = bot
 
+    @offered_everywhere
     @app_commands.command(name=cmd("meta.about.name"), description=cmd("meta.about.description"))
     async def about(self, interaction: discord.Interaction[Any]) -> None:
         # Discord sends direct messages on shard 0.

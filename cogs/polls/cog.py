@@ -21,12 +21,13 @@ from discord.ext import commands
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError, guarded_autocomplete, report_interaction_error, send_ephemeral
 from bot.i18n import Counted, Locale, cmd, localized_options, t
+from bot.installs import server_only_group_options
 from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
     Reveal,
     register_reveal_provider,
     render_open_text,
-    spoiler_view_for,
+    spoilers_for,
     unregister_reveal_provider,
 )
 from bot.spoilers.reveal import revealing_for
@@ -138,7 +139,12 @@ class PollSettingsGroup(SettingsSubgroup):
 class PollsCog(commands.Cog, name=COG_NAME):
     """Polls with vote buttons, deadlines, results and exports."""
 
-    poll = app_commands.Group(name=cmd("polls.group.name"), description=cmd("polls.group.description"), guild_only=True)
+    poll = app_commands.Group(
+        name=cmd("polls.group.name"),
+        description=cmd("polls.group.description"),
+        guild_only=True,
+        **server_only_group_options(),
+    )
 
     def __init__(self, bot: HyosanBot) -> None:
         self.bot = bot
@@ -352,7 +358,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
         poll = await self._fetch_guild_poll(interaction, poll_key)
         await self.reader(interaction).require_view(poll)
         tally, _ = await repo.read_tally(self.bot.store, poll.id, len(poll.options))
-        spoilers = await spoiler_view_for(self.bot, interaction.channel, interaction.locale)
+        spoilers = await spoilers_for(self.bot, interaction)
         view = spoilers.reveal_view(REVEAL_KIND, str(poll.id)) if poll.spoiler else None
         await interaction.response.send_message(
             embed=results_embed(poll, tally, openly=spoilers.openly, locale=interaction.locale),

@@ -13,12 +13,13 @@ from discord.ext import commands
 from bot.client import HyosanBot
 from bot.errors import Trusted, UserError
 from bot.i18n import cmd, language_of, localized_options, t
+from bot.installs import offered_everywhere
 from bot.moderation import SettingsSubgroup
 from bot.spoilers import (
     Reveal,
     SpoilerContext,
     register_reveal_provider,
-    spoiler_view_for,
+    spoilers_for,
     unregister_reveal_provider,
 )
 from bot.spoilers.policy import MAX_SPOILER_CHANNELS, ChannelKind, refusal_for_kind
@@ -130,6 +131,8 @@ class SpoilerSettingsGroup(SettingsSubgroup):
         assert interaction.guild is not None
         removed = await remove_spoiler_channel(self.bot.store, guild_id=interaction.guild.id, channel_id=channel.id)
         if not removed:
+            if channel.id in self.bot.discord_spoiler_channels:
+                raise UserError("spoilers.settings.set_in_discord", channel=describe_channel(channel))
             raise UserError("spoilers.settings.not_listed", channel=describe_channel(channel))
         await interaction.response.send_message(
             t("spoilers.settings.removed", interaction.locale, channel=describe_channel(channel)), ephemeral=True
@@ -147,7 +150,10 @@ class SpoilerSettingsGroup(SettingsSubgroup):
         async with self.bot.store.read() as conn:
             rows = await fetch_spoiler_channels(conn, guild.id)
         locale = interaction.locale
-        if not rows:
+        listed = {row.channel_id for row in rows}
+        marked_ids = self.bot.discord_spoiler_channels.in_guild(guild.id)
+        in_discord = [channel for channel in guild.channels if channel.id in marked_ids and channel.id not in listed]
+        if not rows and not in_discord:
             lines = [t("spoilers.settings.list_empty", locale)]
         else:
             lines = [t("spoilers.settings.list_intro", locale), ""]
@@ -155,6 +161,9 @@ class SpoilerSettingsGroup(SettingsSubgroup):
                 channel = guild.get_channel(row.channel_id)
                 key = "list_category_line" if channel_kind(channel) == "category" else "list_channel_line"
                 lines.append("• " + t(f"spoilers.settings.{key}", locale, channel=describe_channel(channel)))
+            for marked in in_discord:
+                line = t("spoilers.settings.list_discord_line", locale, channel=describe_channel(marked))
+                lines.append("• " + line)
         if dropped:
             lines += ["", t("spoilers.settings.list_dropped", locale, count=len(dropped))]
         embed = discord.Embed(
@@ -230,6 +239,7 @@ class SpoilersCog(commands.Cog):
         unregister_reveal_provider(REVEAL_KIND)
         self.bot.guild_keeper.release(spoiler_channels)
 
+    @offered_everywhere
     @app_commands.command(name=cmd("spoilers.survivors.name"), description=cmd("spoilers.survivors.description"))
     @localized_options("spoilers.survivors", "version")
     @app_commands.choices(
@@ -243,7 +253,7 @@ class SpoilersCog(commands.Cog):
         chosen = parse_version(version.value if version else None)
         if chosen is None:
             raise UserError("errors.bad_option")
-        spoilers = await spoiler_view_for(self.bot, interaction.channel, interaction.locale)
+        spoilers = await spoilers_for(self.bot, interaction)
         page = self.survivors_page_for(chosen, spoilers, interaction.locale)
         await interaction.response.send_message(
             embed=survivors_embed(page), view=spoilers.reveal_view(REVEAL_KIND, chosen)

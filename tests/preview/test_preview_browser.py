@@ -227,3 +227,61 @@ async def test_a_timestamp_past_what_a_date_holds_shows_as_typed_and_the_page_ke
     await page.unroute("**/api/messages?*")
     await run_command(page, "/poll create", question="Still here?", options="Yes | No")
     await expect(page.get_by_role("button", name="Yes")).to_be_visible()
+
+
+async def test_discords_own_spoiler_channel_a_server_without_the_bot_and_a_dm_in_both_languages(page: Page) -> None:
+    channels = page.get_by_role("navigation", name="Channels")
+    fate_text = "His fate remains unclear after his final fight."
+    # A channel marked as a spoiler channel in Discord's own settings: the fate shows openly.
+    await channels.get_by_role("button", name="spoiler-room (spoiler channel in Discord)").click()
+    await run_command(page, "/character", name="Lee Cheong San")
+    card = page.get_by_role("listitem").filter(has_text="You used /character")
+    await expect(card.get_by_text(fate_text)).to_be_visible()
+    await expect(card.get_by_role("button", name="Reveal privately")).to_have_count(0)
+
+    # A server that never added the bot, where You added the app to your own account.
+    await channels.get_by_role("button", name="chat", exact=True).click()
+    await expect(page.get_by_role("heading", name="Zombie Drama Club", level=1)).to_be_visible()
+    await expect(page.get_by_text("The app is not in this server", exact=False).first).to_be_visible()
+    await run_command(page, "/character", name="Lee Cheong San")
+    card = page.get_by_role("listitem").filter(has_text="You used /character")
+    await expect(card.get_by_text(fate_text)).to_be_hidden()
+    await card.get_by_role("button", name="Reveal privately").click()
+    private = page.get_by_role("listitem").filter(has_text="Only you can see this").filter(has_text=fate_text)
+    await expect(private).to_be_visible()
+    await page.get_by_role("combobox", name="Command").fill("/poll list")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Discord does not offer /poll here: it is a server's own command, for servers that added the bot."
+    )
+    await act_as(page, "Member")  # never added the app
+    await page.get_by_role("combobox", name="Command").fill("/countdown")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Discord does not offer /countdown to member here: they have not added the app to their account."
+    )
+    await act_as(page, "You")
+
+    # The DM with the bot, then the whole page in Korean, as Discord's client would be.
+    await channels.get_by_role("button", name="DM with hyosan-bot").click()
+    await run_command(page, "/countdown")
+    await expect(page.get_by_role("listitem").filter(has_text="You used /countdown")).to_be_visible()
+    await page.get_by_label("Language").select_option(label="Korean")
+    await expect(page.get_by_role("heading", name="다이렉트 메시지", level=1)).to_be_visible()
+    await expect(page.get_by_role("heading", name="채널", level=2)).to_be_visible()
+    await expect(page.get_by_role("button", name="보내기")).to_be_visible()
+    await run_command_named(page, "보내기", "/survivors")
+    answer = page.get_by_role("listitem").filter(has_text="/survivors을(를) 사용했습니다")
+    await expect(answer).to_be_visible()
+    await expect(answer.get_by_role("button", name="스포일러, 눌러서 보기").first).to_be_visible()
+    await page.get_by_role("combobox", name="명령어").fill("/settings spoilers list")
+    await page.get_by_role("button", name="보내기").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Discord는 여기에서 /settings을(를) 보여 주지 않습니다. 봇을 추가한 서버에서만 쓰는 서버 명령어입니다."
+    )
+
+
+async def run_command_named(page: Page, send: str, command: str) -> None:
+    """Type a command without options and press the Send button by its name in the page's language."""
+    await page.get_by_role("combobox", name=re.compile("Command|명령어")).fill(command)
+    await page.get_by_role("button", name=send).click()

@@ -35,7 +35,14 @@ async def test_the_preview_prints_its_address_serves_the_page_and_stops_both_pro
             async with session.get(preview.url + "api/state") as state:
                 body = await state.json()
         assert body["ready"] is True
-        assert [c["name"] for c in body["channels"]] == ["general", "season-2-theories", "spoilers", "announcements"]
+        assert [c["name"] for c in body["channels"]] == [
+            "general",
+            "season-2-theories",
+            "spoilers",
+            "announcements",
+            "spoiler-room",
+        ]
+        assert [p["name"] for p in body["places"]] == ["Hyosan High Fans", "Zombie Drama Club", "Direct Messages"]
         assert [m["name"] for m in body["members"]] == ["You", "Moderator", "Member", "Owner"]
         assert "character" in [c["path"] for c in body["commands"]]
         assert "settings spoilers add" not in [c["path"] for c in body["commands"]], "Discord hides it from members"

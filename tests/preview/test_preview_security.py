@@ -117,7 +117,7 @@ async def test_the_page_of_a_running_preview_refuses_another_site_and_malformed_
                     text = await click.text()
                     assert click.status == 400, (bad, text)
                     assert "Traceback" not in text
-                    assert (await click.json())["error"] == "that message is gone"
+                    assert (await click.json())["error"] == "That message is gone."
     finally:
         code = await preview.stop()
     assert code == 0, preview.output

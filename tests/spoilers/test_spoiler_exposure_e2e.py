@@ -3,7 +3,9 @@
 The story: in an ordinary channel (no spoiler channels listed), a member runs every
 command of every feature with every choice, every character and every FAQ topic, types
 into every autocomplete, and presses every button the answers carry except "Reveal
-privately" (that press is the reader's choice to see). Everything that reaches Discord
+privately" (that press is the reader's choice to see). The same plan, as far as Discord
+offers it there, runs where the bot is not a member: in a server that never added it (a
+member's own install) and in the bot's DM. Everything that reaches Discord
 is read the way Discord shows it: text between ``||`` bars is hidden only where Discord
 hides it (message content, embed descriptions and field values); titles, field names,
 footers, button labels, select options, autocomplete choices and the command picker
@@ -35,8 +37,11 @@ import pytest
 
 from bot.datapack import PACK_FILES, DataPack, FateStatus, iter_spoiler_texts, load_data_pack
 from bot.i18n import languages, t
+from bot.spoilers.repo import add_spoiler_channel
 from cogs.characters.roster import paginate_roster
+from localdiscord import CommandNotPermitted
 from localdiscord.interactions import InteractionRecord
+from localdiscord.state import Channel, Guild, Member, PrivateChannel, User
 from tests.support.countdown import tick
 from tests.support.harness import Harness
 from tests.support.spoilers import discord_display
@@ -548,3 +553,116 @@ def test_the_reader_model_sees_what_discord_shows() -> None:
     # A clause of a hidden text gives it away on its own.
     assert secrets.leaks("Did you know? Left her friends because of her half-zombie condition.")
     assert secrets.leaks("Lee Cheong San is not among the webtoon's survivors.")
+
+
+# ---------------------------------------------------------------------------
+# Where the bot is not a member: a server that never added it, and DMs
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Elsewhere:
+    """A place reached through a member's own install, and who uses the app there."""
+
+    guild: Guild | None
+    channel: Channel | PrivateChannel
+    who: Member | User
+    context: int
+
+
+async def where_the_bot_is_not_a_member(h: Harness, variant: str) -> Elsewhere:
+    if variant == "server without the bot":
+        other = h.fake.add_outside_guild("Zombie Drama Club")
+        chat = other.add_channel("chat")
+        fan = other.add_member(name="visiting-fan")
+        h.fake.install_for_user(fan)
+        # A spoiler channel the bot kept from when the server had it, and Discord's own flag:
+        # neither may open anything while the bot is not a member there.
+        await add_spoiler_channel(h.bot.store, guild_id=other.id, channel_id=chat.id, added_by=fan.id, now=h.clock())
+        other.set_spoiler_channel(chat)
+        return Elsewhere(other, chat, fan, 0)
+    fan_user = h.member.user
+    h.fake.install_for_user(fan_user)
+    return Elsewhere(None, h.fake.open_dm(fan_user), fan_user, 1)
+
+
+def offered_at(commands: list[dict[str, Any]], context: int) -> set[str]:
+    """The commands Discord offers a member's own install in ``context``."""
+    return {
+        c["name"] for c in commands if context in (c.get("contexts") or []) and 1 in (c.get("integration_types") or [])
+    }
+
+
+async def use_what_is_offered(h: Harness, pack: DataPack, reading: Reading, place: Elsewhere) -> Plan:
+    """The plan's commands that Discord offers there, every choice, every button but Reveal privately."""
+    plan = Plan()
+
+    async def run(path: str, **options: Any) -> None:
+        record = await h.fake.slash(place.guild, place.channel, place.who, path, options or None, locale=h.locale)
+        assert record.payload["context"] == place.context
+        what = f"/{path} {options}" if options else f"/{path}"
+        reading.record(what, record)
+        message = record.original
+        for component in list(walk_components((message or {}).get("components") or [])):
+            custom_id = component.get("custom_id") or ""
+            if component.get("type") == 2 and not component.get("disabled") and not custom_id.startswith(REVEAL_PREFIX):
+                current = h.fake.get_message(int(message["id"])) or message
+                pressed = await h.fake.click(place.guild, place.channel, place.who, current, custom_id, locale=h.locale)
+                reading.record(f"{what} → button {component.get('label')!r}", pressed)
+        plan.ran.add(path)
+
+    async def typed(path: str, option: str, values: list[str]) -> None:
+        plan.typed.add((path, option))
+        for value in values:
+            choices = await h.fake.autocomplete(
+                place.guild, place.channel, place.who, path, option, value, locale=h.locale
+            )
+            reading.seen.extend((f"/{path} {option}={value!r}", "autocomplete choice", c["name"]) for c in choices)
+
+    await typed("character", "name", ["", *(name for c in pack.characters for name in c.names())])
+    for character in pack.characters:
+        await run("character", name=character.id)
+    await typed("faq", "topic", ["", *(word for entry in pack.faq for word in entry.tr("keywords", h.locale))])
+    for entry in pack.faq:
+        await run("faq", topic=entry.id)
+    await run("cast")
+    for version in synced_choices(leaf_commands(h.fake.commands_for(place.guild)), "survivors", "version"):
+        await run("survivors", version=version)
+    await run("survivors")
+    await run("countdown")
+    await run("countdown", history=True)
+    await run("about")
+    return plan
+
+
+@pytest.mark.parametrize("variant", ["server without the bot", "bot DM in Korean"])
+async def test_where_the_bot_is_not_a_member_nothing_shown_without_a_click_states_a_fate(
+    harness: Harness, variant: str
+) -> None:
+    """A member's own install: no spoiler channel exists there, so nothing may open; the
+    server commands are not offered at all."""
+    h = harness
+    if variant.endswith("in Korean"):
+        h.locale = "ko"
+    place = await where_the_bot_is_not_a_member(h, variant)
+    pack = h.bot.pack
+    reading = Reading(Secrets.of(pack, h.locale))
+    requests_before = len(h.fake.requests)
+
+    plan = await use_what_is_offered(h, pack, reading, place)
+
+    commands = h.fake.commands_for(place.guild)
+    offered = offered_at(commands, place.context)
+    assert {path.split()[0] for path in plan.ran} == offered, "the plan runs every command offered there"
+    synced = leaf_commands(commands)
+    for path, options in synced.items():
+        if path.split()[0] in offered:
+            typed = {o["name"] for o in options if o.get("autocomplete")}
+            assert {(path, name) for name in typed} <= plan.typed
+            continue
+        with pytest.raises(CommandNotPermitted):
+            await h.fake.slash(place.guild, place.channel, place.who, path, None, locale=h.locale)
+    assert len(reading.seen) > 200
+    assert reading.leaks() == []
+    await h.settle()
+    assert [r.path for r in h.fake.requests[requests_before:] if r.path.startswith("/channels/")] == []

@@ -15,6 +15,25 @@ const state = {
 
 const $ = (id) => document.getElementById(id);
 
+// The page's own words in the client's language (the bot's catalogs, preview.page), as Discord's client does.
+function w(key, values = {}) {
+  const words = (state.server && state.server.words) || {};
+  const template = words[key] || key;
+  return template.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
+
+function applyWords() {
+  document.title = w("title");
+  document.querySelectorAll("[data-word]").forEach((node) => { node.textContent = w(node.dataset.word); });
+  document.querySelectorAll("[data-word-label]").forEach((node) => node.setAttribute("aria-label", w(node.dataset.wordLabel)));
+  document.querySelectorAll("[data-word-placeholder]").forEach((node) => { node.placeholder = w(node.dataset.wordPlaceholder); });
+  document.documentElement.lang = state.locale;
+}
+
+function spoilerHtml(inner) {
+  return `<span class="spoiler" role="button" tabindex="0" aria-expanded="false" aria-label="${escapeHtml(w("spoiler"))}"><span class="spoiler-text">${inner}</span></span>`;
+}
+
 async function api(path, body) {
   const init = body === undefined ? {} : {
     method: "POST",
@@ -97,7 +116,7 @@ function inline(text, keep) {
   out = out.replace(/(^|[^*\w])\*(?!\s)(.+?)\*(?!\w)/g, "$1<em>$2</em>");
   out = out.replace(/(^|[^_\w])_(?!\s)(.+?)_(?!\w)/g, "$1<em>$2</em>");
   out = out.replace(/~~(.+?)~~/g, "<s>$1</s>");
-  out = out.replace(/\|\|(.+?)\|\|/gs, '<span class="spoiler" role="button" tabindex="0" aria-expanded="false" aria-label="Spoiler, press to show"><span class="spoiler-text">$1</span></span>');
+  out = out.replace(/\|\|(.+?)\|\|/gs, (_, inner) => spoilerHtml(inner));
   return out;
 }
 
@@ -130,7 +149,7 @@ function markdown(source) {
   });
   let html = lines.join("\n").replace(/<\/(blockquote|h\d)>\n/g, "</$1>");
   // Spoilers may span lines and wrap kept pieces: apply them once more over the whole text.
-  html = html.replace(/\|\|([\s\S]+?)\|\|/g, '<span class="spoiler" role="button" tabindex="0" aria-expanded="false" aria-label="Spoiler, press to show"><span class="spoiler-text">$1</span></span>');
+  html = html.replace(/\|\|([\s\S]+?)\|\|/g, (_, inner) => spoilerHtml(inner));
   return html.replace(/\u0000(\d+)\u0000/g, (_, i) => kept[Number(i)]);
 }
 
@@ -223,15 +242,15 @@ function renderComponent(component, message, key) {
       });
     case 3: {
       const multiple = (component.max_values || 1) > 1;
-      const select = el("select", { "aria-label": component.placeholder || "Choose", multiple, disabled: component.disabled },
-        multiple ? null : el("option", { value: "", text: component.placeholder || "Make a selection" }),
+      const select = el("select", { "aria-label": component.placeholder || w("choose"), multiple, disabled: component.disabled },
+        multiple ? null : el("option", { value: "", text: component.placeholder || w("make_selection") }),
         (component.options || []).map((o) => el("option", { value: o.value, selected: o.default, text: (o.emoji && o.emoji.name ? o.emoji.name + " " : "") + o.label })));
       const send = () => {
         const values = Array.from(select.selectedOptions).map((o) => o.value).filter((v) => v !== "");
         if (values.length) act("/api/select", { message: message.id, custom_id: component.custom_id, values });
       };
       if (!multiple) { select.addEventListener("change", send); return select; }
-      return el("span", { class: "row" }, select, el("button", { type: "button", text: "Choose", onclick: send }));
+      return el("span", { class: "row" }, select, el("button", { type: "button", text: w("choose"), onclick: send }));
     }
     case 9:
       return el("div", { class: "row" },
@@ -247,7 +266,7 @@ function renderComponent(component, message, key) {
       return box;
     }
     default:
-      return el("div", { class: "help", text: `(a component of type ${component.type} the preview does not draw)` });
+      return el("div", { class: "help", text: w("unknown_component", { type: component.type }) });
   }
 }
 
@@ -260,15 +279,15 @@ function renderMessage(message) {
   const meta = message.interaction_metadata;
   if (meta && meta.user) {
     const who = names.users[meta.user.id] || meta.user.global_name || meta.user.username;
-    node.append(el("div", { class: "used", text: meta.name ? `${who} used /${meta.name}` : `${who} pressed a button` }));
+    node.append(el("div", { class: "used", text: meta.name ? w("used_command", { name: who, command: meta.name }) : w("pressed_button", { name: who }) }));
   }
   const when = new Date(message.timestamp);
   node.append(el("div", { class: "meta" },
     el("span", { class: "author", text: names.users[message.author.id] || message.author.global_name || message.author.username }),
-    isBot ? el("span", { class: "badge", text: "APP" }) : null,
+    isBot ? el("span", { class: "badge", text: w("app") }) : null,
     el("time", { datetime: when.toISOString(), title: formatTimestamp(when.getTime() / 1000, "F"), text: formatTimestamp(when.getTime() / 1000, "t") }),
-    message.edited_timestamp ? el("span", { class: "edited", text: "(edited)" }) : null));
-  if (loading) node.append(el("div", { class: "thinking", text: `${names.users[message.author.id] || "The bot"} is thinking…` }));
+    message.edited_timestamp ? el("span", { class: "edited", text: w("edited") }) : null));
+  if (loading) node.append(el("div", { class: "thinking", text: w("thinking", { name: names.users[message.author.id] || w("the_bot") }) }));
   if (message.content) node.append(richText(message.content, "content", `${message.id}/c`));
   (message.embeds || []).forEach((embed, i) => node.append(renderEmbed(embed, `${message.id}/e${i}`)));
   if (message.attachments && message.attachments.length) {
@@ -277,7 +296,7 @@ function renderMessage(message) {
   if (message.components && message.components.length) {
     node.append(el("div", { class: "components" }, message.components.map((c, i) => renderComponent(c, message, `${message.id}/k${i}`))));
   }
-  if (ephemeral) node.append(el("div", { class: "only-you", text: "Only you can see this" }));
+  if (ephemeral) node.append(el("div", { class: "only-you", text: w("only_you") }));
   return node;
 }
 
@@ -308,7 +327,7 @@ async function refreshMessages() {
     }
     previous = entry.element;
   }
-  if (!data.messages.length) list.append(el("li", { class: "empty", text: "No messages here yet. Try a command below." }));
+  if (!data.messages.length) list.append(el("li", { class: "empty", text: w("no_messages") }));
   const last = data.messages.length ? data.messages[data.messages.length - 1].id : null;
   if (last) state.seen.set(state.channel, last);
   if (added && nearBottom) list.scrollTop = list.scrollHeight;
@@ -316,27 +335,43 @@ async function refreshMessages() {
 
 // -- server, channels, members --------------------------------------------------------------
 
+function stateQuery() {
+  const query = new URLSearchParams({ locale: state.locale });
+  if (state.member) query.set("member", state.member);
+  if (state.channel) query.set("channel", state.channel);
+  return `?${query}`;
+}
+
+function allChannels() {
+  return state.server.places.flatMap((place) => place.channels.map((channel) => ({ ...channel, place })));
+}
+
 async function refreshState() {
-  const query = state.member ? `?member=${state.member}` : "";
-  const data = await api(`/api/state${query}`);
+  const data = await api(`/api/state${stateQuery()}`);
   if (data.error) return;
   const first = !state.server;
   state.server = data;
   if (first) {
-    $("guild-name").textContent = data.guild.name;
     state.member = data.members[0].id;
     state.channel = data.channels[0].id;
     $("acting-as").replaceChildren(...data.members.map((m) => el("option", { value: m.id, title: m.about, text: m.name })));
     $("language").replaceChildren(...data.locales.map((l) => el("option", { value: l.code, text: l.name })));
     state.locale = data.locales.length ? data.locales[0].code : "en-US";
-    document.documentElement.lang = state.locale;
   }
+  // A DM is the acting person's own: acting as someone else opens theirs.
+  if (!allChannels().some((c) => c.id === state.channel)) {
+    const dms = data.places.find((place) => place.id === "dms");
+    state.channel = dms ? dms.channels[0].id : data.channels[0].id;
+    selectChannel(state.channel, false);
+  }
+  applyWords();
   const status = $("bot-status");
-  status.textContent = data.ready ? `${data.bot.name} is online` : "Waiting for the bot to connect…";
+  status.textContent = data.ready ? w("online", { bot: data.bot.name }) : w("waiting");
   status.classList.toggle("online", data.ready);
   renderChannels();
   renderMembers();
   if (first) { selectChannel(state.channel); }
+  else renderPlace();
   if (state.command && !data.commands.some((c) => c.path === state.command.path)) chooseCommand(null);
   // A command typed while the member's commands were still loading gets its options now.
   const typed = $("command").value.replace(/^\//, "").trim().toLowerCase();
@@ -346,38 +381,65 @@ async function refreshState() {
   }
 }
 
+function channelIcon(channel) {
+  return channel.kind === "announcements" ? "»" : channel.kind === "thread" ? "↳" : channel.kind === "dm" ? "@" : "#";
+}
+
+function channelLabel(channel, unread) {
+  const kind = channel.kind === "thread" ? w("thread") : channel.kind === "announcements" ? w("announcements") : null;
+  const name = channel.kind === "dm" ? w("dm_with", { name: channel.name }) : channel.name;
+  const notes = [kind, channel.spoiler_channel ? w("spoiler_channel_in_discord") : null].filter(Boolean);
+  return `${name}${notes.length ? ` (${notes.join(", ")})` : ""}${unread ? `, ${w("new_messages")}` : ""}`;
+}
+
 function renderChannels() {
-  const items = state.server.channels.map((channel) => {
-    const icon = channel.kind === "announcements" ? "»" : channel.kind === "thread" ? "↳" : "#";
-    const unread = channel.id !== state.channel && channel.last_message_id && channel.last_message_id !== state.seen.get(channel.id);
-    return el("li", { class: channel.kind === "thread" ? "thread" : null },
-      el("button", {
-        type: "button",
-        "aria-current": channel.id === state.channel ? "true" : "false",
-        class: unread ? "unread" : null,
-        "aria-label": `${channel.name}${channel.kind === "text" ? "" : ` (${channel.kind === "thread" ? "thread" : "announcements"})`}${unread ? ", new messages" : ""}`,
-        onclick: () => selectChannel(channel.id),
-      }, el("span", { "aria-hidden": "true", text: icon }), channel.name));
-  });
+  const items = state.server.places.flatMap((place) => [
+    el("li", { class: "place" }, el("h3", { text: place.name }),
+      place.installed ? null : el("p", { class: "hint", text: w("not_installed") })),
+    ...place.channels.map((channel) => {
+      const unread = channel.id !== state.channel && channel.last_message_id && channel.last_message_id !== state.seen.get(channel.id);
+      return el("li", { class: channel.kind === "thread" ? "thread" : null },
+        el("button", {
+          type: "button",
+          "aria-current": channel.id === state.channel ? "true" : "false",
+          class: unread ? "unread" : null,
+          "aria-label": channelLabel(channel, unread),
+          onclick: () => selectChannel(channel.id),
+        }, el("span", { "aria-hidden": "true", text: channelIcon(channel) }), channel.name,
+        channel.spoiler_channel ? el("span", { class: "spoiler-badge", "aria-hidden": "true", text: w("spoiler_channel_in_discord") }) : null));
+    }),
+  ]);
   $("channel-list").replaceChildren(...items);
 }
 
 function renderMembers() {
-  const bot = el("li", {}, el("span", { text: state.server.bot.name }), " ", el("span", { class: "badge", text: "APP" }));
+  const bot = el("li", {}, el("span", { text: state.server.bot.name }), " ", el("span", { class: "badge", text: w("app") }));
   $("member-list").replaceChildren(bot, ...state.server.members.map((m) => el("li", { class: m.id === state.member ? "acting" : null },
-    m.name, m.id === state.member ? el("span", { class: "badge acting-badge", text: "ACTING" }) : null,
+    m.name, m.id === state.member ? el("span", { class: "badge acting-badge", text: w("acting") }) : null,
     el("span", { class: "about", text: m.about }))));
 }
 
-function selectChannel(id) {
-  state.channel = id;
-  const channel = state.server.channels.find((c) => c.id === id);
-  $("channel-name").textContent = `${channel.kind === "announcements" ? "» " : channel.kind === "thread" ? "↳ " : "# "}${channel.name}`;
+function renderPlace() {
+  const channel = allChannels().find((c) => c.id === state.channel);
+  if (!channel) return;
+  $("guild-name").textContent = channel.place.name;
+  $("channel-name").textContent = channel.kind === "dm" ? w("dm_with", { name: channel.name }) : `${channelIcon(channel)} ${channel.name}`;
   $("channel-topic").textContent = channel.topic || "";
+  const hint = $("place-hint");
+  hint.textContent = channel.place.installed ? "" : w("not_installed");
+  hint.hidden = channel.place.installed;
+}
+
+function selectChannel(id, refresh = true) {
+  state.channel = id;
   state.rendered.clear();
   $("messages").replaceChildren();
+  renderPlace();
   renderChannels();
-  refreshMessages();
+  if (refresh) {
+    refreshMessages();
+    refreshState();  // the commands Discord offers depend on where you are
+  }
 }
 
 // -- the command line --------------------------------------------------------------------------
@@ -456,16 +518,16 @@ function channelChoices(option) {
 function renderOption(option) {
   const id = `option-${option.name}`;
   const label = el("span", { class: "option-head" }, el("label", { for: id, text: option.name }),
-    option.required ? el("span", { class: "required", title: "required", "aria-hidden": "true", text: " *" }) : null);
+    option.required ? el("span", { class: "required", "aria-hidden": "true", text: " *" }) : null);
   const wrap = el("div", { class: "option", title: option.description });
   let field;
   const selectOf = (entries) => el("select", { id, name: option.name, required: option.required },
-    el("option", { value: "", text: option.required ? "Choose…" : "(leave out)" }),
+    el("option", { value: "", text: option.required ? w("choose_option") : w("leave_out") }),
     entries.map((e) => el("option", { value: e.value, text: e.label })));
   if (option.choices && option.choices.length) {
     field = selectOf(option.choices.map((c) => ({ value: String(c.value), label: c.name })));
   } else if (option.type === 5) {
-    field = selectOf([{ value: "true", label: "True" }, { value: "false", label: "False" }]);
+    field = selectOf([{ value: "true", label: w("true") }, { value: "false", label: w("false") }]);
   } else if (option.type === 7) {
     field = selectOf(channelChoices(option));
   } else if (option.type === 6 || option.type === 9) {
@@ -473,7 +535,7 @@ function renderOption(option) {
   } else if (option.type === 8) {
     field = selectOf(Object.entries(state.server.names.roles).map(([rid, name]) => ({ value: rid, label: `@${name}` })));
   } else if (option.type === 11) {
-    field = el("input", { id, name: option.name, disabled: true, placeholder: "attachments are not supported in the preview" });
+    field = el("input", { id, name: option.name, disabled: true, placeholder: w("attachments_unsupported") });
   } else {
     const numeric = option.type === 4 || option.type === 10;
     field = el("input", {
@@ -482,7 +544,7 @@ function renderOption(option) {
       minlength: option.min_length, maxlength: option.max_length, placeholder: option.description,
     });
     if (option.autocomplete) {
-      const list = el("ul", { id: `${id}-choices`, class: "suggestions", role: "listbox", "aria-label": `Suggestions for ${option.name}`, hidden: true });
+      const list = el("ul", { id: `${id}-choices`, class: "suggestions", role: "listbox", "aria-label": w("suggestions_for", { option: option.name }), hidden: true });
       field.setAttribute("role", "combobox");
       field.setAttribute("aria-autocomplete", "list");
       field.setAttribute("aria-controls", list.id);
@@ -548,7 +610,7 @@ async function sendCommand(event) {
   const command = state.server.commands.find((c) => c.path === typed);
   if (!command) {
     const root = typed.split(" ")[0];
-    showNotice(typed ? `There is no /${typed} for this member here.` : "Type a command first, e.g. /character.");
+    showNotice(typed ? w("no_such_command", { command: typed }) : w("type_a_command"));
     if (root && !state.server.commands.some((c) => c.root === root)) {
       // Discord hides commands a member may not use; ask the local Discord why, to say so.
       const data = await api("/api/command", { ...where(), command: typed, options: {} });
@@ -557,7 +619,7 @@ async function sendCommand(event) {
     return;
   }
   const missing = command.options.filter((o) => o.required && !(o.name in collectOptions()));
-  if (missing.length) { showNotice(`Fill in ${missing.map((o) => o.name).join(", ")} first.`); return; }
+  if (missing.length) { showNotice(w("fill_in", { options: missing.map((o) => o.name).join(", ") })); return; }
   const data = await act("/api/command", { command: command.path, options: collectOptions() });
   if (!data.error && !data.notice) {
     $("command").value = "";
@@ -617,9 +679,12 @@ function start() {
     await refreshState();
     await refreshMessages();
   });
-  $("language").addEventListener("change", (event) => {
+  $("language").addEventListener("change", async (event) => {
     state.locale = event.target.value;
-    document.documentElement.lang = state.locale;
+    chooseCommand(null);
+    $("command").value = "";
+    showNotice("");
+    await refreshState();  // the page's own words and the commands' names in that language
     state.rendered.clear();
     $("messages").replaceChildren();
     refreshMessages();
