@@ -8,6 +8,7 @@ answer, a person), goes through :meth:`MessageRoutes._new_message` and
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -32,6 +33,28 @@ def _strip_nones(value: Any) -> Any:
     if isinstance(value, list):
         return [_strip_nones(v) for v in value]
     return value
+
+
+_ROLE_MENTION = re.compile(r"<@&([0-9]{1,20})>")
+_MASS_MENTION = re.compile(r"@(everyone|here)")
+
+
+def pinged(content: str, allowed: Json | None, guild_id: int) -> Json:
+    """Who a new message pings, by Discord's rules for ``allowed_mentions``: without it every
+    mention in the content pings; with it only the kinds in ``parse`` and the ids listed.
+
+    Gives ``mention_everyone`` and ``mention_roles`` (user pings are not modelled: the fake
+    has no user mentions to resolve)."""
+    roles = [int(r) for r in _ROLE_MENTION.findall(content)]
+    mass = _MASS_MENTION.search(content) is not None
+    if allowed is None:
+        return {"mention_everyone": mass, "mention_roles": [str(r) for r in roles if r != guild_id]}
+    parse = set(allowed.get("parse") or [])
+    listed = {int(r) for r in allowed.get("roles") or []}
+    return {
+        "mention_everyone": mass and "everyone" in parse,
+        "mention_roles": [str(r) for r in roles if r != guild_id and ("roles" in parse or r in listed)],
+    }
 
 
 class MessageRoutes(FakeCore):
@@ -151,6 +174,7 @@ class MessageRoutes(FakeCore):
             "mention_everyone": False,
             "mentions": [],
             "mention_roles": [],
+            **pinged(body.get("content") or "", body.get("allowed_mentions"), channel.guild_id),
             "attachments": self._attachments(channel.id, body, list(files), []),
             "embeds": [_strip_nones({"type": "rich", **e}) for e in body.get("embeds") or []],
             "components": self._number_components(body.get("components") or []),

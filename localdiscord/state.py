@@ -296,6 +296,8 @@ class Guild:
     channels: dict[int, Channel] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
     bot_role: Role | None = None
+    #: The guild's scheduled events (its Events list), by id.
+    scheduled_events: dict[int, ScheduledEvent] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.roles[self.id] = Role(
@@ -439,6 +441,21 @@ class Guild:
             member.roles.remove(role.id)
         self._announce("GUILD_MEMBER_UPDATE", {**member.to_payload(), "guild_id": str(self.id)})
 
+    def set_role_position(self, role: Role, position: int) -> None:
+        """A moderator drags a role in the role list (GUILD_ROLE_UPDATE once connected)."""
+        role.position = position
+        self._announce("GUILD_ROLE_UPDATE", {"guild_id": str(self.id), "role": role.to_payload()})
+
+    def set_role_permissions(self, role: Role, permissions: int) -> None:
+        """A moderator edits what a role may do (GUILD_ROLE_UPDATE once connected)."""
+        role.permissions = int(permissions)
+        self._announce("GUILD_ROLE_UPDATE", {"guild_id": str(self.id), "role": role.to_payload()})
+
+    def top_role_position(self, who: Member | User | int) -> int:
+        """The position of a member's highest role (0: only @everyone)."""
+        member = self.member_for(who)
+        return max((self.roles[r].position for r in member.roles if r in self.roles), default=0)
+
     # -- permissions --------------------------------------------------------------
 
     def member_for(self, who: Member | User | int) -> Member:
@@ -496,7 +513,10 @@ class Guild:
             "voice_states": [],
             "presences": [],
             "stage_instances": [],
-            "guild_scheduled_events": [],
+            "guild_scheduled_events": [
+                e.to_payload(self.members[e.creator_id].user if e.creator_id in self.members else None)
+                for e in self.scheduled_events.values()
+            ],
             "soundboard_sounds": [],
             "embedded_activities": [],
         }
@@ -547,6 +567,49 @@ class Guild:
         }
 
 
+@dataclass
+class ScheduledEvent:
+    """A guild scheduled event (the server's Events list); ``interested``: who clicked "Interested"."""
+
+    id: int
+    guild_id: int
+    creator_id: int
+    name: str
+    start: dt.datetime
+    end: dt.datetime | None
+    entity_type: int
+    location: str | None
+    description: str | None = None
+    privacy_level: int = 2
+    status: int = 1
+    interested: set[int] = field(default_factory=set)
+
+    def to_payload(self, creator: User | None = None, *, with_user_count: bool = False) -> Json:
+        """The guild scheduled event object as Discord serialises it (``user_count`` only when asked)."""
+        payload: Json = {
+            "id": str(self.id),
+            "guild_id": str(self.guild_id),
+            "channel_id": None,
+            "creator_id": str(self.creator_id),
+            "name": self.name,
+            "description": self.description,
+            "scheduled_start_time": iso_timestamp(self.start),
+            "scheduled_end_time": iso_timestamp(self.end) if self.end is not None else None,
+            "privacy_level": self.privacy_level,
+            "status": self.status,
+            "entity_type": self.entity_type,
+            "entity_id": None,
+            "entity_metadata": {"location": self.location} if self.location is not None else None,
+            "image": None,
+            "recurrence_rule": None,
+        }
+        if creator is not None:
+            payload["creator"] = creator.to_payload()
+        if with_user_count:
+            payload["user_count"] = len(self.interested)
+        return payload
+
+
 def _as_overwrite(value: Overwrite | dict[str, Any]) -> Overwrite:
     if isinstance(value, Overwrite):
         return value
@@ -575,6 +638,7 @@ __all__ = [
     "Overwrite",
     "Permission",
     "Role",
+    "ScheduledEvent",
     "SnowflakeFactory",
     "User",
 ]
