@@ -183,7 +183,8 @@ class GuildEventRoutes(FakeCore):
             raise ApiError(404, UNKNOWN_ROLE, "Unknown Role")
         self._bot_may(guild, Permission.MANAGE_ROLES)
         # The hierarchy: the bot edits only roles below its highest one (the owner would be exempt).
-        if guild.owner_id != self.bot_user.id and role.position >= guild.top_role_position(self.bot_user.id):
+        top = guild.top_role(self.bot_user.id)
+        if guild.owner_id != self.bot_user.id and guild.role_order(role) >= guild.role_order(top):
             raise ApiError(403, 50013, "Missing Permissions")
         if role.managed:
             raise ApiError(403, 50013, "Missing Permissions")

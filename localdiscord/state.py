@@ -451,10 +451,16 @@ class Guild:
         role.permissions = int(permissions)
         self._announce("GUILD_ROLE_UPDATE", {"guild_id": str(self.id), "role": role.to_payload()})
 
-    def top_role_position(self, who: Member | User | int) -> int:
-        """The position of a member's highest role (0: only @everyone)."""
+    @staticmethod
+    def role_order(role: Role) -> tuple[int, int]:
+        """Where a role sorts in the role list: by position, and of two at one position the
+        older (lower id) is higher, as Discord orders them."""
+        return role.position, -role.id
+
+    def top_role(self, who: Member | User | int) -> Role:
+        """A member's highest role (@everyone when it has none)."""
         member = self.member_for(who)
-        return max((self.roles[r].position for r in member.roles if r in self.roles), default=0)
+        return max((self.roles[r] for r in member.roles if r in self.roles), key=self.role_order, default=self.everyone)
 
     # -- permissions --------------------------------------------------------------
 

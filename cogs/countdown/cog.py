@@ -346,10 +346,17 @@ class CountdownSettingsGroup(SettingsSubgroup):
 
     @app_commands.command(name=cmd("countdown.notify.role_name"), description=cmd("countdown.notify.role_description"))
     @localized_options("countdown.notify", role=("role_option", "role_description_option"))
-    async def notify_role(self, interaction: discord.Interaction[Any], role: discord.Role) -> None:
+    async def notify_role(self, interaction: discord.Interaction[Any], role: discord.Role | None = None) -> None:
         guild = interaction.guild
         assert guild is not None
         assert guild.me is not None
+        locale = interaction.locale
+        now = self.bot.clock()
+        if role is None:
+            before = await repo.save_notify_role(self.bot.store, guild.id, None, by=interaction.user.id, now=now)
+            key = "countdown.notify.removed" if before is not None else "countdown.notify.was_off"
+            await interaction.response.send_message(t(key, locale), ephemeral=True)
+            return
         chosen = guild.get_role(role.id) or role
         problem = notify_role_problem(role_facts(chosen, guild.me))
         if problem is not None:
@@ -357,20 +364,8 @@ class CountdownSettingsGroup(SettingsSubgroup):
             if problem == "above_bot":
                 values["top"] = Trusted(guild.me.top_role.mention)
             raise UserError(f"countdown.notify.{problem}", **values)
-        await repo.save_notify_role(self.bot.store, guild.id, chosen.id, by=interaction.user.id, now=self.bot.clock())
-        await interaction.response.send_message(
-            t("countdown.notify.saved", interaction.locale, role=chosen.mention), ephemeral=True
-        )
-
-    @app_commands.command(name=cmd("countdown.notify.off_name"), description=cmd("countdown.notify.off_description"))
-    async def notify_role_off(self, interaction: discord.Interaction[Any]) -> None:
-        assert interaction.guild is not None
-        before = await repo.save_notify_role(
-            self.bot.store, interaction.guild.id, None, by=interaction.user.id, now=self.bot.clock()
-        )
-        key = "countdown.notify.removed" if before is not None else "countdown.notify.was_off"
-        await interaction.response.send_message(t(key, interaction.locale), ephemeral=True)
-
+        await repo.save_notify_role(self.bot.store, guild.id, chosen.id, by=interaction.user.id, now=now)
+        await interaction.response.send_message(t("countdown.notify.saved", locale, role=chosen.mention), ephemeral=True)
 
 class ReleaseGroup(app_commands.Group):
     """``/release``: owners keep the release record current (registered only in admin guilds)."""
