@@ -608,6 +608,7 @@ class ScheduledEvent:
             "entity_metadata": {"location": self.location} if self.location is not None else None,
             "image": None,
             "recurrence_rule": None,
+            "guild_scheduled_event_exceptions": [],
         }
         if creator is not None:
             payload["creator"] = creator.to_payload()
