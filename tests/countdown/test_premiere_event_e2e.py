@@ -15,7 +15,7 @@ import pytest
 
 from cogs.countdown import repo
 from cogs.countdown.repo import events as ledger
-from localdiscord import Permission
+from localdiscord import Permission, wait_until
 from tests.support.countdown import tick
 from tests.support.premiere import PREMIERE, confirm_date, events_of, grant_bot, revoke_bot
 from tests.support.stores import read_with
@@ -129,3 +129,23 @@ async def test_a_crash_after_discord_made_the_event_does_not_make_a_second(
     assert (row.state, row.event_id) == ("live", event.id)  # adopted, not made again
     made = [r for r in h.fake.requests if r.method == "POST" and r.path.endswith("/scheduled-events")]
     assert len(made) == 1
+
+
+@pytest.mark.both_stores
+async def test_a_server_that_removes_the_bot_keeps_its_event_row_for_the_grace_period_then_loses_it(
+    harness: Any,
+) -> None:
+    h = harness
+    await grant_bot(h, Permission.MANAGE_EVENTS)
+    await h.slash(h.moderator, h.general, "settings countdown event", state="on")
+    await confirm_date(h)
+    await tick(h)
+    [event] = events_of(h.guild)
+    h.fake.remove_guild(h.guild)
+    assert await wait_until(lambda: h.bot.get_guild(h.guild.id) is None)
+    await tick(h, dt.timedelta(days=7) - dt.timedelta(minutes=1))
+    row = await read_with(h.bot.store, repo.fetch_event, h.guild.id)
+    assert (row.state, row.event_id) == ("live", event.id)  # kept, and nothing touched in a server it left
+    await tick(h, dt.timedelta(minutes=2))
+    assert await read_with(h.bot.store, repo.fetch_event, h.guild.id) is None
+    assert (await read_with(h.bot.store, repo.fetch_options, h.guild.id)).events is False
