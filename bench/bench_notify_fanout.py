@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import print_rows  # noqa: E402
-from bench._fanout import GLOBAL_LIMIT, busiest_second  # noqa: E402
+from bench._fanout import GLOBAL_LIMIT, busiest_second, read_ledger  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from localdiscord import TEXT, FakeDiscord, Permission, point_discord_py_at, wait_until  # noqa: E402
 from localdiscord.state import Channel  # noqa: E402
@@ -47,6 +47,21 @@ RESULTS = ROOT / "bench" / "results" / "notify_fanout.json"
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 NOTIFY = "countdown:notify"
 CLICKERS = 20
+
+
+class RunningClock(FakeClock):
+    """The bot's clock from ``NOW`` on, moving with real time: the scheduler's back-offs (which
+    a frozen clock would never let pass) expire as they do in production."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        super().__init__(start)
+        self._started = time.monotonic()
+
+    def __call__(self) -> dt.datetime:
+        return self.now()
+
+    def now(self) -> dt.datetime:
+        return super().now() + dt.timedelta(seconds=time.monotonic() - self._started)
 
 
 def news_posts(fake: FakeDiscord, channel: Channel) -> list[dict[str, Any]]:
@@ -88,7 +103,7 @@ async def run(guild_count: int, clicks_per_second: float, wait_seconds: float) -
             owner_ids=(world["owner"].id,),
             admin_guild_ids=(home.id,),
         )
-        h = Harness(fake=fake, settings=settings, clock=FakeClock(NOW), **world)
+        h = Harness(fake=fake, settings=settings, clock=RunningClock(NOW), **world)
         await h.start()
         repo = sys.modules["cogs.countdown.repo"]
         slots = sys.modules["cogs.countdown.slots"]
@@ -147,6 +162,7 @@ async def run(guild_count: int, clicks_per_second: float, wait_seconds: float) -
         window = fake.requests[requests_before:]
         sends = [r for r in window if r.method == "POST" and r.path.endswith("/messages") and r.status < 300]
         last = max(r.time for r in sends) - started if sends else float("nan")
+        first = min(r.time for r in sends) - started if sends else float("nan")
         per_channel = [len(news_posts(fake, c)) for c in channels]
         wrong_mentions = sum(
             1
@@ -155,6 +171,7 @@ async def run(guild_count: int, clicks_per_second: float, wait_seconds: float) -
             if m["mention_roles"] != [str(role.id)] or m["mention_everyone"]
         )
         floor = guild_count / GLOBAL_LIMIT
+        cached = len(h.bot.guilds)
         await h.stop()
         return {
             "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -163,6 +180,7 @@ async def run(guild_count: int, clicks_per_second: float, wait_seconds: float) -
             "global_limit_per_second": GLOBAL_LIMIT,
             "pacer_per_second": h.bot.rest_pacer.per_second,
             "all_posted": finished,
+            "seconds_to_first_post": round(first, 3),
             "seconds_to_last_post": round(last, 3),
             "floor_seconds": floor,
             "ratio_to_floor": round(last / floor, 3),
@@ -176,6 +194,8 @@ async def run(guild_count: int, clicks_per_second: float, wait_seconds: float) -
             "slowest_click_seconds": round(max(latencies), 3) if latencies else None,
             "role_changes": sum(1 for r in window if "/roles/" in r.path and r.status < 300),
             "violations": len(fake.violations),
+            "guilds_in_cache": cached,
+            **(await read_ledger(settings.database_path)),
         }
     finally:
         restore()
@@ -187,7 +207,7 @@ def print_table(result: dict[str, Any]) -> None:
     rows = [
         ("servers with a notify role", f"{result['guilds']}"),
         ("limit / pacer", f"{result['global_limit_per_second']}/s global, paced at {result['pacer_per_second']}/s"),
-        ("time to last news post", f"{result['seconds_to_last_post']} s"),
+        ("time to first / last news post", f"{result['seconds_to_first_post']} / {result['seconds_to_last_post']} s"),
         ("floor set by the limit", f"{result['floor_seconds']} s"),
         ("ratio to the floor", f"{result['ratio_to_floor']}"),
         ("busiest one-second window", f"{result['busiest_second_requests']} requests"),

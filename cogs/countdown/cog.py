@@ -257,10 +257,16 @@ class CountdownSettingsGroup(SettingsSubgroup):
         locale = interaction.locale
         async with self.bot.store.read() as conn:
             schedule = await repo.fetch_schedule(conn, guild.id)
-        if schedule is None:
+            options = await repo.fetch_options(conn, guild.id)
+            event = await repo.fetch_event(conn, guild.id)
+        if schedule is None and options == repo.Options():
             await interaction.response.send_message(t("countdown.settings.none", locale), ephemeral=True)
             return
         embed = discord.Embed(title=t("countdown.settings.show_title", locale))
+        self.add_option_fields(embed, options, event, locale)
+        if schedule is None:
+            await interaction.response.send_message(embed=embed, ephemeral=True)
+            return
         embed.add_field(name=t("countdown.settings.field_channel", locale), value=f"<#{schedule.channel_id}>")
         embed.add_field(
             name=t("countdown.settings.field_when", locale), value=self.cog.describe_rule(schedule.rule, locale)
@@ -366,6 +372,26 @@ class CountdownSettingsGroup(SettingsSubgroup):
             raise UserError(f"countdown.notify.{problem}", **values)
         await repo.save_notify_role(self.bot.store, guild.id, chosen.id, by=interaction.user.id, now=now)
         await interaction.response.send_message(t("countdown.notify.saved", locale, role=chosen.mention), ephemeral=True)
+    def add_option_fields(
+        self, embed: discord.Embed, options: repo.Options, event: repo.EventRow | None, locale: discord.Locale
+    ) -> None:
+        """The notify role and the premiere event, as /settings countdown show lists them."""
+        role = f"<@&{options.notify_role_id}>" if options.notify_role_id else t("countdown.notify.show.none", locale)
+        embed.add_field(name=t("countdown.notify.show.field", locale), value=role, inline=False)
+        if not options.events:
+            state = t("countdown.premiere.show.off", locale)
+        elif event is not None and event.state == "live" and event.starts_at is not None:
+            state = t("countdown.premiere.show.live", locale, when=instant_timestamp(event.starts_at, "F"))
+        elif event is not None and event.state == "failed":
+            if event.error == "missing_permissions":
+                error = t("countdown.premiere.show.missing_manage_events", locale)
+            else:
+                error = t("countdown.error.rejected", locale, detail=(event.error or "").rpartition(":")[2])
+            state = t("countdown.premiere.show.failed", locale, error=error)
+        else:
+            state = t("countdown.premiere.show.waiting", locale)
+        embed.add_field(name=t("countdown.premiere.show.field", locale), value=state, inline=False)
+
 
 class ReleaseGroup(app_commands.Group):
     """``/release``: owners keep the release record current (registered only in admin guilds)."""

@@ -209,9 +209,12 @@ class CountdownPosts:
         """The next regular slot or retry; ``now`` itself while some schedule has news to announce."""
         if not self._started:
             await self.start()
-        if self.queue.full():
+        if self.queue.qsize() > self.queue.maxsize // 2:
+            # A worker wakes the scheduler when the queue is down to half: asked again before,
+            # a backlog of news (thousands of servers) would find a few places at a time and
+            # keep the scheduler "still due" in its back-off, up to seconds between passes.
             self._room_wanted = True
-            return None  # a worker wakes the scheduler when there is room again
+            return None
         owned = self.bot.ownership
         async with self.bot.store.read() as conn:
             current = await repo.fetch_current_record(conn)

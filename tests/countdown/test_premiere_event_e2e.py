@@ -35,6 +35,10 @@ async def test_the_premiere_event_follows_the_release_record_and_the_setting(har
     await tick(h)
     [event] = events_of(h.guild)
     assert (event.start, event.end) == (PREMIERE, PREMIERE + dt.timedelta(hours=1))
+    show = await h.slash(h.moderator, h.general, "settings countdown show")
+    fields = {f["name"]: f["value"] for f in show.embeds[0]["fields"]}
+    assert fields["Premiere event"] == f"In this server's Events for <t:{int(PREMIERE.timestamp())}:F>."
+    assert fields["Notify role"].startswith("None")
     assert event.entity_type == 3
     assert event.location == "Netflix"
     assert event.creator_id == h.fake.bot_user.id
@@ -96,6 +100,9 @@ async def test_losing_manage_events_later_records_why_and_makes_nothing(harness:
     row = await read_with(h.bot.store, repo.fetch_event, h.guild.id)
     assert (row.state, row.error) == ("failed", "missing_permissions")
     assert not [r for r in h.fake.requests if r.method == "POST" and "scheduled-events" in r.path]
+    show = await h.slash(h.moderator, h.general, "settings countdown show")
+    fields = {f["name"]: f["value"] for f in show.embeds[0]["fields"]}
+    assert "missing the **Manage Events** permission" in fields["Premiere event"]
 
     await grant_bot(h, Permission.MANAGE_EVENTS)
     again = await h.slash(h.moderator, h.general, "settings countdown event", state="on")
