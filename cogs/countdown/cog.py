@@ -263,8 +263,8 @@ class CountdownSettingsGroup(SettingsSubgroup):
             await interaction.response.send_message(t("countdown.settings.none", locale), ephemeral=True)
             return
         embed = discord.Embed(title=t("countdown.settings.show_title", locale))
-        self.add_option_fields(embed, options, event, locale)
         if schedule is None:
+            self.add_option_fields(embed, options, event, locale)
             await interaction.response.send_message(embed=embed, ephemeral=True)
             return
         embed.add_field(name=t("countdown.settings.field_channel", locale), value=f"<#{schedule.channel_id}>")
@@ -308,6 +308,7 @@ class CountdownSettingsGroup(SettingsSubgroup):
             value=await describe_public_language(self.bot, guild.id, locale),
             inline=False,
         )
+        self.add_option_fields(embed, options, event, locale)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     # -- the premiere event and the notify role (issue 25) ------------------------------------
