@@ -87,13 +87,13 @@ async def run(guild_count: int, clicks_per_second: float, wait_seconds: float) -
         assert home.bot_role is not None
         home.bot_role.permissions |= int(Permission.MANAGE_ROLES)
         channels = [world["general"]]
-        roles = [home.add_role("Season 2 news", 0)]
+        roles = [home.add_role("Season 2 news", 0, mentionable=True)]
         home.bot_role.position = roles[0].position + 1
         clickers = [home.add_member(name=f"fan-{n}") for n in range(CLICKERS)]
         for n in range(guild_count - 1):
             guild = fake.add_guild(f"Fan server {n}")
             channels.append(guild.add_channel("countdown", TEXT))
-            roles.append(guild.add_role("Season 2 news", 0))
+            roles.append(guild.add_role("Season 2 news", 0, mentionable=True))
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             discord_token=fake.token,

@@ -322,7 +322,15 @@ class Guild:
         if self.notify is not None:
             self.notify(event, data)
 
-    def add_role(self, name: str, permissions: int, *, managed: bool = False, bot_id: int | None = None) -> Role:
+    def add_role(
+        self,
+        name: str,
+        permissions: int,
+        *,
+        managed: bool = False,
+        bot_id: int | None = None,
+        mentionable: bool = False,
+    ) -> Role:
         """Create a role above the existing ones (GUILD_ROLE_CREATE once connected)."""
         role = Role(
             id=self.new_id(),
@@ -332,6 +340,7 @@ class Guild:
             position=len(self.roles),
             managed=managed,
             bot_id=bot_id,
+            mentionable=mentionable,
         )
         self.roles[role.id] = role
         self._announce("GUILD_ROLE_CREATE", {"guild_id": str(self.id), "role": role.to_payload()})

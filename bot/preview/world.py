@@ -77,7 +77,7 @@ def build_world(fake: FakeDiscord) -> PreviewWorld:
         announcements = guild.add_channel("announcements", type=NEWS, topic="Scheduled countdown posts can go here.")
         # A role for fans to opt into (/settings countdown notify-role), below the bot's role, and
         # the two permissions the notify role and the premiere event need (Manage Roles, Manage Events).
-        fans = guild.add_role("Season 2 news", 0)
+        fans = guild.add_role("Season 2 news", 0, mentionable=True)
         assert guild.bot_role is not None
         guild.bot_role.position = fans.position + 1
         guild.bot_role.permissions |= int(Permission.MANAGE_ROLES | Permission.MANAGE_EVENTS)

@@ -20,7 +20,7 @@ from cogs.countdown.repo.options import NOTIFY_ROLE
 NOTIFY_CUSTOM_ID = "countdown:notify"
 NOTIFY_TEMPLATE = re.compile(r"^countdown:notify$")
 
-RoleProblem = Literal["everyone", "managed", "no_manage_roles", "above_bot"]
+RoleProblem = Literal["everyone", "managed", "no_manage_roles", "above_bot", "not_mentionable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,8 @@ class RoleFacts:
     #: The role sorts below the bot's highest role (position, then id, as Discord orders them).
     below_bot_top_role: bool
     bot_owns_server: bool = False
+    #: A mention of it pings: the role allows anyone to mention it, or the bot may Mention Everyone.
+    pings: bool = True
 
 
 def notify_role_problem(role: RoleFacts) -> RoleProblem | None:
@@ -47,6 +49,8 @@ def notify_role_problem(role: RoleFacts) -> RoleProblem | None:
         return "no_manage_roles"
     if not role.below_bot_top_role and not role.bot_owns_server:
         return "above_bot"
+    if not role.pings:
+        return "not_mentionable"
     return None
 
 
@@ -58,6 +62,7 @@ def role_facts(role: discord.Role, me: discord.Member) -> RoleFacts:
         bot_may_manage_roles=me.guild_permissions.manage_roles,
         below_bot_top_role=role < me.top_role,
         bot_owns_server=guild.owner_id == me.id,
+        pings=role.mentionable or me.guild_permissions.mention_everyone,
     )
 
 

@@ -27,7 +27,7 @@ async def set_every_setting(
     """One setting of each feature that keeps per-guild rows, as a moderator sets them; returns
     the poll creator role."""
     role = guild.add_role("Pollsters", 0)
-    fans = guild.add_role("Season 2 news", 0)
+    fans = guild.add_role("Season 2 news", 0, mentionable=True)
     assert guild.bot_role is not None
     guild.set_role_position(guild.bot_role, fans.position + 1)
     guild.set_role_permissions(

@@ -42,7 +42,16 @@ async def test_each_role_the_bot_cannot_hand_out_is_refused_with_its_reason(harn
     assert "not below my highest role" in too_high.content
     assert f"<@&{h.guild.bot_role.id}>" in too_high.content
 
-    for refused in (everyone, managed, no_permission, too_high):
+    quiet = h.guild.add_role("Quiet fans", 0)
+    h.guild.set_role_position(h.guild.bot_role, quiet.position + 1)
+    assert await wait_until(lambda: h.bot.get_guild(h.guild.id).get_role(quiet.id) is not None)
+    assert await wait_until(
+        lambda: h.bot.get_guild(h.guild.id).get_role(quiet.id) < h.bot.get_guild(h.guild.id).me.top_role
+    )
+    unheard = await h.slash(h.moderator, h.general, "settings countdown notify-role", role=quiet)
+    assert "Allow anyone to @mention this role" in unheard.content
+
+    for refused in (everyone, managed, no_permission, too_high, unheard):
         assert refused.ephemeral
         assert "nothing was saved" in refused.content
     assert (await read_with(h.bot.store, repo.fetch_options, h.guild.id)).notify_role_id is None

@@ -100,6 +100,7 @@ def facts(**changes: bool) -> RoleFacts:
         (facts(managed=True), "managed"),
         (facts(bot_may_manage_roles=False), "no_manage_roles"),
         (facts(below_bot_top_role=False), "above_bot"),
+        (facts(pings=False), "not_mentionable"),
         (RoleFacts(False, False, True, False, bot_owns_server=True), None),
     ],
 )

@@ -132,3 +132,6 @@ def test_a_message_pings_only_what_allowed_mentions_lets_through() -> None:
     assert pinged(content, {"parse": []}, 1) == {"mention_everyone": False, "mention_roles": []}
     assert pinged(content, {"parse": [], "roles": ["6"]}, 1) == {"mention_everyone": False, "mention_roles": ["6"]}
     assert pinged(content, {"parse": ["roles"]}, 1) == {"mention_everyone": False, "mention_roles": ["5", "6"]}
+    # Without Mention Everyone, only mentionable roles ping, and @everyone never does.
+    quiet = pinged(content, None, 1, mentionable=[6], may_mention_everyone=False)
+    assert quiet == {"mention_everyone": False, "mention_roles": ["6"]}

@@ -43,7 +43,7 @@ def events_of(guild: Guild) -> list[ScheduledEvent]:
 
 async def fan_role_below_bot(h: Any, name: str = "Season 2 news") -> Role:
     """A role a moderator made for fans, with the bot's role dragged above it."""
-    role = h.guild.add_role(name, 0)
+    role = h.guild.add_role(name, 0, mentionable=True)
     assert h.guild.bot_role is not None
     h.guild.set_role_position(h.guild.bot_role, role.position + 1)
     assert await wait_until(lambda: h.bot.get_guild(h.guild.id).get_role(role.id) is not None)
