@@ -333,6 +333,8 @@ class CountdownPosts:
         embed, locale, release_day = built
         # The notify role: a "Notify me" button on every post, and pinged by news and the release day only.
         role_id = await store.recall(NOTIFY_ROLE, claim.guild_id)
+        if role_id is not None and guild.get_role(role_id) is None:
+            role_id = None  # deleted in Discord since: nothing to mention or hand out
         view = notify_view(locale) if role_id is not None else None
         pings = role_id is not None and (claim.occasion == "change" or release_day)
         content = f"<@&{role_id}>" if pings else None
