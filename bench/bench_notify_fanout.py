@@ -9,6 +9,9 @@ post mentions its role and carries the button. Meanwhile members of the first se
 click "Notify me" on its news post (``--clicks-per-second``, each click a role change the
 bot makes outside the paced fan-out, as Discord counts it against the same limit).
 
+Measured twice in one run: first the same fan-out without notify roles or clicks (the
+baseline), then with them; the ratio of the two is printed beside each one's ratio to the floor.
+
 Reported: the time from the update to the last news post against the floor the limit sets
 (servers / 50 per second: 100 s for 5,000), the ratio of the two, the busiest one-second
 window, 429s, duplicates and misses, news posts whose mentions were not exactly their role,
@@ -65,16 +68,35 @@ class RunningClock(FakeClock):
 
 
 def news_posts(fake: FakeDiscord, channel: Channel) -> list[dict[str, Any]]:
-    """The bot's own posts in a channel carrying the button (not answers to commands or clicks)."""
-    return [
-        m
-        for m in fake.channel_messages(channel.id)
-        if "interaction_metadata" not in m
-        and any(c.get("custom_id") == NOTIFY for row in m.get("components", []) for c in row.get("components", []))
-    ]
+    """The bot's own posts in a channel (not answers to commands or clicks)."""
+    return [m for m in fake.channel_messages(channel.id) if "interaction_metadata" not in m and not m["flags"] & 64]
 
 
-async def run(guild_count: int, clicks_per_second: float, wait_seconds: float) -> dict[str, Any]:
+def has_button(message: dict[str, Any]) -> bool:
+    return any(c.get("custom_id") == NOTIFY for row in message.get("components", []) for c in row.get("components", []))
+
+
+class PostCounter:
+    """Channels with a post so far, read from the fake's request log a new entry at a time (a
+    scan of every channel each time would hold the event loop the bot's pacer runs on)."""
+
+    def __init__(self, fake: FakeDiscord, start: int) -> None:
+        self.fake = fake
+        self.seen = start
+        self.channels: set[str] = set()
+
+    def __call__(self) -> int:
+        requests = self.fake.requests
+        for request in requests[self.seen :]:
+            if request.method == "POST" and request.path.endswith("/messages") and request.status < 300:
+                self.channels.add(request.path.split("/")[2])
+        self.seen = len(requests)
+        return len(self.channels)
+
+
+async def run(guild_count: int, clicks_per_second: float, wait_seconds: float, *, notify: bool) -> dict[str, Any]:
+    """One fan-out: with a notify role in every server and members clicking (``notify``), or
+    without either (the baseline measured beside it)."""
     logging.basicConfig(level=logging.WARNING)
     fake = FakeDiscord(OPENAPI_SPEC)
     fake.max_guilds_per_shard = None  # one connection, as the countdown fan-out is measured
@@ -125,7 +147,8 @@ async def run(guild_count: int, clicks_per_second: float, wait_seconds: float) -
                 now=NOW,
             )
             assert saved
-            await repo.save_notify_role(h.bot.store, channel.guild_id, role.id, by=1, now=NOW)
+            if notify:
+                await repo.save_notify_role(h.bot.store, channel.guild_id, role.id, by=1, now=NOW)
         fake.global_rate_limit(per_second=GLOBAL_LIMIT)
         requests_before = len(fake.requests)
         hits_before = fake.rate_limit_hits
@@ -140,24 +163,23 @@ async def run(guild_count: int, clicks_per_second: float, wait_seconds: float) -
             source="https://example.org/aoaad-s2",
         )
         assert "Release information updated" in (update.content or ""), update.content
-        posted = 0
-
-        def count() -> int:
-            return sum(1 for c in channels if news_posts(fake, c))
-
-        # Members click "Notify me" on the first server's news while the others' news goes out.
-        assert await wait_until(lambda: bool(news_posts(fake, channels[0])), timeout=wait_seconds)
-        news = news_posts(fake, channels[0])[0]
+        count = PostCounter(fake, requests_before)
         latencies: list[float] = []
         clicks = 0
-        while (posted := count()) < guild_count and time.perf_counter() - started < wait_seconds:
-            member = clickers[clicks % CLICKERS]
-            record_ = await h.fake.click(home, channels[0], member, news, NOTIFY, wait=False)
-            clicks += 1
-            await asyncio.sleep(1 / clicks_per_second)
-            if await record_.wait_acknowledged(3):
-                latencies.append(record_.latency)
-        finished = posted == guild_count
+        if notify:
+            # Members click "Notify me" on the first server's news while the others' news goes out.
+            assert await wait_until(lambda: bool(news_posts(fake, channels[0])), timeout=wait_seconds)
+            news = news_posts(fake, channels[0])[0]
+            while count() < guild_count and time.perf_counter() - started < wait_seconds:
+                member = clickers[clicks % CLICKERS]
+                record_ = await h.fake.click(home, channels[0], member, news, NOTIFY, wait=False)
+                clicks += 1
+                await asyncio.sleep(1 / clicks_per_second)
+                if await record_.wait_acknowledged(3):
+                    latencies.append(record_.latency)
+        else:
+            await wait_until(lambda: count() >= guild_count, timeout=wait_seconds, interval=0.5)
+        finished = count() >= guild_count
         await asyncio.sleep(0.5)  # anything extra (a duplicate) would show up now
         window = fake.requests[requests_before:]
         sends = [r for r in window if r.method == "POST" and r.path.endswith("/messages") and r.status < 300]
@@ -168,7 +190,9 @@ async def run(guild_count: int, clicks_per_second: float, wait_seconds: float) -
             1
             for channel, role in zip(channels, roles, strict=True)
             for m in news_posts(fake, channel)
-            if m["mention_roles"] != [str(role.id)] or m["mention_everyone"]
+            if m["mention_roles"] != ([str(role.id)] if notify else [])
+            or m["mention_everyone"]
+            or has_button(m) != notify
         )
         floor = guild_count / GLOBAL_LIMIT
         cached = len(h.bot.guilds)
@@ -177,6 +201,7 @@ async def run(guild_count: int, clicks_per_second: float, wait_seconds: float) -
             "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
             "guilds": guild_count,
+            "notify_roles": notify,
             "global_limit_per_second": GLOBAL_LIMIT,
             "pacer_per_second": h.bot.rest_pacer.per_second,
             "all_posted": finished,
@@ -205,7 +230,10 @@ async def run(guild_count: int, clicks_per_second: float, wait_seconds: float) -
 
 def print_table(result: dict[str, Any]) -> None:
     rows = [
-        ("servers with a notify role", f"{result['guilds']}"),
+        (
+            "servers (notify role in each)" if result["notify_roles"] else "servers (no notify role)",
+            f"{result['guilds']}",
+        ),
         ("limit / pacer", f"{result['global_limit_per_second']}/s global, paced at {result['pacer_per_second']}/s"),
         ("time to first / last news post", f"{result['seconds_to_first_post']} / {result['seconds_to_last_post']} s"),
         ("floor set by the limit", f"{result['floor_seconds']} s"),
@@ -231,8 +259,15 @@ def main() -> None:
     parser.add_argument("--clicks-per-second", type=float, default=2.0)
     parser.add_argument("--timeout", type=float, default=400.0)
     args = parser.parse_args()
-    result = asyncio.run(run(args.guilds, args.clicks_per_second, args.timeout))
+    baseline = asyncio.run(run(args.guilds, args.clicks_per_second, args.timeout, notify=False))
+    result = asyncio.run(run(args.guilds, args.clicks_per_second, args.timeout, notify=True))
+    result["baseline"] = baseline
+    result["ratio_to_baseline"] = round(result["seconds_to_last_post"] / baseline["seconds_to_last_post"], 3)
+    print("baseline: the same fan-out without notify roles or clicks, measured first")
+    print_table(baseline)
+    print("\nwith a notify role in every server, members clicking Notify me")
     print_table(result)
+    print(f"\nratio to the baseline: {result['ratio_to_baseline']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
