@@ -227,3 +227,15 @@ async def test_a_timestamp_past_what_a_date_holds_shows_as_typed_and_the_page_ke
     await page.unroute("**/api/messages?*")
     await run_command(page, "/poll create", question="Still here?", options="Yes | No")
     await expect(page.get_by_role("button", name="Yes")).to_be_visible()
+
+
+async def test_the_premiere_appears_in_the_events_list_once_the_day_is_confirmed(page: Page) -> None:
+    events = page.get_by_role("complementary", name="Members").get_by_role("list").last
+    await expect(events).to_have_text("No events")
+    await act_as(page, "Moderator")
+    await run_command(page, "/settings countdown event", state="on")
+    await expect(page.get_by_text("Premiere event on").first).to_be_visible()
+    await act_as(page, "Owner")
+    await run_command(page, "/release update", window="2027-03-14", confidence="confirmed", source="Netflix")
+    await expect(events.get_by_text(re.compile("Season 2"))).to_be_visible(timeout=SLOW_UPDATE)
+    await expect(events.get_by_text("0 interested")).to_be_visible()
