@@ -455,6 +455,14 @@ class Guild:
         role.position = position
         self._announce("GUILD_ROLE_UPDATE", {"guild_id": str(self.id), "role": role.to_payload()})
 
+    def delete_role(self, role: Role) -> None:
+        """A moderator deletes a role: members lose it (GUILD_ROLE_DELETE once connected)."""
+        self.roles.pop(role.id, None)
+        for member in self.members.values():
+            if role.id in member.roles:
+                member.roles.remove(role.id)
+        self._announce("GUILD_ROLE_DELETE", {"guild_id": str(self.id), "role_id": str(role.id)})
+
     def set_role_permissions(self, role: Role, permissions: int) -> None:
         """A moderator edits what a role may do (GUILD_ROLE_UPDATE once connected)."""
         role.permissions = int(permissions)

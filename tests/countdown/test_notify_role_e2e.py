@@ -12,7 +12,7 @@ from cogs.countdown import repo
 from cogs.countdown.notify import NOTIFY_CUSTOM_ID
 from localdiscord import Permission, wait_until
 from tests.support.countdown import messages, set_daily, tick
-from tests.support.premiere import confirm_date, fan_role_below_bot, grant_bot
+from tests.support.premiere import confirm_date, fan_role_below_bot, grant_bot, revoke_bot
 from tests.support.stores import read_with
 
 
@@ -97,6 +97,37 @@ async def test_fans_opt_in_and_release_news_pings_that_role_alone(harness: Any) 
     gone = await h.click(h.member2, h.general, post, NOTIFY_CUSTOM_ID)
     assert "no notify role now" in gone.content
     assert fans.id in h.guild.members[h.member2.id].roles  # nothing taken without a role set
+
+
+async def test_a_notify_role_the_bot_can_no_longer_hand_out_or_that_was_deleted_pings_nobody(harness: Any) -> None:
+    h = harness
+    await grant_bot(h, Permission.MANAGE_ROLES)
+    fans = await fan_role_below_bot(h)
+    await h.slash(h.moderator, h.general, "settings countdown notify-role", role=fans)
+    await set_daily(h)
+    await tick(h, dt.timedelta(hours=1))
+    [post] = messages(h, h.general)
+    await revoke_bot(h, Permission.MANAGE_ROLES)
+    refused = await h.click(h.member, h.general, post, NOTIFY_CUSTOM_ID)
+    assert refused.ephemeral
+    assert "I can't give or take" in refused.content
+    assert fans.id not in h.guild.members[h.member.id].roles
+
+    h.guild.delete_role(fans)
+    assert await wait_until(lambda: h.bot.get_guild(h.guild.id).get_role(fans.id) is None)
+    await confirm_date(h)
+    await tick(h)
+    news = messages(h, h.general)[-1]
+    assert (news["content"], news["mention_roles"], buttons(news)) == ("", [], [])
+
+
+async def test_a_korean_moderator_reads_the_refusal_in_korean(harness: Any) -> None:
+    h = harness
+    refused = await h.slash(
+        h.moderator, h.general, "settings countdown notify-role", role=h.guild.everyone, locale="ko"
+    )
+    assert "봇은 절대로 모두에게 알림을 보내지 않습니다" in refused.content
+    assert "아무것도 저장하지 않았습니다" in refused.content
 
 
 async def test_without_a_role_posts_carry_no_button_and_ping_nobody(harness: Any) -> None:
