@@ -372,7 +372,10 @@ class CountdownSettingsGroup(SettingsSubgroup):
                 values["top"] = Trusted(guild.me.top_role.mention)
             raise UserError(f"countdown.notify.{problem}", **values)
         await repo.save_notify_role(self.bot.store, guild.id, chosen.id, by=interaction.user.id, now=now)
-        await interaction.response.send_message(t("countdown.notify.saved", locale, role=chosen.mention), ephemeral=True)
+        await interaction.response.send_message(
+            t("countdown.notify.saved", locale, role=chosen.mention), ephemeral=True
+        )
+
     def add_option_fields(
         self, embed: discord.Embed, options: repo.Options, event: repo.EventRow | None, locale: discord.Locale
     ) -> None:

@@ -82,7 +82,8 @@ class PremiereEvents:
             step = event_step(row, target, now)
             if step is None:
                 continue
-            if row.guild_id in self._blocked and self._blocked[row.guild_id] == target:
+            blocked = row.guild_id in self._blocked and self._blocked[row.guild_id] == target
+            if blocked and not self._may_manage_events(row.guild_id):
                 continue
             steps.append((row, step))
         return target, steps
