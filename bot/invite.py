@@ -42,6 +42,8 @@ BOT_PERMISSIONS: tuple[NeededPermission, ...] = (
     NeededPermission("send_messages_in_threads", "post those in threads and forum posts too"),
     NeededPermission("embed_links", "every post is an embed (and countdown posts are edited as embeds)"),
     NeededPermission("read_message_history", "post a poll's results as a reply to the poll"),
+    NeededPermission("manage_events", "keep the premiere in a server's Events list (/settings countdown event)"),
+    NeededPermission("manage_roles", "hand out the notify role fans opt into (/settings countdown notify_role)"),
 )
 
 

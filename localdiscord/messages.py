@@ -8,6 +8,7 @@ answer, a person), goes through :meth:`MessageRoutes._new_message` and
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -32,6 +33,42 @@ def _strip_nones(value: Any) -> Any:
     if isinstance(value, list):
         return [_strip_nones(v) for v in value]
     return value
+
+
+_ROLE_MENTION = re.compile(r"<@&([0-9]{1,20})>")
+_MASS_MENTION = re.compile(r"@(everyone|here)")
+
+
+def pinged(
+    content: str,
+    allowed: Json | None,
+    guild_id: int,
+    *,
+    mentionable: Iterable[int] | None = None,
+    may_mention_everyone: bool = True,
+) -> Json:
+    """Who a new message pings, by Discord's rules for ``allowed_mentions``: without it every
+    mention in the content pings; with it only the kinds in ``parse`` and the ids listed.
+    A role that is not mentionable (``mentionable``: the ids that are; None: all) and
+    @everyone/@here ping only when the author may Mention Everyone.
+
+    Gives ``mention_everyone`` and ``mention_roles`` (user pings are not modelled: the fake
+    has no user mentions to resolve)."""
+    open_roles = None if mentionable is None else set(mentionable)
+    roles = [
+        int(r)
+        for r in _ROLE_MENTION.findall(content)
+        if int(r) != guild_id and (may_mention_everyone or open_roles is None or int(r) in open_roles)
+    ]
+    mass = _MASS_MENTION.search(content) is not None and may_mention_everyone
+    if allowed is None:
+        return {"mention_everyone": mass, "mention_roles": [str(r) for r in roles]}
+    parse = set(allowed.get("parse") or [])
+    listed = {int(r) for r in allowed.get("roles") or []}
+    return {
+        "mention_everyone": mass and "everyone" in parse,
+        "mention_roles": [str(r) for r in roles if "roles" in parse or r in listed],
+    }
 
 
 class MessageRoutes(FakeCore):
@@ -127,6 +164,20 @@ class MessageRoutes(FakeCore):
 
         return [walk(c) for c in components]
 
+    def _pinged(self, channel: Channel | PrivateChannel, body: Json, author: User) -> Json:
+        if channel.guild_id is None:  # a DM or group DM: no roles, and @everyone pings nobody
+            return {"mention_everyone": False, "mention_roles": []}
+        guild = self.guilds.get(channel.guild_id)
+        if guild is None or author.id not in guild.members or not isinstance(channel, Channel):
+            return pinged(body.get("content") or "", body.get("allowed_mentions"), channel.guild_id)
+        return pinged(
+            body.get("content") or "",
+            body.get("allowed_mentions"),
+            guild.id,
+            mentionable=[r.id for r in guild.roles.values() if r.mentionable],
+            may_mention_everyone=bool(guild.permissions_in(author.id, channel) & Permission.MENTION_EVERYONE),
+        )
+
     def _new_message(
         self,
         channel: Channel | PrivateChannel,
@@ -150,6 +201,7 @@ class MessageRoutes(FakeCore):
             "mention_everyone": False,
             "mentions": [],
             "mention_roles": [],
+            **self._pinged(channel, body, author),
             "attachments": self._attachments(channel.id, body, list(files), []),
             "embeds": [_strip_nones({"type": "rich", **e}) for e in body.get("embeds") or []],
             "components": self._number_components(body.get("components") or []),

@@ -29,11 +29,12 @@ from .commands import CommandRoutes
 from .core import API_PREFIX
 from .driver import MemberDriver
 from .gateway import GUILD_MEMBERS
+from .guildevents import GuildEventRoutes
 from .pipeline import ApiError, ApiReply, ApiRequest, RequestPipeline
 from .state import DM, GROUP_DM, Channel, Guild, Member, PrivateChannel, User
 
 
-class FakeDiscord(RequestPipeline, CommandRoutes, CallbackRoutes, MemberDriver):
+class FakeDiscord(RequestPipeline, CommandRoutes, CallbackRoutes, GuildEventRoutes, MemberDriver):
     """A fake Discord (REST + gateway) for one bot application."""
 
     def __init__(
@@ -246,6 +247,14 @@ class FakeDiscord(RequestPipeline, CommandRoutes, CallbackRoutes, MemberDriver):
         r("GET", "/guilds/{guild_id}/channels", self._get_guild_channels)
         r("GET", "/guilds/{guild_id}/roles", self._get_guild_roles)
         r("GET", "/guilds/{guild_id}/members/{user_id}", self._get_guild_member)
+        events = "/guilds/{guild_id}/scheduled-events"
+        r("GET", events, self._list_scheduled_events)
+        r("POST", events, self._create_scheduled_event, check="schema")
+        r("GET", events + "/{guild_scheduled_event_id}", self._get_scheduled_event)
+        r("PATCH", events + "/{guild_scheduled_event_id}", self._edit_scheduled_event, check="schema")
+        r("DELETE", events + "/{guild_scheduled_event_id}", self._delete_scheduled_event)
+        r("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", self._add_member_role)
+        r("DELETE", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", self._remove_member_role)
 
     # == REST: identity and gateway ==========================================================
 

@@ -336,6 +336,8 @@ class Guild:
     members: dict[int, Member] = field(default_factory=dict)
     bot_role: Role | None = None
     bot_installed: bool = True
+    #: The guild's scheduled events (its Events list), by id.
+    scheduled_events: dict[int, ScheduledEvent] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.roles[self.id] = Role(
@@ -362,7 +364,15 @@ class Guild:
         if self.notify is not None:
             self.notify(event, data)
 
-    def add_role(self, name: str, permissions: int, *, managed: bool = False, bot_id: int | None = None) -> Role:
+    def add_role(
+        self,
+        name: str,
+        permissions: int,
+        *,
+        managed: bool = False,
+        bot_id: int | None = None,
+        mentionable: bool = False,
+    ) -> Role:
         """Create a role above the existing ones (GUILD_ROLE_CREATE once connected)."""
         role = Role(
             id=self.new_id(),
@@ -372,6 +382,7 @@ class Guild:
             position=len(self.roles),
             managed=managed,
             bot_id=bot_id,
+            mentionable=mentionable,
         )
         self.roles[role.id] = role
         self._announce("GUILD_ROLE_CREATE", {"guild_id": str(self.id), "role": role.to_payload()})
@@ -491,6 +502,35 @@ class Guild:
             member.roles.remove(role.id)
         self._announce("GUILD_MEMBER_UPDATE", {**member.to_payload(), "guild_id": str(self.id)})
 
+    def set_role_position(self, role: Role, position: int) -> None:
+        """A moderator drags a role in the role list (GUILD_ROLE_UPDATE once connected)."""
+        role.position = position
+        self._announce("GUILD_ROLE_UPDATE", {"guild_id": str(self.id), "role": role.to_payload()})
+
+    def delete_role(self, role: Role) -> None:
+        """A moderator deletes a role: members lose it (GUILD_ROLE_DELETE once connected)."""
+        self.roles.pop(role.id, None)
+        for member in self.members.values():
+            if role.id in member.roles:
+                member.roles.remove(role.id)
+        self._announce("GUILD_ROLE_DELETE", {"guild_id": str(self.id), "role_id": str(role.id)})
+
+    def set_role_permissions(self, role: Role, permissions: int) -> None:
+        """A moderator edits what a role may do (GUILD_ROLE_UPDATE once connected)."""
+        role.permissions = int(permissions)
+        self._announce("GUILD_ROLE_UPDATE", {"guild_id": str(self.id), "role": role.to_payload()})
+
+    @staticmethod
+    def role_order(role: Role) -> tuple[int, int]:
+        """Where a role sorts in the role list: by position, and of two at one position the
+        older (lower id) is higher, as Discord orders them."""
+        return role.position, -role.id
+
+    def top_role(self, who: Member | User | int) -> Role:
+        """A member's highest role (@everyone when it has none)."""
+        member = self.member_for(who)
+        return max((self.roles[r] for r in member.roles if r in self.roles), key=self.role_order, default=self.everyone)
+
     # -- permissions --------------------------------------------------------------
 
     def member_for(self, who: Member | User | int) -> Member:
@@ -561,7 +601,10 @@ class Guild:
             "voice_states": [],
             "presences": [],
             "stage_instances": [],
-            "guild_scheduled_events": [],
+            "guild_scheduled_events": [
+                e.to_payload(self.members[e.creator_id].user if e.creator_id in self.members else None)
+                for e in self.scheduled_events.values()
+            ],
             "soundboard_sounds": [],
             "embedded_activities": [],
         }
@@ -612,6 +655,50 @@ class Guild:
         }
 
 
+@dataclass
+class ScheduledEvent:
+    """A guild scheduled event (the server's Events list); ``interested``: who clicked "Interested"."""
+
+    id: int
+    guild_id: int
+    creator_id: int
+    name: str
+    start: dt.datetime
+    end: dt.datetime | None
+    entity_type: int
+    location: str | None
+    description: str | None = None
+    privacy_level: int = 2
+    status: int = 1
+    interested: set[int] = field(default_factory=set)
+
+    def to_payload(self, creator: User | None = None, *, with_user_count: bool = False) -> Json:
+        """The guild scheduled event object as Discord serialises it (``user_count`` only when asked)."""
+        payload: Json = {
+            "id": str(self.id),
+            "guild_id": str(self.guild_id),
+            "channel_id": None,
+            "creator_id": str(self.creator_id),
+            "name": self.name,
+            "description": self.description,
+            "scheduled_start_time": iso_timestamp(self.start),
+            "scheduled_end_time": iso_timestamp(self.end) if self.end is not None else None,
+            "privacy_level": self.privacy_level,
+            "status": self.status,
+            "entity_type": self.entity_type,
+            "entity_id": None,
+            "entity_metadata": {"location": self.location} if self.location is not None else None,
+            "image": None,
+            "recurrence_rule": None,
+            "guild_scheduled_event_exceptions": [],
+        }
+        if creator is not None:
+            payload["creator"] = creator.to_payload()
+        if with_user_count:
+            payload["user_count"] = len(self.interested)
+        return payload
+
+
 def _as_overwrite(value: Overwrite | dict[str, Any]) -> Overwrite:
     if isinstance(value, Overwrite):
         return value
@@ -641,6 +728,7 @@ __all__ = [
     "Permission",
     "PrivateChannel",
     "Role",
+    "ScheduledEvent",
     "SnowflakeFactory",
     "User",
 ]

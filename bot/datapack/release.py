@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from bot.datapack.base import ShortLabel, Slug, SourceRef, Text, Translated
+from bot.datapack.base import PackModel, ShortLabel, Slug, SourceRef, Text, Translated
 from bot.datapack.window import Confidence, Precision, check_aligned
 
 
@@ -63,6 +64,28 @@ class ContextFact(Translated):
         return self
 
 
+class PremiereTime(PackModel):
+    """The time of day a release comes out, in its own zone, and who says so: the premiere
+    event starts then. Without it the bot makes no event (it never guesses a time)."""
+
+    time: dt.time
+    zone: Text
+    source: SourceRef
+
+    @field_validator("zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f'unknown time zone "{value}"') from None
+        return value
+
+    def on(self, day: dt.date) -> dt.datetime:
+        """The premiere's instant (UTC) on ``day``."""
+        return dt.datetime.combine(day, self.time, ZoneInfo(self.zone)).astimezone(dt.UTC)
+
+
 class Release(Translated):
     """What fans are waiting for, the expected window and the facts around it."""
 
@@ -74,6 +97,7 @@ class Release(Translated):
     note: Text | None = None
     window: SourcedWindow
     context: tuple[ContextFact, ...] = ()
+    premiere_time: PremiereTime | None = None
 
     @field_validator("context")
     @classmethod

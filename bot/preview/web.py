@@ -332,7 +332,25 @@ class PreviewSite:
             "places": places,
             "channels": places[0]["channels"],
             "members": [
-                {"id": str(p.member.id), "key": p.key, "name": p.label, "about": p.about} for p in self.world.personas
+                {
+                    "id": str(p.member.id),
+                    "key": p.key,
+                    "name": p.label,
+                    "about": p.about,
+                    "roles": [guild.roles[r].name for r in p.member.roles if r in guild.roles],
+                }
+                for p in self.world.personas
+            ],
+            # The server's Events list, as Discord's client shows it: name, start, place, who is interested.
+            "events": [
+                {
+                    "id": str(e.id),
+                    "name": e.name,
+                    "start": e.start.isoformat(),
+                    "location": e.location,
+                    "interested": len(e.interested),
+                }
+                for e in sorted(guild.scheduled_events.values(), key=lambda e: e.start)
             ],
             "locales": client_locales(),
             "words": words,

@@ -96,6 +96,12 @@ def build_world(fake: FakeDiscord) -> PreviewWorld:
             club.add_member(person.id, person.user.username)
         fake.install_for_user(you)
         dms = {person.id: fake.open_dm(person) for person in (you, moderator, member, owner)}
+        # A role for fans to opt into (/settings countdown notify_role), below the bot's role, and
+        # the two permissions the notify role and the premiere event need (Manage Roles, Manage Events).
+        fans = guild.add_role("Season 2 news", 0, mentionable=True)
+        assert guild.bot_role is not None
+        guild.bot_role.position = fans.position + 1
+        guild.bot_role.permissions |= int(Permission.MANAGE_ROLES | Permission.MANAGE_EVENTS)
     finally:
         fake.new_id = real_ids
         guild.new_id = real_ids

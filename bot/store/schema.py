@@ -278,5 +278,29 @@ release_watch_findings = Table(
     Column("decided_at", UtcDateTime),
 )
 
+# -- premiere events and notify roles (0010) -----------------------------------------------------
+
+countdown_options = Table(
+    "countdown_options",
+    metadata,
+    Column("guild_id", Snowflake, primary_key=True, autoincrement=False),
+    Column("events", Boolean(create_constraint=False), nullable=False, default=False),
+    Column("notify_role_id", Snowflake),
+    Column("updated_by", Snowflake, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+countdown_events = Table(
+    "countdown_events",
+    metadata,
+    Column("guild_id", Snowflake, primary_key=True, autoincrement=False),
+    Column("state", Text, nullable=False),
+    Column("event_id", Snowflake),
+    Column("starts_at", UtcDateTime),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("error", Text),
+    Column("error_at", UtcDateTime),
+)
+
 #: Every table, parents before children (the order ``store copy`` writes them in).
 TABLES: tuple[Table, ...] = tuple(metadata.sorted_tables)

@@ -22,8 +22,10 @@ from bot.i18n import cmd, localized_options, permission_names, t
 from bot.installs import installed_guild_id, offered_everywhere, server_only_group_options
 from bot.language import describe_public_language
 from bot.moderation import SettingsSubgroup
-from bot.store.schema import countdown_posts, countdown_schedules
+from bot.store.schema import countdown_events, countdown_options, countdown_posts, countdown_schedules
 from cogs.countdown import repo
+from cogs.countdown.events import PremiereEvents
+from cogs.countdown.notify import NotifyButton, notify_role_problem, role_facts
 from cogs.countdown.planning import next_slot_for, plan_next_slot
 from cogs.countdown.posting import CountdownPosts, card_embed, log_already_posted, missing_permissions
 from cogs.countdown.proposals import ReleaseWatch, answer_press
@@ -120,6 +122,9 @@ CADENCE_CHOICES = [
 MODE_CHOICES = [app_commands.Choice(name=cmd(f"countdown.settings.mode_{value}"), value=value) for value in repo.MODES]
 WEEKDAY_CHOICES = [app_commands.Choice(name=cmd(f"countdown.weekdays.d{day}"), value=day) for day in range(7)]
 CONFIDENCES: tuple[Confidence, ...] = ("confirmed", "estimated", "rumored")
+STATE_CHOICES = [
+    app_commands.Choice(name=cmd(f"countdown.premiere.state_{value}"), value=value) for value in ("on", "off")
+]
 CONFIDENCE_CHOICES = [
     app_commands.Choice(name=cmd(f"countdown.release.confidence_{value}"), value=value) for value in CONFIDENCES
 ]
@@ -258,10 +263,16 @@ class CountdownSettingsGroup(SettingsSubgroup):
         locale = interaction.locale
         async with self.bot.store.read() as conn:
             schedule = await repo.fetch_schedule(conn, guild.id)
-        if schedule is None:
+            options = await repo.fetch_options(conn, guild.id)
+            event = await repo.fetch_event(conn, guild.id)
+        if schedule is None and options == repo.Options():
             await interaction.response.send_message(t("countdown.settings.none", locale), ephemeral=True)
             return
         embed = discord.Embed(title=t("countdown.settings.show_title", locale))
+        if schedule is None:
+            self.add_option_fields(embed, options, event, locale)
+            await interaction.response.send_message(embed=embed, ephemeral=True)
+            return
         embed.add_field(name=t("countdown.settings.field_channel", locale), value=f"<#{schedule.channel_id}>")
         embed.add_field(
             name=t("countdown.settings.field_when", locale), value=self.cog.describe_rule(schedule.rule, locale)
@@ -303,7 +314,93 @@ class CountdownSettingsGroup(SettingsSubgroup):
             value=await describe_public_language(self.bot, guild.id, locale),
             inline=False,
         )
+        self.add_option_fields(embed, options, event, locale)
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    # -- the premiere event and the notify role (issue 25) ------------------------------------
+
+    @app_commands.command(
+        name=cmd("countdown.premiere.event_name"), description=cmd("countdown.premiere.event_description")
+    )
+    @localized_options("countdown.premiere", "state")
+    @app_commands.choices(state=STATE_CHOICES)
+    async def event(self, interaction: discord.Interaction[Any], state: str) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        locale = interaction.locale
+        may = guild.me is not None and guild.me.guild_permissions.manage_events
+        now = self.bot.clock()
+        if state == "on":
+            if not may:
+                raise UserError("countdown.premiere.missing_manage_events")
+            await repo.save_events(self.bot.store, guild.id, on=True, by=interaction.user.id, now=now)
+            await repo.reset_failed_event(self.bot.store, guild.id)
+            self.bot.scheduler.wake()
+            record = await repo.current_record(self.bot.store)
+            if self.bot.pack.release.premiere_time is None:
+                text = t("countdown.premiere.on_without_time", locale)
+            else:
+                start = self.cog.events.target(record)
+                if start is None or start <= now:
+                    text = t("countdown.premiere.on_without_date", locale)
+                else:
+                    text = t("countdown.premiere.on_with_date", locale, when=instant_timestamp(start, "F"))
+            await interaction.response.send_message(text, ephemeral=True)
+            return
+        was_on = await repo.save_events(self.bot.store, guild.id, on=False, by=interaction.user.id, now=now)
+        self.bot.scheduler.wake()
+        async with self.bot.store.read() as conn:
+            made = await repo.fetch_event(conn, guild.id)
+        if made is not None and made.state == "live" and not may:
+            key = "countdown.premiere.off_without_permission"
+        else:
+            key = "countdown.premiere.off" if was_on or made is not None else "countdown.premiere.was_off"
+        await interaction.response.send_message(t(key, locale), ephemeral=True)
+
+    @app_commands.command(name=cmd("countdown.notify.role_name"), description=cmd("countdown.notify.role_description"))
+    @localized_options("countdown.notify", role=("role_option", "role_description_option"))
+    async def notify_role(self, interaction: discord.Interaction[Any], role: discord.Role | None = None) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        assert guild.me is not None
+        locale = interaction.locale
+        now = self.bot.clock()
+        if role is None:
+            before = await repo.save_notify_role(self.bot.store, guild.id, None, by=interaction.user.id, now=now)
+            key = "countdown.notify.removed" if before is not None else "countdown.notify.was_off"
+            await interaction.response.send_message(t(key, locale), ephemeral=True)
+            return
+        chosen = guild.get_role(role.id) or role
+        problem = notify_role_problem(role_facts(chosen, guild.me))
+        if problem is not None:
+            values: dict[str, Any] = {"role": Trusted(chosen.mention)}
+            if problem == "above_bot":
+                values["top"] = Trusted(guild.me.top_role.mention)
+            raise UserError(f"countdown.notify.{problem}", **values)
+        await repo.save_notify_role(self.bot.store, guild.id, chosen.id, by=interaction.user.id, now=now)
+        await interaction.response.send_message(
+            t("countdown.notify.saved", locale, role=chosen.mention), ephemeral=True
+        )
+
+    def add_option_fields(
+        self, embed: discord.Embed, options: repo.Options, event: repo.EventRow | None, locale: discord.Locale
+    ) -> None:
+        """The notify role and the premiere event, as /settings countdown show lists them."""
+        role = f"<@&{options.notify_role_id}>" if options.notify_role_id else t("countdown.notify.show.none", locale)
+        embed.add_field(name=t("countdown.notify.show.field", locale), value=role, inline=False)
+        if not options.events:
+            state = t("countdown.premiere.show.off", locale)
+        elif event is not None and event.state == "live" and event.starts_at is not None:
+            state = t("countdown.premiere.show.live", locale, when=instant_timestamp(event.starts_at, "F"))
+        elif event is not None and event.state == "failed":
+            if event.error == "missing_permissions":
+                error = t("countdown.premiere.show.missing_manage_events", locale)
+            else:
+                error = t("countdown.error.rejected", locale, detail=(event.error or "").rpartition(":")[2])
+            state = t("countdown.premiere.show.failed", locale, error=error)
+        else:
+            state = t("countdown.premiere.show.waiting", locale)
+        embed.add_field(name=t("countdown.premiere.show.field", locale), value=state, inline=False)
 
 
 class ReleaseGroup(app_commands.Group):
@@ -390,6 +487,7 @@ class CountdownCog(commands.Cog):
         self.posts = CountdownPosts(bot)
         #: The release watch (TVmaze), when RELEASE_WATCH_TVMAZE_ID turns it on.
         self.watch: ReleaseWatch | None = None
+        self.events = PremiereEvents(bot)
         self._card = lru_cache(maxsize=CARD_CACHE_SIZE)(self._render_card)
 
     def _render_card(self, record: ReleaseRecord, today: dt.date, zone: str, locale: str) -> Card:
@@ -429,6 +527,10 @@ class CountdownCog(commands.Cog):
         self.bot.scheduler.register(self.posts)
         self.bot.guild_keeper.keep(countdown_schedules, repo.SCHEDULE_ZONE)
         self.bot.guild_keeper.keep(countdown_posts)
+        self.bot.scheduler.register(self.events)
+        self.bot.guild_keeper.keep(countdown_options, repo.NOTIFY_ROLE)
+        self.bot.guild_keeper.keep(countdown_events)
+        self.bot.add_dynamic_items(NotifyButton)
         self.bot.add_dynamic_items(ProposalButton)
         self.start_release_watch()
 
@@ -461,6 +563,10 @@ class CountdownCog(commands.Cog):
         self.bot.scheduler.unregister(self.posts.name)
         self.bot.guild_keeper.release(countdown_schedules)
         self.bot.guild_keeper.release(countdown_posts)
+        self.bot.scheduler.unregister(self.events.name)
+        self.bot.guild_keeper.release(countdown_options)
+        self.bot.guild_keeper.release(countdown_events)
+        self.bot.remove_dynamic_items(NotifyButton)
         await self.posts.stop()
         self.bot.settings_group.remove_command(self.settings_group.name)
         for guild_id in self.bot.settings.admin_guild_ids:
@@ -513,4 +619,31 @@ class CountdownCog(commands.Cog):
         zone = await self.count_zone(installed_guild_id(interaction))
         today = local_date(self.bot.clock(), load_zone(zone))
         card = self._card(record, today, zone, str(locale))
-        await interaction.response.send_message(embed=card_embed(card))
+        embed = card_embed(card)
+        await self.add_premiere(embed, record, interaction.guild_id, locale)
+        await interaction.response.send_message(embed=embed)
+
+    async def add_premiere(
+        self, embed: discord.Embed, record: ReleaseRecord, guild_id: int | None, locale: discord.Locale
+    ) -> None:
+        """The premiere's time (from the pack's sourced release time) and, in a server with the
+        premiere event, how many members clicked Interested."""
+        start = self.events.target(record)
+        premiere = self.bot.pack.release.premiere_time
+        if start is None or premiere is None:
+            return
+        lines = [
+            t(
+                "countdown.premiere.field_value",
+                locale,
+                when=instant_timestamp(start, "F"),
+                relative=instant_timestamp(start, "R"),
+                platform=self.platform(locale),
+                source=self.bot.pack.source(premiere.source).title,
+            )
+        ]
+        if guild_id is not None:
+            interested = await self.events.interested(guild_id)
+            if interested is not None:
+                lines.append(t("countdown.premiere.interested", locale, count=interested))
+        embed.add_field(name=t("countdown.premiere.field", locale), value="\n".join(lines), inline=False)

@@ -36,10 +36,12 @@ from bot.language import public_locale
 from bot.pacing import RequestPacer
 from bot.shards import Ownership
 from cogs.countdown import repo
+from cogs.countdown.notify import notify_view, role_mentions
 from cogs.countdown.planning import NONCE_GRACE, plan_pass
 from cogs.countdown.planning import slot_nonce as slot_nonce  # where the tests and tools take it from
 from cogs.countdown.render import Card, pack_wording, render_countdown_card
 from cogs.countdown.repo import Claim, PostJob, Schedule
+from cogs.countdown.repo.options import NOTIFY_ROLE
 from cogs.countdown.slots import Slot, load_zone, local_date
 
 if TYPE_CHECKING:
@@ -207,9 +209,12 @@ class CountdownPosts:
         """The next regular slot or retry; ``now`` itself while some schedule has news to announce."""
         if not self._started:
             await self.start()
-        if self.queue.full():
+        if self.queue.qsize() > self.queue.maxsize // 2:
+            # A worker wakes the scheduler when the queue is down to half: asked again before,
+            # a backlog of news (thousands of servers) would find a few places at a time and
+            # keep the scheduler "still due" in its back-off, up to seconds between passes.
             self._room_wanted = True
-            return None  # a worker wakes the scheduler when there is room again
+            return None
         owned = self.bot.ownership
         async with self.bot.store.read() as conn:
             current = await repo.fetch_current_record(conn)
@@ -321,17 +326,29 @@ class CountdownPosts:
             # Known from the cache: no request, so no 403 counts towards Discord's invalid-request limit.
             await self._record_failure(job, Failure("missing_permissions", ",".join(missing), True))
             return
-        embed = await self.build_embed(claim, schedule, guild)
-        if embed is None:
+        built = await self.build_embed(claim, schedule, guild)
+        if built is None:
             await repo.mark_failed(store, job, state="abandoned", error="no_record", detail=None, now=self.bot.clock())
             return
+        embed, locale, release_day = built
+        # The notify role: a "Notify me" button on every post, and pinged by news and the release day only.
+        role_id = await store.recall(NOTIFY_ROLE, claim.guild_id)
+        if role_id is not None and guild.get_role(role_id) is None:
+            role_id = None  # deleted in Discord since: nothing to mention or hand out
+        view = notify_view(locale) if role_id is not None else None
+        pings = role_id is not None and (claim.occasion == "change" or release_day)
+        content = f"<@&{role_id}>" if pings else None
+        mentions = role_mentions(role_id if pings else None)
         target = self.bot.get_partial_messageable(claim.channel_id, guild_id=claim.guild_id)
         try:
             message_id = None
             if claim.mode == "edit" and schedule.message_id and schedule.channel_id == claim.channel_id:
                 await self.pacer.wait_turn()
                 try:
-                    await target.get_partial_message(schedule.message_id).edit(embed=embed)
+                    # An edit never pings (Discord does not notify on edits): the role stays as text.
+                    await target.get_partial_message(schedule.message_id).edit(
+                        content=content, embed=embed, view=view, allowed_mentions=mentions
+                    )
                     message_id = schedule.message_id
                 except discord.NotFound as exc:
                     if exc.code != 10008:
@@ -339,14 +356,20 @@ class CountdownPosts:
                     log.info("countdown message of guild %s was deleted; posting a new one", claim.guild_id)
             if message_id is None:
                 await self.pacer.wait_turn()
-                message = await target.send(embed=embed, nonce=claim.nonce)
+                extra: dict[str, Any] = {"view": view} if view is not None else {}
+                message = await target.send(
+                    content=content, embed=embed, nonce=claim.nonce, allowed_mentions=mentions, **extra
+                )
                 message_id = message.id
         except Exception as exc:
             await self._record_failure(job, classify_failure(exc))
             return
         await repo.mark_sent(store, job, message_id=message_id, kept_message=claim.mode == "edit", now=self.bot.clock())
 
-    async def build_embed(self, claim: Claim, schedule: Schedule, guild: discord.Guild) -> discord.Embed | None:
+    async def build_embed(
+        self, claim: Claim, schedule: Schedule, guild: discord.Guild
+    ) -> tuple[discord.Embed, str | None, bool] | None:
+        """The post's embed, the language it is in, and whether it is the release day's post."""
         previous = None
         async with self.bot.store.read() as conn:
             if claim.occasion == "change":
@@ -376,7 +399,7 @@ class CountdownPosts:
             previous=previous,
             wording=pack_wording(pack.release, locale, pack.sources),
         )
-        return card_embed(card)
+        return card_embed(card), locale, record.release_day is not None and record.release_day == today
 
     async def _record_failure(self, job: PostJob, failure: Failure) -> None:
         now = self.bot.clock()

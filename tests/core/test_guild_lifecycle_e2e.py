@@ -27,12 +27,20 @@ async def set_every_setting(
     """One setting of each feature that keeps per-guild rows, as a moderator sets them; returns
     the poll creator role."""
     role = guild.add_role("Pollsters", 0)
+    fans = guild.add_role("Season 2 news", 0, mentionable=True)
+    assert guild.bot_role is not None
+    guild.set_role_position(guild.bot_role, fans.position + 1)
+    guild.set_role_permissions(
+        guild.bot_role, guild.bot_role.permissions | int(Permission.MANAGE_ROLES | Permission.MANAGE_EVENTS)
+    )
     countdown = {"channel": channel, "time": "13:00", "timezone": zone, "cadence": "daily", "mode": "post"}
     for command, options in (
         ("settings spoilers add", {"channel": listed}),
         ("settings countdown set", countdown),
         ("settings polls creator_role", {"role": role}),
         ("settings language set", {"language": language}),
+        ("settings countdown notify_role", {"role": fans}),
+        ("settings countdown event", {"state": "on"}),
     ):
         answer = await fake.slash(guild, channel, moderator, command, options)
         assert answer.ephemeral, f"{command}: {answer.content}"
@@ -49,13 +57,19 @@ async def set_every_setting_here(h: Harness) -> Role:
 async def rows_of(store: Store, guild_id: int) -> dict[str, int]:
     """How many rows each per-guild settings table holds for the guild."""
     counts = {}
-    for table in ("spoiler_channels", "countdown_schedules", "poll_settings", "guild_languages"):
+    for table in EVERY_SETTING:
         [row] = await fetch_rows(store, f"SELECT count(*) AS n FROM {table} WHERE guild_id = :g", g=guild_id)
         counts[table] = int(row.n)
     return counts
 
 
-EVERY_SETTING = {"spoiler_channels": 1, "countdown_schedules": 1, "poll_settings": 1, "guild_languages": 1}
+EVERY_SETTING = {
+    "spoiler_channels": 1,
+    "countdown_schedules": 1,
+    "poll_settings": 1,
+    "guild_languages": 1,
+    "countdown_options": 1,
+}
 NO_SETTING = dict.fromkeys(EVERY_SETTING, 0)
 
 

@@ -285,3 +285,13 @@ async def run_command_named(page: Page, send: str, command: str) -> None:
     """Type a command without options and press the Send button by its name in the page's language."""
     await page.get_by_role("combobox", name=re.compile("Command|명령어")).fill(command)
     await page.get_by_role("button", name=send).click()
+async def test_the_premiere_appears_in_the_events_list_once_the_day_is_confirmed(page: Page) -> None:
+    events = page.get_by_role("complementary", name="Members").get_by_role("list").last
+    await expect(events).to_have_text("No events")
+    await act_as(page, "Moderator")
+    await run_command(page, "/settings countdown event", state="on")
+    await expect(page.get_by_text("Premiere event on").first).to_be_visible()
+    await act_as(page, "Owner")
+    await run_command(page, "/release update", window="2027-03-14", confidence="confirmed", source="Netflix")
+    await expect(events.get_by_text(re.compile("Season 2"))).to_be_visible(timeout=SLOW_UPDATE)
+    await expect(events.get_by_text("0 interested")).to_be_visible()

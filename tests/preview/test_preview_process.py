@@ -205,3 +205,40 @@ async def test_the_preview_works_with_no_network_but_its_own_loopback(tmp_path: 
     assert code == 0, preview.output
     assert LIVE in preview.output
     assert "Traceback" not in preview.output
+
+
+async def test_the_page_shows_the_servers_events_and_the_notify_role(tmp_path: Path) -> None:
+    preview = await start_preview(tmp_path)
+    try:
+        await preview.wait_for_line(LIVE)
+        async with aiohttp.ClientSession() as session:
+
+            async def state() -> dict[str, Any]:
+                async with session.get(preview.url + "api/state") as response:
+                    return dict(await response.json())
+
+            async def run(member: str, command: str, **options: str) -> None:
+                body = {"channel": general, "member": member, "command": command, "options": options}
+                async with session.post(preview.url + "api/command", json=body) as response:
+                    assert await response.json() == {"ok": True}, command
+
+            page = await state()
+            assert page["events"] == []
+            general = next(c["id"] for c in page["channels"] if c["name"] == "general")
+            member = {m["name"]: m["id"] for m in page["members"]}
+            fans = next(i for i, name in page["names"]["roles"].items() if name == "Season 2 news")
+            await run(member["Moderator"], "settings countdown notify_role", role=fans)
+            await run(member["Moderator"], "settings countdown event", state="on")
+            await run(member["Owner"], "release update", window="2027-03-14", confidence="confirmed", source="Netflix")
+            for _ in range(100):
+                page = await state()
+                if page["events"]:
+                    break
+                await asyncio.sleep(0.1)
+        [event] = page["events"]
+        assert "Season 2" in event["name"]
+        assert (event["location"], event["interested"]) == ("Netflix", 0)
+        assert event["start"].startswith("2027-03-14T08:00:00")
+        assert all("roles" in m for m in page["members"])
+    finally:
+        assert await preview.stop() == 0

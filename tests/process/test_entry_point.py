@@ -192,7 +192,9 @@ def test_check_names_the_database_of_database_url_without_its_password(workdir: 
     result = run_bot(workdir, "check", DATABASE_URL=url)
     assert result.returncode == 0, result.stderr
     database_line = next(line for line in result.stdout.splitlines() if "database:" in line)
-    assert "schema revision 0009" in database_line
+    versions = Path(__file__).parents[2] / "bot" / "store" / "migrations" / "versions"
+    head = max(path.name[:4] for path in versions.glob("[0-9]*.py"))
+    assert f"schema revision {head}" in database_line
     assert ("(PostgreSQL)" if store_url.startswith("postgresql") else "(SQLite)") in database_line
     assert "hunter2" not in result.stdout + result.stderr
 

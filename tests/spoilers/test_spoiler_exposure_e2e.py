@@ -39,11 +39,12 @@ from bot.datapack import PACK_FILES, DataPack, FateStatus, iter_spoiler_texts, l
 from bot.i18n import languages, t
 from bot.spoilers.repo import add_spoiler_channel
 from cogs.characters.roster import paginate_roster
-from localdiscord import CommandNotPermitted
+from localdiscord import CommandNotPermitted, Permission
 from localdiscord.interactions import InteractionRecord
 from localdiscord.state import Channel, Guild, Member, PrivateChannel, User
 from tests.support.countdown import tick
 from tests.support.harness import Harness
+from tests.support.premiere import fan_role_below_bot, grant_bot
 from tests.support.spoilers import discord_display
 from tests.support.stores import fetch_rows
 
@@ -412,11 +413,19 @@ async def use_everything(h: Harness, pack: DataPack, reading: Reading, synced: d
         await run(h.owner, "release update", window="early 2027", confidence=confidence, source="Fan article")
     await run(h.moderator, "settings countdown set", cadence="daily", mode="post", **countdown)
     await run(h.moderator, "settings countdown show")
+    await run(h.moderator, "settings countdown event", state="on")  # refused: no Manage Events yet
+    await run(h.moderator, "settings countdown notify_role", role=h.guild.everyone)  # refused
+    await grant_bot(h, Permission.MANAGE_EVENTS)
+    await grant_bot(h, Permission.MANAGE_ROLES)
+    await run(h.moderator, "settings countdown event", state="on")
+    await run(h.moderator, "settings countdown notify_role", role=await fan_role_below_bot(h))
     await tick(h, dt.timedelta(hours=1))  # the scheduled post
     await run(h.owner, "release update", window="2027-03-14", confidence="rumored", source="A fan forum")
     await tick(h)  # the post that announces the change
     await run(h.member, "countdown")
     await run(h.moderator, "settings countdown off")
+    await run(h.moderator, "settings countdown event", state="off")
+    await run(h.moderator, "settings countdown notify_role")
     scheduled = [m for m in h.fake.channel_messages(h.general) if "interaction_metadata" not in m]
     assert len(scheduled) >= 2, "the scheduled countdown and the change announcement were posted"
 

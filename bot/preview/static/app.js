@@ -416,7 +416,18 @@ function renderMembers() {
   const bot = el("li", {}, el("span", { text: state.server.bot.name }), " ", el("span", { class: "badge", text: w("app") }));
   $("member-list").replaceChildren(bot, ...state.server.members.map((m) => el("li", { class: m.id === state.member ? "acting" : null },
     m.name, m.id === state.member ? el("span", { class: "badge acting-badge", text: w("acting") }) : null,
-    el("span", { class: "about", text: m.about }))));
+    el("span", { class: "about", text: m.about }),
+    ...(m.roles || []).map((name) => el("span", { class: "badge role-badge", text: `@${name}` })))));
+  renderEvents();
+}
+
+function renderEvents() {
+  const events = state.server.events || [];
+  const items = events.map((event) => el("li", { class: "event" },
+    el("span", { text: event.name }),
+    el("span", { class: "about", text: `${new Intl.DateTimeFormat(state.locale, TIME_STYLES.F).format(new Date(event.start))} · ${event.location || ""}` }),
+    el("span", { class: "about", text: w("interested", { count: event.interested }) })));
+  $("event-list").replaceChildren(...(items.length ? items : [el("li", { class: "about", text: w("no_events") })]));
 }
 
 function renderPlace() {

@@ -19,6 +19,8 @@ release change; every read-then-write here is safe under that (see each function
 from __future__ import annotations
 
 from cogs.countdown.repo.changes import Reschedule, record_change, seed_from_pack
+from cogs.countdown.repo.events import EventRow, fetch_event
+from cogs.countdown.repo.events import reset_failed as reset_failed_event
 from cogs.countdown.repo.history import (
     CURRENT_RECORD,
     RECORD_LOCK_KEY,
@@ -28,6 +30,7 @@ from cogs.countdown.repo.history import (
     fetch_previous_record,
     fetch_record,
 )
+from cogs.countdown.repo.options import NOTIFY_ROLE, Options, fetch_options, save_events, save_notify_role
 from cogs.countdown.repo.posts import (
     POSTED_LOOKBACK,
     Claim,
@@ -62,14 +65,17 @@ from cogs.countdown.repo.schedules import (
 __all__ = [
     "CURRENT_RECORD",
     "MODES",
+    "NOTIFY_ROLE",
     "PAUSE_AFTER_FAILURES",
     "POSTED_LOOKBACK",
     "RECORD_LOCK_KEY",
     "SCHEDULE_ZONE",
     "Advance",
     "Claim",
+    "EventRow",
     "Mode",
     "Occasion",
+    "Options",
     "PostJob",
     "Reschedule",
     "Schedule",
@@ -81,8 +87,10 @@ __all__ = [
     "due_schedules",
     "earliest_due",
     "fetch_current_record",
+    "fetch_event",
     "fetch_history",
     "fetch_ledger",
+    "fetch_options",
     "fetch_previous_record",
     "fetch_record",
     "fetch_schedule",
@@ -92,6 +100,9 @@ __all__ = [
     "posted_days",
     "record_change",
     "requeue_unfinished",
+    "reset_failed_event",
+    "save_events",
+    "save_notify_role",
     "save_schedule",
     "schedule_retry",
     "schedules_with_news",
