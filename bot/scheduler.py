@@ -70,6 +70,8 @@ class Scheduler:
         #: Passes finished since start: a pass numbered above ``passes`` at some moment has
         #: begun after it once ``passes_done`` exceeds that number (what tests wait on).
         self.passes_done = 0
+        #: The earliest due time the last pass found (what :meth:`lag` measures against).
+        self.next_due: datetime | None = None
 
     def register(self, source: DueSource) -> None:
         self._sources[source.name] = source
@@ -94,6 +96,10 @@ class Scheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    def lag(self, now: datetime) -> timedelta:
+        """How far ``now`` is past the earliest due item (zero when nothing is overdue)."""
+        return max(now - self.next_due, timedelta(0)) if self.next_due is not None else timedelta(0)
 
     async def run_pending(self) -> datetime | None:
         """One pass: run every source that is due now; return the next due time of all sources."""
@@ -143,7 +149,7 @@ class Scheduler:
     async def _dispatch_forever(self) -> None:
         while True:
             self._wakeup.clear()
-            earliest = await self.run_pending()
+            earliest = self.next_due = await self.run_pending()
             delay = MAX_SLEEP if earliest is None else min(max(earliest - self._clock(), timedelta(0)), MAX_SLEEP)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=delay.total_seconds())
