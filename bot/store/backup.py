@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.base import ReadConnection, Store
-from bot.store.copy import BATCH_ROWS, copy_store
+from bot.store.copy import BATCH_ROWS, copy_store, insert_order
 from bot.store.errors import StoreError
 from bot.store.schema import TABLES
 from bot.store.urls import parse_database_url
@@ -117,7 +117,7 @@ async def _snapshot_into_sqlite(source: Store, target: Path) -> None:
 async def copy_rows(reading: AsyncConnection, writing: AsyncConnection) -> dict[str, int]:
     """Every table's rows from ``reading`` into ``writing`` (in dependency order); the counts."""
     copied: dict[str, int] = {}
-    for table in TABLES:
+    for table in await writing.run_sync(insert_order):
         count = 0
         result = await reading.stream(select(table))
         async for chunk in result.mappings().partitions(BATCH_ROWS):
