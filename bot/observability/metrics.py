@@ -134,11 +134,15 @@ class Metrics:
         # Children made once: the hot paths skip the label look-up.
         self._vote_stored = self._votes.labels("stored")
         self._vote_refused = self._votes.labels("refused")
+        self._interaction_children: dict[tuple[str, str], Any] = {}
 
     # -- what features count ---------------------------------------------------------
 
     def count_interaction(self, command: str, outcome: Outcome) -> None:
-        self._interactions.labels(command, outcome).inc()
+        child = self._interaction_children.get((command, outcome))
+        if child is None:
+            child = self._interaction_children[(command, outcome)] = self._interactions.labels(command, outcome)
+        child.inc()
 
     def count_vote(self, *, stored: bool) -> None:
         (self._vote_stored if stored else self._vote_refused).inc()
