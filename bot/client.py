@@ -26,6 +26,7 @@ from bot.i18n import CatalogTranslator
 from bot.language import ChosenLanguages
 from bot.moderation import SettingsGroup
 from bot.observability import Metrics, Snapshot
+from bot.observability.metrics import RateLimitWatch
 from bot.pacing import RequestPacer, RestShare, rest_share
 from bot.packstore import PackSyncSummary, sync_data_pack
 from bot.scheduler import Scheduler
@@ -102,7 +103,6 @@ class HyosanBot(commands.AutoShardedBot):
             shard_count=settings.shard_count,
             # None is discord.py's own default (every shard), though its hints say list[int].
             shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,  # type: ignore[arg-type]
-            http_trace=self.metrics.http_trace(),
         )
         self.settings = settings
         self.clock = clock
@@ -140,6 +140,7 @@ class HyosanBot(commands.AutoShardedBot):
         if store is not None:
             store.observer = self.metrics.observe_transaction
         self.metrics.watch(self.snapshot)
+        self._rate_limit_watch = RateLimitWatch(self.metrics)
 
     @property
     def store(self) -> Store:
@@ -204,6 +205,7 @@ class HyosanBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         self._logged_in = True
+        self._rate_limit_watch.attach()
         log.info("pacing Discord requests at %s", self.rest_share.describe())
         await self.prepare()
         await self.sync_commands()
@@ -289,6 +291,7 @@ class HyosanBot(commands.AutoShardedBot):
                     with contextlib.suppress(Exception):
                         await self.unload_extension(extension)
         finally:
+            self._rate_limit_watch.detach()
             await self._end_event_tasks()
             if self._heap_frozen:
                 # What was frozen is garbage once this bot is gone (a process that starts
@@ -342,7 +345,7 @@ class HyosanBot(commands.AutoShardedBot):
     async def on_app_command_completion(
         self, interaction: discord.Interaction[Any], command: app_commands.Command[Any, ..., Any] | app_commands.ContextMenu
     ) -> None:
-        self.metrics.count_interaction(command.qualified_name, "answered")
+        self.metrics.count_interaction(command.qualified_name, "answered", interaction.id)
 
     async def on_shard_ready(self, shard_id: int) -> None:
         self.shards_ready[shard_id] = True

@@ -20,6 +20,7 @@ from discord import app_commands
 from bot.i18n import Counted, permission_names, t
 from bot.observability import metrics_of
 from bot.observability.logs import bind_interaction
+from bot.observability.metrics import Outcome
 from bot.store import StoreFailure, classify_failure
 from bot.usertext import quote_user_text
 
@@ -157,7 +158,7 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
         )
         return
     message = describe_user_error(error, interaction.locale)
-    metrics.count_interaction(interaction_label(interaction), "user_error" if message is not None else "unexpected_error")
+    outcome: Outcome = "user_error" if message is not None else "unexpected_error"
     if message is None:
         message = t("errors.unexpected", interaction.locale, reference=log_unexpected(interaction, error))
     elif (failure := classify_failure(original := getattr(error, "original", error))) is not None:
@@ -168,6 +169,7 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
         await send_ephemeral(interaction, message)
     except discord.HTTPException as exc:
         log.warning("could not tell the user about an error: %s", exc)
+    metrics.count_interaction(interaction_label(interaction), outcome, interaction.id)
 
 
 def shown_name(name: str, localized: app_commands.locale_str | None, locale: discord.Locale) -> str:
@@ -247,7 +249,7 @@ class GuardedItem:
         except Exception as exc:
             await report_interaction_error(interaction, exc)
         else:
-            metrics_of(interaction.client).count_interaction(interaction_label(interaction), "answered")
+            metrics_of(interaction.client).count_interaction(interaction_label(interaction), "answered", interaction.id)
 
 
 class BotView(discord.ui.View):

@@ -104,6 +104,8 @@ def setup_logging(level: int, log_format: str, secrets: Iterable[str | None] = (
         dt_fmt = "%Y-%m-%d %H:%M:%S"
         handler.setFormatter(logging.Formatter("[{asctime}] [{levelname:<8}] {name}: {message}", dt_fmt, style="{"))
     handler.addFilter(SecretRedactor(secrets))
+    # The level here too: a logger may let more through for the metrics (RateLimitWatch).
+    handler.setLevel(level)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

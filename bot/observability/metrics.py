@@ -9,13 +9,14 @@ age) are not kept up to date by anyone: they are read from a :class:`Snapshot` w
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -28,12 +29,12 @@ from bot.store.errors import classify_failure
 Outcome = Literal["answered", "user_error", "unexpected_error", "late"]
 PostResult = Literal["sent", "retried", "given_up"]
 
-#: Seconds from the member's click (the interaction's snowflake time) to the bot's first answer.
+#: Seconds from the member's action (the interaction's snowflake time) to the bot's answer.
 FIRST_RESPONSE_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 TRANSACTION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 DISCORD_EPOCH_MS = 1_420_070_400_000
-#: Discord's X-RateLimit-Scope values; anything else is counted as "unknown".
-RATE_LIMIT_SCOPES = frozenset({"user", "global", "shared"})
+#: What a 429 is counted as (see :class:`RateLimitWatch`); anything else is counted as "unknown".
+RATE_LIMIT_SCOPES = frozenset({"route", "global", "webhook"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +96,8 @@ class Metrics:
             registry=registry,
         )
         self._first_response = Histogram(
-            "hyosan_interaction_first_response_seconds",
-            "From an interaction's creation to the bot's first answer to it (accepted by Discord).",
+            "hyosan_interaction_response_seconds",
+            "From the member's action (the interaction's snowflake time) to the end of the bot's answer to it.",
             buckets=FIRST_RESPONSE_BUCKETS,
             registry=registry,
         )
@@ -135,11 +136,15 @@ class Metrics:
 
     # -- what features count ---------------------------------------------------------
 
-    def count_interaction(self, command: str, outcome: Outcome) -> None:
+    def count_interaction(self, command: str, outcome: Outcome, interaction_id: int | None = None) -> None:
+        """One interaction handled; ``interaction_id`` (its snowflake, which says when the member
+        acted): also how long the bot took to answer it."""
         child = self._interaction_children.get((command, outcome))
         if child is None:
             child = self._interaction_children[(command, outcome)] = self._interactions.labels(command, outcome)
         child.inc()
+        if interaction_id is not None and outcome != "late":
+            self._first_response.observe(max(time.time() - ((interaction_id >> 22) + DISCORD_EPOCH_MS) / 1000, 0.0))
 
     def count_vote(self, *, stored: bool) -> None:
         (self._vote_stored if stored else self._vote_refused).inc()
@@ -152,9 +157,6 @@ class Metrics:
 
     def count_rate_limit(self, scope: str | None) -> None:
         self._rate_limits.labels(scope if scope in RATE_LIMIT_SCOPES else "unknown").inc()
-
-    def observe_first_response(self, seconds: float) -> None:
-        self._first_response.observe(max(seconds, 0.0))
 
     def observe_transaction(self, seconds: float, error: BaseException | None = None) -> None:
         """A store transaction ended (``error``: it failed with that)."""
@@ -178,31 +180,63 @@ class Metrics:
         """The text format Prometheus scrapes."""
         return generate_latest(self.registry)
 
-    # -- Discord's answers, seen by the HTTP client -----------------------------------
 
-    def http_trace(self) -> aiohttp.TraceConfig:
-        """An aiohttp trace for discord.py's HTTP session (``Client(http_trace=...)``): counts 429s
-        by scope, and times each interaction's first answer from its snowflake."""
-        trace = aiohttp.TraceConfig()
-        trace.on_request_end.append(self._request_ended)
-        return trace
+class RateLimitWatch(logging.Filter):
+    """Counts Discord's 429s from discord.py's own warnings about them (``discord.http`` and
+    ``discord.webhook.async_``), the only place discord.py reports them.
 
-    async def _request_ended(self, session: Any, context: Any, params: aiohttp.TraceRequestEndParams) -> None:
-        """Runs after every request discord.py makes: kept to a few comparisons (a vote makes one)."""
-        status = params.response.status
-        if status == 429:
-            self.count_rate_limit(params.response.headers.get("X-RateLimit-Scope"))
-            return
-        if status >= 300 or params.method != "POST":
-            return
-        path = params.url.raw_path
-        if not path.endswith("/callback"):
-            return
-        # .../interactions/{id}/{token}/callback (the token never leaves this function)
-        head, interaction_id, _, _ = path.rsplit("/", 3)
-        if head.endswith("/interactions") and interaction_id.isdigit():
-            created_ms = (int(interaction_id) >> 22) + DISCORD_EPOCH_MS
-            self.observe_first_response(time.time() - created_ms / 1000)
+    discord.py warns "We are being rate limited ..." for every 429 it waits out, and right
+    after it, without awaiting anything between, "Global rate limit has been hit ..." when the
+    429 was global. So a 429 is counted as ``route`` (a route's own limit, user or shared scope)
+    once the task that logged it has yielded, unless the global line came first; ``webhook``
+    for an interaction follow-up's limit. (An aiohttp trace on discord.py's session read the
+    X-RateLimit-Scope header instead, but cost a tenth of a vote's CPU: every request paid for it.)
+    """
+
+    LOGGERS = ("discord.http", "discord.webhook.async_")
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__()
+        self._metrics = metrics
+        self._pending = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        text = record.msg if isinstance(record.msg, str) else ""
+        if text.startswith("We are being rate limited") and "Retrying" in text:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._metrics.count_rate_limit("route")
+                return True
+            if not self._pending:
+                loop.call_soon(self._flush)
+            self._pending += 1
+        elif text.startswith("Global rate limit has been hit"):
+            self._pending = max(0, self._pending - 1)
+            self._metrics.count_rate_limit("global")
+        elif text.startswith("Webhook ID") and "rate limited" in text:
+            self._metrics.count_rate_limit("webhook")
+        return True
+
+    def _flush(self) -> None:
+        for _ in range(self._pending):
+            self._metrics.count_rate_limit("route")
+        self._pending = 0
+
+    def attach(self) -> None:
+        for name in self.LOGGERS:
+            logger = logging.getLogger(name)
+            logger.addFilter(self)
+            # The warnings must reach this filter whatever LOG_LEVEL says (the handler still drops
+            # them below its level): a logger's own filters run only for records it lets through.
+            if logger.getEffectiveLevel() > logging.WARNING:
+                logger.setLevel(logging.WARNING)
+
+    def detach(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeFilter(self)
 
 
 #: For clients without metrics of their own (a test's bare client): counts into a registry nobody reads.

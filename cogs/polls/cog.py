@@ -253,7 +253,7 @@ class PollsCog(commands.Cog, name=COG_NAME):
             if result.status is ClickStatus.CLOSED:
                 raise UserError("polls.vote.closed")
             await send_ephemeral(interaction, vote_answer(poll, result, interaction.locale))
-            self.bot.metrics.count_interaction(interaction_label(interaction), "answered")
+            self.bot.metrics.count_interaction(interaction_label(interaction), "answered", interaction.id)
         finally:
             if changed:
                 self.refresher.mark_dirty(poll_id)

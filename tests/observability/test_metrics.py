@@ -1,6 +1,6 @@
-"""The metrics' rules without a bot: names and labels as Prometheus wants them, what counts as a
-store error, how a 429 and an interaction's first answer are read from discord.py's HTTP calls,
-the values read at each scrape, and the scheduler's lag."""
+"""The metrics' rules: names and labels as Prometheus wants them, what counts as a store error,
+how an answer is timed, the scheduler's lag; and through the real bot in process, Discord's 429s
+counted by scope as discord.py waits them out."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
-from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import exc as sa_exc
 
 from bot.errors import UserError
 from bot.observability import Metrics, Snapshot
 from bot.scheduler import Scheduler
+from localdiscord import wait_until
+from tests.support.harness import Harness
+from tests.support.polls import create, vote
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -30,12 +31,11 @@ def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 def test_every_metric_follows_prometheus_naming_and_never_labels_a_server() -> None:
     metrics = Metrics()
     metrics.watch(lambda: Snapshot(latency={0: 0.04}, guilds={0: 3}, ready={0: True}, pack_age_days=12))
-    metrics.count_interaction("countdown", "answered")
+    metrics.count_interaction("countdown", "answered", 1 << 22)
     metrics.count_vote(stored=True)
     metrics.count_scheduled_post("sent")
     metrics.count_release_announcement()
     metrics.count_rate_limit("global")
-    metrics.observe_first_response(0.2)
     metrics.observe_transaction(0.001)
     families = list(text_string_to_metric_families(metrics.exposition().decode()))
     assert len(families) >= 13
@@ -46,7 +46,7 @@ def test_every_metric_follows_prometheus_naming_and_never_labels_a_server() -> N
         for sample in family.samples:
             assert not {"guild", "guild_id", "user", "channel"} & sample.labels.keys(), sample
     names = {family.name for family in families}
-    assert {"hyosan_interaction_first_response_seconds", "hyosan_store_transaction_seconds"} <= names
+    assert {"hyosan_interaction_response_seconds", "hyosan_store_transaction_seconds"} <= names
     assert {"hyosan_gateway_latency_seconds", "hyosan_scheduler_lag_seconds", "hyosan_data_pack_age_days"} <= names
 
 
@@ -76,46 +76,23 @@ def test_store_errors_are_counted_by_kind_and_a_members_mistake_is_not_one() -> 
 
 def test_unknown_rate_limit_scopes_do_not_make_new_labels() -> None:
     metrics = Metrics()
-    for scope in ("user", "shared", None, "something-new"):
+    for scope in ("route", "shared", None, "something-new"):
         metrics.count_rate_limit(scope)
     found = samples(metrics)
-    assert found[("hyosan_discord_rate_limits_total", (("scope", "unknown"),))] == 2
-    assert found[("hyosan_discord_rate_limits_total", (("scope", "user"),))] == 1
+    assert found[("hyosan_discord_rate_limits_total", (("scope", "unknown"),))] == 3
+    assert found[("hyosan_discord_rate_limits_total", (("scope", "route"),))] == 1
 
 
-async def test_the_http_trace_counts_429s_and_times_an_interactions_first_answer() -> None:
-    """Through a real aiohttp session, as discord.py's own: the trace reads what came back."""
+def test_an_interaction_is_timed_from_its_snowflake_and_a_late_one_is_not() -> None:
     metrics = Metrics()
-
-    async def limited(request: web.Request) -> web.Response:
-        return web.json_response({"retry_after": 0.1, "global": True}, status=429, headers={"X-RateLimit-Scope": "global"})
-
-    async def answered(request: web.Request) -> web.Response:
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/api/v10/channels/1/messages", limited)
-    app.router.add_post("/api/v10/interactions/{id}/{token}/callback", answered)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    # An interaction made 0.5 s ago, as its snowflake says.
-    interaction_id = (int(time.time() * 1000 - 500) - 1_420_070_400_000) << 22
-    try:
-        async with aiohttp.ClientSession(trace_configs=[metrics.http_trace()]) as session:
-            async with session.post(f"http://127.0.0.1:{port}/api/v10/channels/1/messages"):
-                pass
-            async with session.post(f"http://127.0.0.1:{port}/api/v10/interactions/{interaction_id}/tok/callback"):
-                pass
-    finally:
-        await runner.cleanup()
+    half_a_second_ago = (int(time.time() * 1000 - 500) - 1_420_070_400_000) << 22
+    metrics.count_interaction("countdown", "answered", half_a_second_ago)
+    metrics.count_interaction("countdown", "late", half_a_second_ago)
     found = samples(metrics)
-    assert found[("hyosan_discord_rate_limits_total", (("scope", "global"),))] == 1
-    assert found[("hyosan_interaction_first_response_seconds_count", ())] == 1
-    assert 0.4 <= found[("hyosan_interaction_first_response_seconds_sum", ())] < 3
-    assert found[("hyosan_interaction_first_response_seconds_bucket", (("le", "0.25"),))] == 0
+    assert found[("hyosan_interaction_response_seconds_count", ())] == 1
+    assert 0.45 <= found[("hyosan_interaction_response_seconds_sum", ())] < 3
+    assert found[("hyosan_interaction_response_seconds_bucket", (("le", "0.25"),))] == 0
+    assert found[("hyosan_interactions_total", (("command", "countdown"), ("outcome", "late")))] == 1
 
 
 async def test_the_scheduler_lags_by_how_far_now_is_past_its_earliest_due_item() -> None:
@@ -138,3 +115,21 @@ async def test_the_scheduler_lags_by_how_far_now_is_past_its_earliest_due_item()
     now = start + timedelta(seconds=7)
     assert scheduler.lag(now) == timedelta(seconds=7)
     assert scheduler.lag(start - timedelta(seconds=1)) == timedelta(0)
+
+
+async def test_429s_are_counted_by_scope_as_discord_py_waits_them_out(harness: Harness) -> None:
+    h = harness
+    h.fake.inject("POST", r"/interactions/\d+/[^/]+/callback", status=429, retry_after=0.1)
+    h.fake.inject("POST", rf"/channels/{h.general.id}/messages$", status=429, retry_after=0.1, global_=True)
+    _, message = await create(h)  # its deferral (an interaction answer) and its poll message are each 429ed once
+    h.fake.inject("PATCH", rf"/channels/{h.general.id}/messages/\d+$", status=429, retry_after=0.1)
+    answer = await vote(h, h.member, message, 1)
+    assert "counted" in answer.content
+    assert await wait_until(lambda: h.fake.rate_limit_hits == 3, timeout=5)
+    await asyncio.sleep(0.05)
+    found = samples(h.bot.metrics)
+    rate_limits = {labels[0][1]: v for (name, labels), v in found.items() if name == "hyosan_discord_rate_limits_total"}
+    assert rate_limits == {"webhook": 1, "global": 1, "route": 1}
+    assert found[("hyosan_interactions_total", (("command", "poll create"), ("outcome", "answered")))] == 1
+    assert found[("hyosan_interactions_total", (("command", "component"), ("outcome", "answered")))] == 1
+    assert found[("hyosan_votes_total", (("result", "stored"),))] == 1

@@ -111,8 +111,8 @@ async def test_metrics_and_health_follow_a_shard_disconnect_and_a_store_outage(
         assert sample(metrics, "hyosan_interactions_total", command="poll create", outcome="answered") == 1
         assert sample(metrics, "hyosan_interactions_total", command="component", outcome="answered") == 1
         assert sample(metrics, "hyosan_votes_total", result="stored") == 1
-        assert sample(metrics, "hyosan_interaction_first_response_seconds_count") == 3
-        assert sample(metrics, "hyosan_interaction_first_response_seconds_bucket", le="3.0") == 3
+        assert sample(metrics, "hyosan_interaction_response_seconds_count") == 3
+        assert sample(metrics, "hyosan_interaction_response_seconds_bucket", le="3.0") == 3
         for shard in ("0", "1"):
             assert sample(metrics, "hyosan_guilds", shard=shard) == 1
             assert sample(metrics, "hyosan_shard_ready", shard=shard) == 1
