@@ -138,6 +138,8 @@ def answered_too_late(error: Exception) -> bool:
 
 def interaction_label(interaction: discord.Interaction[Any]) -> str:
     """What the metrics call an interaction: its command's name, else its kind (component, modal_submit)."""
+    if interaction.type is discord.InteractionType.component:
+        return "component"  # a button or select: no command to look up
     command = interaction.command
     return command.qualified_name if command is not None else interaction.type.name
 
