@@ -3,7 +3,7 @@
 The backup (`python -m bot store backup FILE`, a process of its own) holds every vote
 acknowledged before it began; restored into an empty store (`store restore FILE`), the
 database passes `python -m bot check` and the bot runs on it. A restore into a store that
-holds data is refused. On SQLite and on PostgreSQL.
+holds data is refused. Backed up from SQLite and restored into PostgreSQL, and the other way round.
 """
 
 from __future__ import annotations
@@ -87,10 +87,10 @@ async def backup_during_a_storm_then_restore(fake: FakeDiscord, tmp_path: Path, 
         kept = set(conn.execute("SELECT user_id, option_index FROM poll_votes").fetchall())
     assert before <= kept, f"{len(before - kept)} acknowledged votes are missing from the backup"
 
-    # Restore into an empty store of the same kind; a second restore into it is refused.
+    # Restore into an empty store of the other kind; a second restore into it is refused.
     restored_dir = tmp_path / "restored"
     restored_dir.mkdir()
-    target = await empty_store_like(store_url, restored_dir)
+    target = await empty_store_of_the_other_kind(store_url, restored_dir)
     restore_env = bot_environment(fake, restored_dir, TOKEN) | {"DATABASE_URL": target}
     try:
         restored = await run_bot_to_exit(restored_dir, restore_env, "store", "restore", str(backup))
@@ -116,10 +116,11 @@ async def backup_during_a_storm_then_restore(fake: FakeDiscord, tmp_path: Path, 
         await drop_store(target)
 
 
-async def empty_store_like(store_url: str, directory: Path) -> str:
+async def empty_store_of_the_other_kind(store_url: str, directory: Path) -> str:
+    """A backup is one SQLite file whatever it came from: it goes into either kind of store."""
     if store_url.startswith("sqlite"):
-        return f"sqlite:///{directory / 'restored.db'}"
-    return await (await postgres_server()).create_empty_database()
+        return await (await postgres_server()).create_empty_database()
+    return f"sqlite:///{directory / 'restored.db'}"
 
 
 async def drop_store(url: str) -> None:
