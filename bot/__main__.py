@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -25,14 +27,19 @@ from bot.datapack import STALE_AFTER_MONTHS, DataPackError, is_stale, load_data_
 from bot.endpoints import apply_discord_endpoints
 from bot.i18n import languages
 from bot.invite import application_id_from_token, describe_invite
+from bot.observability import OperatingServer
+from bot.observability.logs import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import Store, StoreError, describe_url, parse_database_url
+from bot.store.backup import backup_store, restore_store
 from bot.store.copy import copy_store
 
 log = logging.getLogger("bot")
 
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 1
+#: How long `python -m bot health` waits for the bot's answer (seconds).
+HEALTH_TIMEOUT = 5.0
 
 #: Gateway close codes that are the operator's to fix, and what to tell them.
 GATEWAY_REFUSALS = {
@@ -115,6 +122,8 @@ async def check(settings: Settings, *, clock: Clock = utc_now) -> str:
             if audit
             else "  source audit: every source is dated with an address, every fact current",
             f"  application:  {describe_application(settings)}",
+            f"  metrics:      {describe_metrics(settings)}",
+            f"  log format:   {settings.log_format} (LOG_FORMAT)",
             *(f"  warning: {line}" for line in missing),
             *(f"  audit: {line}" for line in audit),
             *warnings,
@@ -140,6 +149,8 @@ def describe_seconds(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds / size:g}{unit}"
     return f"{seconds:g}s"
+
+
 def application_of(settings: Settings) -> tuple[int, str] | None:
     """The application id and where it came from: the token, else APPLICATION_ID."""
     from_token = application_id_from_token(settings.token) if settings.token else None
@@ -177,23 +188,72 @@ def invite(settings: Settings) -> int:
     return 0
 
 
+def describe_metrics(settings: Settings) -> str:
+    if settings.metrics_port is None:
+        return "off (set METRICS_PORT to serve /metrics, /livez and /readyz)"
+    return f"http://{settings.metrics_host}:{settings.metrics_port} (/metrics, /livez, /readyz)"
+
+
 def describe_store(path: str, dialect: str) -> str:
     return f"{path} (SQLite)" if dialect == "sqlite" else f"{path} (PostgreSQL)"
 
 
-async def store_command(settings: Settings, action: str | None, target: str | None) -> int:
+async def store_command(settings: Settings, action: str | None, target: str | None, file: str | None) -> int:
     """``store copy --to URL``: copy this bot's store (DATABASE_URL / DATABASE_PATH) into an
-    empty PostgreSQL database, then say how to switch over."""
+    empty PostgreSQL database, then say how to switch over. ``store backup FILE``: a consistent
+    SQLite copy of it, taken while the bot runs; ``store restore FILE``: a backup loaded into it
+    (it must be empty)."""
+    if action == "backup" or action == "restore":
+        if not file:
+            return fail(f"usage: python -m bot store {action} FILE")
+        if action == "backup":
+            async with await Store.open(settings.store_url) as source:
+                report = await backup_store(source, Path(file))
+            print("\n".join(report.lines("backed up")))
+            return 0
+        report = await restore_store(Path(file), settings.store_url)
+        print("\n".join(report.lines("restored")))
+        print("Run `python -m bot check`, then start the bot.")
+        return 0
     if action != "copy":
-        return fail("usage: python -m bot store copy --to postgresql://user@host:5432/database")
+        return fail(
+            "usage: python -m bot store copy --to postgresql://user@host:5432/database, "
+            "python -m bot store backup FILE or python -m bot store restore FILE"
+        )
     if not target:
         return fail("store copy needs --to postgresql://user@host:5432/database (an empty database)")
     target_url = parse_database_url(target, setting="--to")
     async with await Store.open(settings.store_url) as source:
-        report = await copy_store(source, target_url, progress=lambda line: print(f"  {line}", flush=True))
-    print("\n".join(report.lines()))
+        copied = await copy_store(source, target_url, progress=lambda line: print(f"  {line}", flush=True))
+    print("\n".join(copied.lines()))
     print(f"Set DATABASE_URL to that database (written as {describe_url(target_url)}) and start the bot.")
     return 0
+
+
+def health(settings: Settings, probe: str | None) -> int:
+    """``python -m bot health [live]``: ask the running process on METRICS_PORT; 0 ready (or live), 1 not."""
+    if probe not in (None, "ready", "live"):
+        return fail("usage: python -m bot health [ready|live]")
+    if settings.metrics_port is None:
+        return fail("health needs METRICS_PORT: the running bot serves /readyz and /livez there")
+    host = settings.metrics_host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{settings.metrics_port}/{'livez' if probe == 'live' else 'readyz'}"
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT) as response:
+            print(response.read().decode(errors="replace").strip())
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(exc.read().decode(errors="replace").strip())
+        return EXIT_UNREACHABLE
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        print(f'{{"status": "unreachable", "reason": "nothing answers at {url}: {reason}"}}')
+        return EXIT_UNREACHABLE
 
 
 def describe_shards(settings: Settings) -> str:
@@ -221,7 +281,7 @@ async def run(settings: Settings) -> int:
     try:
         store = await Store.open(settings.store_url)
         try:
-            async with HyosanBot(settings, store=store) as bot:
+            async with HyosanBot(settings, store=store) as bot, operating_server(settings, bot):
                 runner = asyncio.create_task(bot.start(token, reconnect=True), name="bot")
                 stopper = asyncio.create_task(stop_requested.wait(), name="wait-for-signal")
                 done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -233,6 +293,8 @@ async def run(settings: Settings) -> int:
         finally:
             await store.close()  # after the bot, whose close ends what still used the store
             log.info("store closed")
+    except MetricsPortError as exc:
+        return fail(str(exc))
     except discord.LoginFailure:
         return fail("Discord refused DISCORD_TOKEN (401). Reset the token on the Bot page and update .env.")
     except discord.PrivilegedIntentsRequired:
@@ -247,6 +309,30 @@ async def run(settings: Settings) -> int:
     return 0
 
 
+@contextlib.asynccontextmanager
+async def operating_server(settings: Settings, bot: HyosanBot) -> AsyncIterator[None]:
+    """/metrics, /livez and /readyz on METRICS_PORT for as long as the bot runs (nothing if unset)."""
+    if settings.metrics_port is None:
+        yield
+        return
+    server = OperatingServer(bot.metrics, bot.liveness, bot.readiness, settings.metrics_host, settings.metrics_port)
+    try:
+        await server.start()
+    except OSError as exc:
+        raise MetricsPortError(
+            f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port} ({exc.strerror or exc}): "
+            "choose another METRICS_PORT, or stop what listens there"
+        ) from None
+    try:
+        yield
+    finally:
+        await server.close()
+
+
+class MetricsPortError(Exception):
+    """METRICS_HOST:METRICS_PORT cannot be listened on."""
+
+
 def _request_shutdown(stop_requested: asyncio.Event, signum: int) -> None:
     log.info("received %s; shutting down", signal.Signals(signum).name)
     stop_requested.set()
@@ -254,8 +340,11 @@ def _request_shutdown(stop_requested: asyncio.Event, signum: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="hyosan-bot")
-    parser.add_argument("command", nargs="?", choices=["run", "check", "preview", "store", "invite"], default="run")
-    parser.add_argument("action", nargs="?", help="with store: copy")
+    parser.add_argument(
+        "command", nargs="?", choices=["run", "check", "preview", "store", "invite", "health"], default="run"
+    )
+    parser.add_argument("action", nargs="?", help="with store: copy, backup or restore; with health: ready or live")
+    parser.add_argument("file", nargs="?", help="with store backup and store restore: the backup file")
     parser.add_argument("--to", dest="target", help="with store copy: the empty PostgreSQL database to copy into")
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="settings file (default .env)")
     preview_options = parser.add_argument_group("preview")
@@ -269,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the preview's store here (default: a fresh var/preview.db at every start)",
     )
     args = parser.parse_args(argv)
-    if args.action is not None and args.command != "store":
+    if args.action is not None and args.command not in ("store", "health"):
         return fail(f"unexpected argument {args.action!r} after {args.command}")
     if args.command == "preview":
         return preview(args)
@@ -279,15 +368,18 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc))
     # `check` prints a summary; its log stays quiet unless LOG_LEVEL asks for DEBUG.
     level = settings.log_level if args.command == "run" or settings.log_level == "DEBUG" else "WARNING"
-    discord.utils.setup_logging(level=getattr(logging, level), root=True)
+    password = settings.store_url.password
+    setup_logging(getattr(logging, level), settings.log_format, [settings.token, str(password) if password else None])
     if args.command == "invite":
         return invite(settings)
     try:
+        if args.command == "health":
+            return health(settings, args.action)
         if args.command == "check":
             print(asyncio.run(check(settings)))
             return 0
         if args.command == "store":
-            return asyncio.run(store_command(settings, args.action, args.target))
+            return asyncio.run(store_command(settings, args.action, args.target, args.file))
         if settings.token is None:
             print(NO_TOKEN_HELP, file=sys.stderr)
             return EXIT_CONFIG

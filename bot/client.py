@@ -19,12 +19,14 @@ from discord.ext import commands
 
 import cogs
 from bot import __version__
-from bot.datapack import DataPack, load_data_pack, missing_translations
+from bot.datapack import DataPack, load_data_pack, missing_translations, newest_source_date
 from bot.errors import BotCommandTree
 from bot.guilds import GuildKeeper
 from bot.i18n import CatalogTranslator
 from bot.language import ChosenLanguages
 from bot.moderation import SettingsGroup
+from bot.observability import Metrics, Snapshot
+from bot.observability.metrics import RateLimitWatch
 from bot.pacing import RequestPacer, RestShare, rest_share
 from bot.packstore import PackSyncSummary, sync_data_pack
 from bot.scheduler import Scheduler
@@ -37,6 +39,8 @@ from bot.store import Store, classify_failure
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+#: How long /readyz waits for the store's answer.
+READINESS_STORE_TIMEOUT = 2.0
 #: How long closing waits for cancelled listener calls to end (before the store is closed).
 EVENT_TASKS_END_TIMEOUT = 5.0
 
@@ -82,6 +86,8 @@ class HyosanBot(commands.AutoShardedBot):
     ) -> None:
         """``freeze_heap=False`` skips :func:`freeze_startup_heap` at READY (the test harness,
         which starts hundreds of bots in one process, each paying ~0.2 s for the collections)."""
+        #: What this process counts (bot/observability): features call its count_* methods.
+        self.metrics = Metrics()
         # The bot never joins voice: discord.py's warnings about missing voice libraries are noise.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -133,6 +139,12 @@ class HyosanBot(commands.AutoShardedBot):
         self._identified_shards: set[int] = set()
         #: False for `python -m bot check`, which never logs in: then there is no gateway to close.
         self._logged_in = False
+        #: Shards READY (or RESUMED) since their last disconnect: what /readyz reports.
+        self.shards_ready: dict[int, bool] = {}
+        if store is not None:
+            store.observer = self.metrics.observe_transaction
+        self.metrics.watch(self.snapshot)
+        self._rate_limit_watch = RateLimitWatch(self.metrics)
 
     @property
     def store(self) -> Store:
@@ -197,6 +209,7 @@ class HyosanBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         self._logged_in = True
+        self._rate_limit_watch.attach()
         log.info("pacing Discord requests at %s", self.rest_share.describe())
         await self.prepare()
         await self.sync_commands()
@@ -282,6 +295,7 @@ class HyosanBot(commands.AutoShardedBot):
                     with contextlib.suppress(Exception):
                         await self.unload_extension(extension)
         finally:
+            self._rate_limit_watch.detach()
             await self._end_event_tasks()
             if self._heap_frozen:
                 # What was frozen is garbage once this bot is gone (a process that starts
@@ -331,6 +345,59 @@ class HyosanBot(commands.AutoShardedBot):
                 log.info("shutting down; departed guilds are looked for again at the next start")
                 return
             raise
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction[Any], command: app_commands.Command[Any, ..., Any] | app_commands.ContextMenu
+    ) -> None:
+        self.metrics.count_interaction(command.qualified_name, "answered", interaction.id)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self.shards_ready[shard_id] = True
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self.shards_ready[shard_id] = True
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self.shards_ready[shard_id] = False
+
+    def snapshot(self) -> Snapshot:
+        """This process's shards, scheduler and pack as plain numbers (read at each scrape)."""
+        guilds: dict[int, int] = dict.fromkeys(self.shards, 0)
+        for guild in self.guilds:
+            guilds[guild.shard_id] = guilds.get(guild.shard_id, 0) + 1
+        newest = newest_source_date(self._pack) if self._pack is not None else None
+        now = self.clock()
+        return Snapshot(
+            latency={shard: info.latency for shard, info in self.shards.items() if info.latency == info.latency},
+            guilds=guilds,
+            ready={shard: self.shards_ready.get(shard, False) for shard in self.shards},
+            scheduler_lag_seconds=self.scheduler.lag(now).total_seconds(),
+            pack_age_days=(now.date() - newest).days if newest is not None else None,
+        )
+
+    async def liveness(self) -> str | None:
+        """None while the loop runs (this answers) and the bot has not begun closing."""
+        return "closing" if self.is_closed() else None
+
+    async def readiness(self) -> str | None:
+        """None when every shard of this process is READY and the store answers; else why not."""
+        if self.is_closed():
+            return "closing"
+        if not self.shards:
+            return "the shards have not connected yet"
+        for shard in sorted(self.shards):
+            if not self.shards_ready.get(shard, False):
+                return f"shard {shard} is not connected and READY"
+        try:
+            async with asyncio.timeout(READINESS_STORE_TIMEOUT):
+                async with self.store.read() as conn:
+                    await conn.exec_driver_sql("SELECT 1")
+        except TimeoutError:
+            return f"the store did not answer within {READINESS_STORE_TIMEOUT:g} s"
+        except Exception as exc:
+            failure = classify_failure(exc)
+            return f"the store is {failure.value}" if failure is not None else f"the store failed ({type(exc).__name__})"
+        return None
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Removed from a guild: its settings are kept for the grace period, then purged."""

@@ -18,6 +18,9 @@ import discord
 from discord import app_commands
 
 from bot.i18n import Counted, permission_names, t
+from bot.observability import metrics_of
+from bot.observability.logs import bind_interaction
+from bot.observability.metrics import Outcome
 from bot.store import StoreFailure, classify_failure
 from bot.usertext import quote_user_text
 
@@ -119,6 +122,7 @@ def log_unexpected(interaction: discord.Interaction[Any], error: Exception) -> s
         interaction.guild_id,
         user,
         exc_info=(type(original), original, original.__traceback__),
+        extra={"reference": reference},
     )
     return reference
 
@@ -132,9 +136,20 @@ def answered_too_late(error: Exception) -> bool:
     return isinstance(original, discord.NotFound) and original.code == UNKNOWN_INTERACTION
 
 
+def interaction_label(interaction: discord.Interaction[Any]) -> str:
+    """What the metrics call an interaction: its command's name, else its kind (component, modal_submit)."""
+    if interaction.type is discord.InteractionType.component:
+        return "component"  # a button or select: no command to look up
+    command = interaction.command
+    return command.qualified_name if command is not None else interaction.type.name
+
+
 async def report_interaction_error(interaction: discord.Interaction[Any], error: Exception) -> None:
     """The single place where an interaction's failure becomes a reply and a log line."""
+    bind_interaction(interaction)
+    metrics = metrics_of(interaction.client)
     if answered_too_late(error):
+        metrics.count_interaction(interaction_label(interaction), "late")
         # Not a bug in the code that answered, and nothing can be sent any more: the token
         # is gone. What the work committed stays committed (a vote is kept).
         waited = (discord.utils.utcnow() - interaction.created_at).total_seconds()
@@ -145,6 +160,7 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
         )
         return
     message = describe_user_error(error, interaction.locale)
+    outcome: Outcome = "user_error" if message is not None else "unexpected_error"
     if message is None:
         message = t("errors.unexpected", interaction.locale, reference=log_unexpected(interaction, error))
     elif (failure := classify_failure(original := getattr(error, "original", error))) is not None:
@@ -155,6 +171,7 @@ async def report_interaction_error(interaction: discord.Interaction[Any], error:
         await send_ephemeral(interaction, message)
     except discord.HTTPException as exc:
         log.warning("could not tell the user about an error: %s", exc)
+    metrics.count_interaction(interaction_label(interaction), outcome, interaction.id)
 
 
 def shown_name(name: str, localized: app_commands.locale_str | None, locale: discord.Locale) -> str:
@@ -169,6 +186,7 @@ class BotCommandTree(app_commands.CommandTree[Any]):
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Discord's client only offers an option's choices, but nothing stops a modified
         client from sending another value, and discord.py passes it on: refuse it here."""
+        bind_interaction(interaction)
         if interaction.type is not discord.InteractionType.application_command:
             return True
         command = interaction.command
@@ -227,10 +245,13 @@ class GuardedItem:
         raise NotImplementedError
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bind_interaction(interaction)
         try:
             await self.on_press(interaction)
         except Exception as exc:
             await report_interaction_error(interaction, exc)
+        else:
+            metrics_of(interaction.client).count_interaction(interaction_label(interaction), "answered", interaction.id)
 
 
 class BotView(discord.ui.View):

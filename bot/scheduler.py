@@ -70,6 +70,10 @@ class Scheduler:
         #: Passes finished since start: a pass numbered above ``passes`` at some moment has
         #: begun after it once ``passes_done`` exceeds that number (what tests wait on).
         self.passes_done = 0
+        #: The earliest due time the last pass found, and the due time of each source still due
+        #: after it ran (backed off meanwhile): what :meth:`lag` measures against.
+        self.next_due: datetime | None = None
+        self._still_due: dict[str, datetime] = {}
 
     def register(self, source: DueSource) -> None:
         self._sources[source.name] = source
@@ -79,6 +83,7 @@ class Scheduler:
         self._sources.pop(name, None)
         self._backoff_until.pop(name, None)
         self._stalled.pop(name, None)
+        self._still_due.pop(name, None)
 
     def wake(self) -> None:
         """A due time changed: look at the sources again now."""
@@ -94,6 +99,11 @@ class Scheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    def lag(self, now: datetime) -> timedelta:
+        """How far ``now`` is past the earliest due item (zero when nothing is overdue)."""
+        due = [*self._still_due.values(), *([self.next_due] if self.next_due is not None else [])]
+        return max(now - min(due), timedelta(0)) if due else timedelta(0)
 
     async def run_pending(self) -> datetime | None:
         """One pass: run every source that is due now; return the next due time of all sources."""
@@ -119,6 +129,7 @@ class Scheduler:
             if due is None or due > now:
                 self._backoff_until.pop(source.name, None)
                 self._stalled.pop(source.name, None)
+                self._still_due.pop(source.name, None)
                 return due
             await source.run_due(now)
             due = await source.next_due(now)
@@ -130,8 +141,10 @@ class Scheduler:
         if due is None or due > now:
             self._backoff_until.pop(source.name, None)
             self._stalled.pop(source.name, None)
+            self._still_due.pop(source.name, None)
             return due
         # Still due after running: more than one pass holds, or work under way elsewhere.
+        self._still_due[source.name] = due
         stalls = self._stalled.get(source.name, 0) + 1
         self._stalled[source.name] = stalls
         wait = min(STALL_BACKOFF * (2 ** (stalls - 1)), STALL_BACKOFF_MAX)
@@ -143,7 +156,7 @@ class Scheduler:
     async def _dispatch_forever(self) -> None:
         while True:
             self._wakeup.clear()
-            earliest = await self.run_pending()
+            earliest = self.next_due = await self.run_pending()
             delay = MAX_SLEEP if earliest is None else min(max(earliest - self._clock(), timedelta(0)), MAX_SLEEP)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=delay.total_seconds())

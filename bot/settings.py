@@ -34,6 +34,7 @@ _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 MAX_SHARD_RANGE = 100_000
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["text", "json"]
 IdList = Annotated[tuple[int, ...], NoDecode]
 ShardIdList = Annotated[tuple[int, ...] | None, NoDecode]
 
@@ -95,6 +96,12 @@ class Settings(BaseSettings):
     release_watch_channel_id: int | None = Field(default=None, gt=0, validate_default=True)
     #: The application's id, for `python -m bot invite` without a token (the token names it otherwise).
     application_id: int | None = Field(default=None, gt=0, lt=2**64)
+    #: The port of /metrics, /livez and /readyz (bot/observability); None: not served.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    #: The address it listens on: this computer only unless an operator says otherwise.
+    metrics_host: str = "127.0.0.1"
+    #: "text" for people (the default) or "json": one object a line for journald, Loki or a shipper.
+    log_format: LogFormat = "text"
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -118,6 +125,27 @@ class Settings(BaseSettings):
                 parse_database_url(value.get_secret_value())
             except StoreError as exc:
                 raise ValueError(str(exc).removeprefix("DATABASE_URL: ")) from None
+        return value
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _empty_port_is_off(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("metrics_host", mode="before")
+    @classmethod
+    def _empty_host_is_loopback(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or "127.0.0.1"
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or "text"
         return value
 
     @field_validator("log_level", mode="before")

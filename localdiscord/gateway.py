@@ -191,6 +191,9 @@ class FakeGateway:
         self._acks: set[asyncio.Task[None]] = set()
         #: HELLO's heartbeat_interval; tests shorten it to watch many heartbeats.
         self.heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS
+        #: Shards whose IDENTIFY or RESUME waits unanswered (see :meth:`hold`), and what waits.
+        self.held: set[int] = set()
+        self._held_frames: list[tuple[GatewayConnection, int, Json]] = []
 
     @property
     def session(self) -> GatewaySession | None:
@@ -274,6 +277,8 @@ class FakeGateway:
             ack = asyncio.get_running_loop().create_task(self._ack_heartbeat(conn))
             self._acks.add(ack)
             ack.add_done_callback(self._acks.discard)
+        elif op in (IDENTIFY, RESUME) and self._shard_of(op, _fields(data)) in self.held:
+            self._held_frames.append((conn, op, _fields(data)))
         elif op == IDENTIFY:
             await self._identify(conn, _fields(data))
         elif op == RESUME:
@@ -482,6 +487,28 @@ class FakeGateway:
             if conn is not None:
                 conn.closed_by_fake = code
                 await conn.ws.close(code=code, message=b"fake-discord drop")
+
+    def _shard_of(self, op: int, data: Json) -> int | None:
+        if op == IDENTIFY:
+            shard = data.get("shard", [0, 1])
+            return shard[0] if isinstance(shard, list) and shard and isinstance(shard[0], int) else None
+        session = next((s for s in self.sessions.values() if s.session_id == data.get("session_id")), None)
+        return session.shard_id if session is not None else None
+
+    def hold(self, shard_id: int) -> None:
+        """Leave the shard's next IDENTIFY or RESUME unanswered (the socket stays open, heartbeats
+        are acknowledged) until :meth:`release`: a shard that reconnects but is not READY."""
+        self.held.add(shard_id)
+
+    async def release(self, shard_id: int) -> None:
+        """Answer what the held shard sent meanwhile, in order."""
+        self.held.discard(shard_id)
+        waiting, self._held_frames = self._held_frames, []
+        for conn, op, data in waiting:
+            if self._shard_of(op, data) in self.held:
+                self._held_frames.append((conn, op, data))
+            elif not conn.ws.closed:
+                await (self._identify(conn, data) if op == IDENTIFY else self._resume(conn, data))
 
     async def send_invalid_session(
         self, *, resumable: bool = False, conn: GatewayConnection | None = None, shard_id: int | None = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -41,6 +42,8 @@ POOL_SIZE = 5
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
+#: Told of every write transaction's duration (seconds) and the error it ended with, if any.
+TransactionObserver = Callable[[float, BaseException | None], None]
 V = TypeVar("V")
 
 
@@ -86,6 +89,8 @@ class Store(ABC):
         self._write_lock: asyncio.Lock | None = None
         # Settings that hot commands read on every use (see recall).
         self._memos: dict[Recalled[Any, Any], Memo[Any, Any]] = {}
+        #: Told how long each write transaction took (the bot's metrics; None: nobody asks).
+        self.observer: TransactionObserver | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -222,12 +227,23 @@ class Store(ABC):
         once it has ended, whether it committed or not (a commit whose answer was lost with
         the connection may have happened).
         """
+        started = time.perf_counter()
         try:
             async with self._transaction() as conn:
                 yield conn
+        except Exception as exc:
+            self.transaction_ended(started, exc)
+            raise
+        else:
+            self.transaction_ended(started, None)
         finally:
             for change in changes:
                 self.forget(change)
+
+    def transaction_ended(self, started: float, error: BaseException | None) -> None:
+        """Tell the observer a transaction begun at ``started`` (``time.perf_counter()``) ended."""
+        if self.observer is not None:
+            self.observer(time.perf_counter() - started, error)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, Table, func, insert, inspect, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -62,7 +62,7 @@ async def copy_store(source: Store, target_url: URL, *, progress: Callable[[str]
                 listed = ", ".join(f"{name} ({count} rows)" for name, count in full.items())
                 raise StoreError(f"store copy: {target.path} already holds data: {listed}; copy into an empty database")
             await writing.execute(text("ALTER TABLE poll_votes DISABLE TRIGGER poll_votes_rules"))
-            for table in TABLES:
+            for table in await writing.run_sync(insert_order):
                 copied = 0
                 result = await reading.stream(select(table))
                 async for chunk in result.mappings().partitions(BATCH_ROWS):
@@ -85,6 +85,28 @@ async def copy_store(source: Store, target_url: URL, *, progress: Callable[[str]
         return CopyReport(source=source.path, target=target.path, rows=expected)
     finally:
         await target.close()
+
+
+def insert_order(conn: Connection) -> list[Table]:
+    """The tables, each after those its rows refer to. The foreign keys are the database's own
+    (the migrations made them; the schema's Table objects do not declare them), read from it."""
+    by_name = {table.name: table for table in TABLES}
+    inspector = inspect(conn)
+    needs = {
+        name: {fk["referred_table"] for fk in inspector.get_foreign_keys(name)} & by_name.keys() - {name}
+        for name in by_name
+    }
+    ordered: list[Table] = []
+    while needs:
+        ready = sorted(name for name, before in needs.items() if not before)
+        if not ready:  # a cycle: keep the schema's order for what is left
+            ready = sorted(needs)
+        for name in ready:
+            ordered.append(by_name[name])
+            del needs[name]
+        for before in needs.values():
+            before.difference_update(ready)
+    return ordered
 
 
 async def _row_counts(conn: AsyncConnection) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -102,14 +103,18 @@ class PostgresqlStore(Store):
             assert conn.sync_connection is not None
             driver = conn.sync_connection.connection.driver_connection
             assert driver is not None
+            started = time.perf_counter()
             try:
-                return list(await driver.fetch(sql, *args))
+                rows = list(await driver.fetch(sql, *args))
             except BaseException as exc:
+                self.transaction_ended(started, exc if isinstance(exc, Exception) else None)
                 if classify_failure(exc) is StoreFailure.UNAVAILABLE or isinstance(exc, asyncio.CancelledError):
                     self._driver_conn = None
                     with contextlib.suppress(Exception):
                         await conn.invalidate()
                 raise
+            self.transaction_ended(started, None)
+            return rows
 
     async def close(self) -> None:
         if self._driver_conn is not None:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -176,17 +177,28 @@ class SqliteStore(Store):
                 return await conn.run_sync(work)
         assert self._write_lock is not None
         async with self._write_lock:
-            if small and self._inline_engine is not None:
-                try:
-                    return self._run_inline(work)
-                except (sa_exc.OperationalError, sqlite3.OperationalError) as exc:
-                    if classify_failure(exc) is not StoreFailure.BUSY:
-                        raise
-                    log.debug("the database is locked by another process; waiting on the store's thread")
-            if self._sync_thread is None:
-                self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="hyosan-sqlite")
-            loop = asyncio.get_running_loop()
-            return await asyncio.shield(loop.run_in_executor(self._sync_thread, self._run_on_thread, work))
+            started = time.perf_counter()
+            try:
+                result = await self._run_transaction_locked(work, small=small)
+            except Exception as exc:
+                self.transaction_ended(started, exc)
+                raise
+            self.transaction_ended(started, None)
+            return result
+
+    async def _run_transaction_locked(self, work: Callable[[Connection], T], *, small: bool) -> T:
+        """:meth:`run_transaction` under the write lock."""
+        if small and self._inline_engine is not None:
+            try:
+                return self._run_inline(work)
+            except (sa_exc.OperationalError, sqlite3.OperationalError) as exc:
+                if classify_failure(exc) is not StoreFailure.BUSY:
+                    raise
+                log.debug("the database is locked by another process; waiting on the store's thread")
+        if self._sync_thread is None:
+            self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="hyosan-sqlite")
+        loop = asyncio.get_running_loop()
+        return await asyncio.shield(loop.run_in_executor(self._sync_thread, self._run_on_thread, work))
 
     def _run_inline(self, work: Callable[[Connection], T]) -> T:
         """A small transaction on the event loop's thread, on a connection kept for it, begun

@@ -365,6 +365,9 @@ class CountdownPosts:
             await self._record_failure(job, classify_failure(exc))
             return
         await repo.mark_sent(store, job, message_id=message_id, kept_message=claim.mode == "edit", now=self.bot.clock())
+        self.bot.metrics.count_scheduled_post("sent")
+        if claim.occasion == "change":
+            self.bot.metrics.count_release_announcement()
 
     async def build_embed(
         self, claim: Claim, schedule: Schedule, guild: discord.Guild
@@ -419,6 +422,7 @@ class CountdownPosts:
                     self.bot.store, job, retry_at=retry_at, error=failure.error, detail=failure.detail, now=now
                 )
                 self.bot.scheduler.wake()
+                self.bot.metrics.count_scheduled_post("retried")
                 return
             log.warning(
                 "countdown post %s of guild %s given up after %d attempts (%s)",
@@ -427,6 +431,7 @@ class CountdownPosts:
                 job.attempts + 1,
                 failure.error,
             )
+        self.bot.metrics.count_scheduled_post("given_up")
         # A transient error past the nonce grace may hide a post that did arrive: never resend it.
         state: Literal["failed", "abandoned"] = "failed" if failure.permanent else "abandoned"
         paused = await repo.mark_failed(

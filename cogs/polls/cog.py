@@ -19,7 +19,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import HyosanBot
-from bot.errors import Trusted, UserError, guarded_autocomplete, report_interaction_error, send_ephemeral
+from bot.errors import (
+    Trusted,
+    UserError,
+    guarded_autocomplete,
+    interaction_label,
+    report_interaction_error,
+    send_ephemeral,
+)
 from bot.i18n import Counted, Locale, cmd, localized_options, t
 from bot.installs import server_only_group_options
 from bot.moderation import SettingsSubgroup
@@ -245,12 +252,14 @@ class PollsCog(commands.Cog, name=COG_NAME):
             if deferring:
                 await deferring[0]  # acknowledged before anything answers (a failure too)
         changed = result.transition is not None and result.transition.after != result.transition.before
+        self.bot.metrics.count_vote(stored=changed)
         try:
             if result.status in (ClickStatus.UNKNOWN_POLL, ClickStatus.UNKNOWN_OPTION):
                 raise UserError("polls.vote.gone")
             if result.status is ClickStatus.CLOSED:
                 raise UserError("polls.vote.closed")
             await send_ephemeral(interaction, vote_answer(poll, result, interaction.locale))
+            self.bot.metrics.count_interaction(interaction_label(interaction), "answered", interaction.id)
         finally:
             if changed:
                 self.refresher.mark_dirty(poll_id)
