@@ -616,11 +616,13 @@ class CountdownCog(commands.Cog):
         if record is None:
             raise UserError("countdown.command.no_record")
         # A server where only the member added the app has no countdown settings of the bot's.
-        zone = await self.count_zone(installed_guild_id(interaction))
+        # (Nor a premiere event: the bot only keeps events in servers that added it.)
+        guild_id = installed_guild_id(interaction)
+        zone = await self.count_zone(guild_id)
         today = local_date(self.bot.clock(), load_zone(zone))
         card = self._card(record, today, zone, str(locale))
         embed = card_embed(card)
-        await self.add_premiere(embed, record, interaction.guild_id, locale)
+        await self.add_premiere(embed, record, guild_id, locale)
         await interaction.response.send_message(embed=embed)
 
     async def add_premiere(
