@@ -29,7 +29,6 @@ import pytest
 from cogs.countdown.posting import slot_nonce
 from localdiscord import FakeDiscord, InteractionRecord, Permission
 from localdiscord.state import TEXT, Channel, Guild, Member
-from tests.support.harness import OPENAPI_SPEC
 from tests.support.processes import (
     TOKEN,
     BotProcess,
@@ -44,14 +43,6 @@ pytestmark = pytest.mark.slow
 
 KILLS = 20
 SEED = 7
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord(OPENAPI_SPEC, token=TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 @pytest.fixture

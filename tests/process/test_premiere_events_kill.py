@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,13 @@ import pytest
 
 from localdiscord import DEFAULT_BOT_PERMISSIONS, FakeDiscord, Permission
 from localdiscord.state import TEXT
-from tests.support.harness import OPENAPI_SPEC
-from tests.support.processes import TOKEN, BotProcess, read_db
+from tests.support.processes import BotProcess, read_db
 
 pytestmark = pytest.mark.slow
 
 GUILDS = 24
 KILLS = 3
 SEED = 25
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord(OPENAPI_SPEC, token=TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 def slow_event_replies(fake: FakeDiscord, seconds: float) -> None:

@@ -22,7 +22,6 @@ import pytest
 
 from localdiscord import FakeDiscord, Permission
 from localdiscord.state import TEXT, Channel, Guild, Member
-from tests.support.harness import OPENAPI_SPEC
 from tests.support.processes import TOKEN, BotProcess, read_db
 from tests.support.real_clock import bot_posts, wait_for
 
@@ -70,14 +69,6 @@ async def set_countdown(
 
 def ledger(db: Path) -> list[tuple[Any, ...]]:
     return read_db(db, "SELECT guild_id, slot_key, state FROM countdown_posts")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord(OPENAPI_SPEC, token=TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 @pytest.fixture

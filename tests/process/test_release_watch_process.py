@@ -23,7 +23,6 @@ import pytest
 
 from localdiscord import FakeDiscord, Permission
 from localdiscord.state import TEXT, Channel, Guild, Member
-from tests.support.harness import OPENAPI_SPEC
 from tests.support.processes import TOKEN, BotProcess, embed_text, read_db
 from tests.support.real_clock import bot_posts, wait_for
 from tests.support.tvmaze import SHOW_ID, LocalTvmaze
@@ -36,14 +35,6 @@ AIRS = dt.datetime(2027, 3, 14, 8, tzinfo=dt.UTC)
 GRACE = 20.0
 UNAVAILABLE = "release watch: TVmaze is unavailable"
 KNOWN = "is proposed or decided already"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord(OPENAPI_SPEC, token=TOKEN)
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 @pytest.fixture
