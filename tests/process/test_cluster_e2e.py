@@ -4,11 +4,14 @@ The story of a small cluster, in one test (starting processes is the slow part):
 
 1. both start (their IDENTIFYs paced across processes) and each answers its own guilds;
 2. a countdown slot falls due in guilds of both shards: one post in each, one ledger row;
-3. a ``/release update`` made through shard 0's process is announced in the guilds of both;
+3. a ``/release update`` made through shard 0's process is announced in the guilds of both,
+   mentioning each server's notify role and only it, and puts exactly one premiere event in
+   each server's Events list (each process makes its own shards' events);
 4. shard 1's process is SIGKILLed during a vote storm on a poll in its guild and started
    again: every acknowledged vote is stored once, its guilds are answered again, nothing is
    posted twice, and shard 0's process answers all the while; every per-guild setting of
-   every feature, in the guilds of both shards, survives its restarts and their READY;
+   every feature, in the guilds of both shards, survives its restarts and their READY, and
+   no server gains a second premiere event;
 5. the fake saw no request over Discord's limits: no 429 under the global 50/s, no early IDENTIFY.
 
 Figures (IDENTIFY spacing, post and news latencies, votes) are printed.
@@ -28,6 +31,8 @@ from sqlalchemy import select, update
 
 from bot.store import Store
 from bot.store.schema import (
+    countdown_events,
+    countdown_options,
     countdown_posts,
     countdown_schedules,
     departed_guilds,
@@ -66,12 +71,21 @@ class Server:
     guild: Guild
     channel: Channel
     moderator: Member
+    #: The role fans opt into (/settings countdown notify_role), below the bot's own.
+    fans: Role
 
 
 def fan_server(fake: FakeDiscord, name: str, shard: int) -> Server:
     guild = fake.add_guild(name, shard=(shard, SHARDS))
     role = guild.add_role("Moderators", int(Permission.MANAGE_GUILD))
-    return Server(shard, guild, guild.add_channel("countdown", TEXT), guild.add_member(name="mod", roles=[role]))
+    fans = guild.add_role("Season 2 news", 0, mentionable=True)
+    assert guild.bot_role is not None  # the premiere event and the notify role need these two
+    guild.set_role_position(guild.bot_role, fans.position + 1)
+    guild.set_role_permissions(
+        guild.bot_role, guild.bot_role.permissions | int(Permission.MANAGE_EVENTS | Permission.MANAGE_ROLES)
+    )
+    channel = guild.add_channel("countdown", TEXT)
+    return Server(shard, guild, channel, guild.add_member(name="mod", roles=[role]), fans)
 
 
 def posts_in(fake: FakeDiscord, server: Server, count: int) -> Callable[[], bool]:
@@ -177,6 +191,13 @@ async def test_two_processes_share_the_work_of_their_shards_and_survive_a_kill(
         heard = await within_grace(posts_in(fake, server, 2))
         assert heard is not None, f"shard {server.shard} never heard the news: {processes[server.shard].log()[-3000:]}"
         print(f"release news in a guild of shard {server.shard}: {heard - announced:.2f} s after /release update")
+        news = bot_posts(fake, server.channel)[-1]
+        assert news["mention_roles"] == [str(server.fans.id)], news
+        assert not news["mention_everyone"]
+    for server in servers:
+        made = await within_grace(lambda server=server: len(server.guild.scheduled_events) == 1)
+        assert made is not None, f"shard {server.shard}: no premiere event: {processes[server.shard].log()[-3000:]}"
+        print(f"premiere event in a guild of shard {server.shard}: {made - announced:.2f} s after /release update")
 
     # 4. A vote storm on a poll of shard 1's process, which is killed and started again.
     await create_poll_of_choices(fake, polls_server.guild, polls_channel, voters[0], OPTIONS)
@@ -216,11 +237,17 @@ async def test_two_processes_share_the_work_of_their_shards_and_survive_a_kill(
     async with store.read() as conn:
         rows = (await conn.execute(select(countdown_posts.c.guild_id, countdown_posts.c.state))).all()
     assert sorted(rows) == sorted((s.guild.id, "sent") for s in servers for _ in range(2))
+    for server in servers:
+        assert len(server.guild.scheduled_events) == 1, f"{server.guild.name}: the premiere event is missing or doubled"
+    async with store.read() as conn:
+        events = (await conn.execute(select(countdown_events.c.guild_id, countdown_events.c.state))).all()
+    assert sorted(events) == sorted((s.guild.id, "live") for s in servers)
 
     # Every per-guild setting of every feature, of both shards' guilds, survived shard 1's
     # process starting twice (its READY and its catch-up see only the guilds of shard 1).
     assert await settings_rows(store) == {
-        table: {s.guild.id for s in servers} for table in ("spoilers", "schedules", "creator roles", "languages")
+        table: {s.guild.id for s in servers}
+        for table in ("spoilers", "schedules", "creator roles", "languages", "countdown options")
     } | {"departed": set()}
 
     # 5. Within Discord's limits throughout.
@@ -231,12 +258,15 @@ async def test_two_processes_share_the_work_of_their_shards_and_survive_a_kill(
 
 
 async def set_the_other_settings(fake: FakeDiscord, server: Server) -> Role:
-    """A spoiler channel, a poll creator role and a language: every other per-guild setting."""
+    """A spoiler channel, a poll creator role, a language, the premiere event and the notify
+    role: every other per-guild setting."""
     role = server.guild.add_role("Pollsters", 0)
     for command, options in (
         ("settings spoilers add", {"channel": server.channel}),
         ("settings polls creator_role", {"role": role}),
         ("settings language set", {"language": "en"}),  # a row, and posts stay readable here
+        ("settings countdown event", {"state": "on"}),
+        ("settings countdown notify_role", {"role": server.fans}),
     ):
         record = await fake.slash(server.guild, server.channel, server.moderator, command, options)
         assert record.callback is not None, f"{command} not answered"
@@ -250,6 +280,7 @@ async def settings_rows(store: Store) -> dict[str, set[int]]:
         "schedules": countdown_schedules,
         "creator roles": poll_settings,
         "languages": guild_languages,
+        "countdown options": countdown_options,
         "departed": departed_guilds,
     }
     async with store.read() as conn:
