@@ -126,7 +126,7 @@ async def test_a_korean_moderator_reads_the_refusal_in_korean(harness: Any) -> N
     refused = await h.slash(
         h.moderator, h.general, "settings countdown notify_role", role=h.guild.everyone, locale="ko"
     )
-    assert "봇은 절대로 모두에게 알림을 보내지 않습니다" in refused.content
+    assert "봇은 서버 전체에 알림을 보내지 않습니다" in refused.content
     assert "아무것도 저장하지 않았습니다" in refused.content
 
 

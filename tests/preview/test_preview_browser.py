@@ -277,7 +277,7 @@ async def test_discords_own_spoiler_channel_a_server_without_the_bot_and_a_dm_in
     await page.get_by_role("combobox", name="명령어").fill("/settings spoilers list")
     await page.get_by_role("button", name="보내기").click()
     await expect(page.get_by_role("alert")).to_have_text(
-        "Discord는 여기에서 /settings을(를) 보여 주지 않습니다. 봇을 추가한 서버에서만 쓰는 서버 명령어입니다."
+        "디스코드는 여기에서 /settings 명령어를 보여 주지 않습니다. 봇을 추가한 서버에서만 쓸 수 있는 서버 명령어입니다."
     )
 
 

@@ -91,4 +91,7 @@ async def test_a_forum_marked_in_discord_opens_its_posts_and_the_flag_on_an_nsfw
 
     # A Korean moderator reads the same list in Korean.
     korean = await h.slash(h.moderator, h.general, "settings spoilers list", locale="ko")
-    assert f"<#{h.forum.id}> (Discord 채널 설정에서 지정함" in korean.embeds[0]["description"]
+    assert (
+        f"<#{h.forum.id}> (디스코드 채널 설정에서 지정됨: 이 명령어가 아니라 디스코드의 채널 설정에서 끌 수 있습니다)"
+        in korean.embeds[0]["description"]
+    )
