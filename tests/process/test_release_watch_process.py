@@ -107,6 +107,10 @@ async def test_one_process_proposes_once_across_a_kill_and_an_owners_click_reach
         assert refused.ephemeral
         assert "Only the bot's owners can decide" in (refused.content or "")
 
+        # Killed once the proposal is recorded as posted (a kill between the post and that record
+        # is the takeover after two minutes, with the same nonce: tests/countdown's e2e covers it).
+        state = "SELECT state FROM release_watch_findings"
+        assert await within_grace(lambda: read_db(tmp_path / "bot.db", state) == [("proposed",)])
         seen = tv.looks()
         await bot.kill()
         await bot.start()
