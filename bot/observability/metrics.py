@@ -28,6 +28,10 @@ from bot.store.errors import classify_failure
 #: try again), a bug (an error reference was shown), or answered after Discord's 3 seconds.
 Outcome = Literal["answered", "user_error", "unexpected_error", "late"]
 PostResult = Literal["sent", "retried", "given_up"]
+#: What one look of the release watch at TVmaze came to: nothing to propose, a proposal posted,
+#: a finding proposed or decided already (here or by another process), TVmaze down or rate
+#: limiting, TVmaze's answer unusable, the proposal not postable in Discord, or a failure.
+WatchLook = Literal["unchanged", "proposed", "known", "unavailable", "unusable", "not_posted", "failed"]
 
 #: Seconds from the member's action (the interaction's snowflake time) to the bot's answer.
 FIRST_RESPONSE_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
@@ -129,6 +133,12 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self._watch_looks = Counter(
+            "hyosan_release_watch_looks",
+            "Looks of the release watch at TVmaze, by what each came to.",
+            ["result"],
+            registry=registry,
+        )
         # Children made once: the hot paths skip the label look-up.
         self._vote_stored = self._votes.labels("stored")
         self._vote_refused = self._votes.labels("refused")
@@ -154,6 +164,9 @@ class Metrics:
 
     def count_release_announcement(self) -> None:
         self._announcements.inc()
+
+    def count_release_watch_look(self, result: WatchLook) -> None:
+        self._watch_looks.labels(result).inc()
 
     def count_rate_limit(self, scope: str | None) -> None:
         self._rate_limits.labels(scope if scope in RATE_LIMIT_SCOPES else "unknown").inc()

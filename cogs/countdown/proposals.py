@@ -28,6 +28,7 @@ import discord
 from bot.errors import Trusted, UserError
 from bot.i18n import t
 from bot.language import public_locale
+from bot.observability.metrics import WatchLook
 from bot.store import classify_failure
 from cogs.countdown import repo
 from cogs.countdown.record import ReleaseRecord, check_owner_update
@@ -50,6 +51,13 @@ EMBED_COLOUR = discord.Colour(0x2B6CB0)
 
 Jitter = Callable[[float, float], float]
 Proposed = Literal["posted", "known", "claimed elsewhere", "not posted"]
+#: How each outcome of :meth:`ReleaseWatch.propose` is counted (hyosan_release_watch_looks_total).
+LOOK_RESULTS: dict[Proposed, WatchLook] = {
+    "posted": "proposed",
+    "known": "known",
+    "claimed elsewhere": "known",
+    "not posted": "not_posted",
+}
 #: A look after a claim held elsewhere comes this long after the claim would be stale.
 CLAIM_MARGIN = dt.timedelta(seconds=5)
 
@@ -118,6 +126,7 @@ class ReleaseWatch:
                 log.warning("release watch: the store is %s; looking again later", failure.value)
             self._failures += 1
             delay = self._retry_delay(None)
+            self.bot.metrics.count_release_watch_look("failed")
         self._next_look = self.bot.clock() + dt.timedelta(seconds=delay)
         self.looks += 1
         self.bot.scheduler.wake()
@@ -154,6 +163,7 @@ class ReleaseWatch:
             entry = find_season(await self.client.seasons(show_id), season)
             premiere = None if entry is None else premiere_of(entry, await self.client.episodes(entry.id))
         except TvmazeUnavailable as exc:
+            self.bot.metrics.count_release_watch_look("unavailable")
             self._failures += 1
             delay = self._retry_delay(exc.retry_after)
             self._trouble(
@@ -165,6 +175,7 @@ class ReleaseWatch:
             )
             return delay
         except BadAnswer as exc:
+            self.bot.metrics.count_release_watch_look("unusable")
             self._failures += 1
             delay = self._retry_delay(None)
             self._trouble(
@@ -181,7 +192,12 @@ class ReleaseWatch:
             record = await repo.fetch_current_record(conn)
         finding = decide(premiere, record, show_id, now)
         log.debug("release watch: TVmaze says %s for season %s; finding: %s", premiere, season, finding)
-        if finding is not None and await self.propose(finding, record, now) == "claimed elsewhere":
+        if finding is None:
+            self.bot.metrics.count_release_watch_look("unchanged")
+            return settings.release_watch_interval
+        proposed = await self.propose(finding, record, now)
+        self.bot.metrics.count_release_watch_look(LOOK_RESULTS[proposed])
+        if proposed == "claimed elsewhere":
             # Another process is posting it, or died claiming it: its claim is taken over once stale.
             return min(settings.release_watch_interval, (findings.CLAIM_STALE_AFTER + CLAIM_MARGIN).total_seconds())
         return settings.release_watch_interval

@@ -23,6 +23,7 @@ from cogs.countdown.watch import Finding
 from localdiscord import wait_until
 from localdiscord.state import TEXT
 from tests.support.countdown import messages, set_daily, text_of
+from tests.support.metrics import watch_looks
 from tests.support.stores import read_with
 from tests.support.tvmaze import SHOW_ID, LocalTvmaze
 
@@ -209,6 +210,8 @@ async def test_tvmaze_failing_is_never_proposed_logged_once_per_trouble_and_look
     ]
     assert not await look_after(h, watch, 6 * 3600 - 1)  # back to the interval
     assert await look_after(h, watch, 1)
+    # Each look counted by what it came to, as an operator's dashboard would see them.
+    assert watch_looks(h.bot.metrics) == {"unusable": 4, "unavailable": 4, "proposed": 1, "known": 1}
 
 
 async def test_a_proposals_channel_outside_the_admin_guilds_gets_nothing_and_is_logged_once(

@@ -17,15 +17,8 @@ from bot.observability import Metrics, Snapshot
 from bot.scheduler import Scheduler
 from localdiscord import wait_until
 from tests.support.harness import Harness
+from tests.support.metrics import samples
 from tests.support.polls import create, vote
-
-
-def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    found = {}
-    for family in text_string_to_metric_families(metrics.exposition().decode()):
-        for sample in family.samples:
-            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return found
 
 
 def test_every_metric_follows_prometheus_naming_and_never_labels_a_server() -> None:
@@ -36,9 +29,10 @@ def test_every_metric_follows_prometheus_naming_and_never_labels_a_server() -> N
     metrics.count_scheduled_post("sent")
     metrics.count_release_announcement()
     metrics.count_rate_limit("global")
+    metrics.count_release_watch_look("proposed")
     metrics.observe_transaction(0.001)
     families = list(text_string_to_metric_families(metrics.exposition().decode()))
-    assert len(families) >= 13
+    assert len(families) >= 14
     for family in families:
         assert family.name.startswith("hyosan_")
         if family.type == "counter":
