@@ -21,14 +21,11 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.base import ReadConnection, Store
-from bot.store.copy import BATCH_ROWS, copy_store, insert_order
+from bot.store.base import Store
+from bot.store.copy import copy_rows, copy_store, occupied_tables, row_counts
 from bot.store.errors import StoreError
-from bot.store.schema import TABLES
 from bot.store.urls import parse_database_url
 
 
@@ -114,26 +111,6 @@ async def _snapshot_into_sqlite(source: Store, target: Path) -> None:
                 await copy_rows(reading, writing)
 
 
-async def copy_rows(reading: AsyncConnection, writing: AsyncConnection) -> dict[str, int]:
-    """Every table's rows from ``reading`` into ``writing`` (in dependency order); the counts."""
-    copied: dict[str, int] = {}
-    for table in await writing.run_sync(insert_order):
-        count = 0
-        result = await reading.stream(select(table))
-        async for chunk in result.mappings().partitions(BATCH_ROWS):
-            await writing.execute(insert(table), [dict(row) for row in chunk])
-            count += len(chunk)
-        copied[table.name] = count
-    return copied
-
-
-async def row_counts(conn: AsyncConnection | ReadConnection) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for table in TABLES:
-        counts[table.name] = int(await conn.scalar(select(func.count()).select_from(table)) or 0)
-    return counts
-
-
 def _refuse_same_file(file: Path, target_url: URL) -> None:
     if not file.is_file():
         raise StoreError(f"store restore: {file} is not a file")
@@ -153,9 +130,8 @@ async def restore_store(file: Path, target_url: URL) -> BackupReport:
             return BackupReport(source=str(file), target=report.target, revision=revision, rows=report.rows)
         async with await Store.open(target_url) as target:
             async with source.transaction() as reading, target.transaction() as writing:
-                occupied = {name: count for name, count in (await row_counts(writing)).items() if count}
-                if occupied:
-                    listed = ", ".join(f"{name} ({count} rows)" for name, count in occupied.items())
+                listed = await occupied_tables(writing)
+                if listed:
                     raise StoreError(
                         f"store restore: {target.path} already holds data: {listed}; restore into an empty store"
                     )

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, func, insert, inspect, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.base import Store
+from bot.store.base import ReadConnection, Store
 from bot.store.errors import StoreError
 from bot.store.schema import TABLES
 
@@ -56,20 +56,11 @@ async def copy_store(source: Store, target_url: URL, *, progress: Callable[[str]
         if source_revision != target_revision:  # pragma: no cover - both were just migrated to head
             raise StoreError(f"store copy: schema revisions differ ({source_revision} vs {target_revision})")
         async with source.transaction() as reading, target.transaction() as writing:
-            occupied = await _row_counts(writing)
-            full = {name: count for name, count in occupied.items() if count}
-            if full:
-                listed = ", ".join(f"{name} ({count} rows)" for name, count in full.items())
+            listed = await occupied_tables(writing)
+            if listed:
                 raise StoreError(f"store copy: {target.path} already holds data: {listed}; copy into an empty database")
             await writing.execute(text("ALTER TABLE poll_votes DISABLE TRIGGER poll_votes_rules"))
-            for table in await writing.run_sync(insert_order):
-                copied = 0
-                result = await reading.stream(select(table))
-                async for chunk in result.mappings().partitions(BATCH_ROWS):
-                    await writing.execute(insert(table), [dict(row) for row in chunk])
-                    copied += len(chunk)
-                if progress is not None:
-                    progress(f"{table.name}: {copied} rows")
+            await copy_rows(reading, writing, progress)
             await writing.execute(text("ALTER TABLE poll_votes ENABLE TRIGGER poll_votes_rules"))
             for name, column in IDENTITY_COLUMNS.items():
                 await writing.execute(
@@ -78,8 +69,8 @@ async def copy_store(source: Store, target_url: URL, *, progress: Callable[[str]
                         f"coalesce((SELECT max({column}) FROM {name}), 0) + 1, false)"
                     )
                 )
-            expected = await _row_counts(reading)
-            copied_counts = await _row_counts(writing)
+            expected = await row_counts(reading)
+            copied_counts = await row_counts(writing)
             if copied_counts != expected:
                 raise StoreError(f"store copy: row counts differ after the copy ({copied_counts} vs {expected})")
         return CopyReport(source=source.path, target=target.path, rows=expected)
@@ -109,5 +100,27 @@ def insert_order(conn: Connection) -> list[Table]:
     return ordered
 
 
-async def _row_counts(conn: AsyncConnection) -> dict[str, int]:
+async def copy_rows(
+    reading: AsyncConnection, writing: AsyncConnection, progress: Callable[[str], None] | None = None
+) -> dict[str, int]:
+    """Every table's rows from ``reading`` into ``writing`` (in dependency order); the counts."""
+    copied: dict[str, int] = {}
+    for table in await writing.run_sync(insert_order):
+        count = 0
+        result = await reading.stream(select(table))
+        async for chunk in result.mappings().partitions(BATCH_ROWS):
+            await writing.execute(insert(table), [dict(row) for row in chunk])
+            count += len(chunk)
+        copied[table.name] = count
+        if progress is not None:
+            progress(f"{table.name}: {count} rows")
+    return copied
+
+
+async def row_counts(conn: AsyncConnection | ReadConnection) -> dict[str, int]:
     return {table.name: int(await conn.scalar(select(func.count()).select_from(table)) or 0) for table in TABLES}
+
+
+async def occupied_tables(conn: AsyncConnection) -> str:
+    """The tables that hold rows, with their counts ("polls (3 rows), ..."); empty when none do."""
+    return ", ".join(f"{name} ({count} rows)" for name, count in (await row_counts(conn)).items() if count)
