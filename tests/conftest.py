@@ -13,6 +13,7 @@ import pytest
 from localdiscord import FakeDiscord
 from tests.support.harness import Harness, local_discord, running_harness
 from tests.support.stores import _postgres_template_cleanup, backends_for, empty_postgres_url, store, store_url
+from tests.support.tvmaze import LocalTvmaze
 
 __all__ = ["_postgres_template_cleanup", "empty_postgres_url", "store", "store_url"]
 
@@ -91,3 +92,12 @@ async def _no_task_outlives_its_test(request: pytest.FixtureRequest) -> AsyncIte
         with open("/tmp/hyosan-stuck-tasks.log", "a") as log:  # noqa: ASYNC230 - a last resort, before failing
             log.write(f"== {request.node.nodeid}\n{report.getvalue()}\n")
         raise AssertionError(f"{len(stuck)} tasks did not end when cancelled:\n{report.getvalue()}")
+
+
+@pytest.fixture
+async def tv() -> AsyncIterator[LocalTvmaze]:
+    """A local TVmaze (real HTTP on 127.0.0.1) for the release watch's tests."""
+    server = LocalTvmaze()
+    await server.start()
+    yield server
+    await server.close()

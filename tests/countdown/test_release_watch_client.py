@@ -14,14 +14,6 @@ from tests.support.tvmaze import SHOW_ID, LocalTvmaze
 
 
 @pytest.fixture
-async def tv() -> AsyncIterator[LocalTvmaze]:
-    server = LocalTvmaze()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
 async def client(tv: LocalTvmaze) -> AsyncIterator[TvmazeClient]:
     made = TvmazeClient(tv.url, timeout=1.0)
     yield made

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -31,14 +30,6 @@ MARCH_14 = dt.date(2027, 3, 14)
 AIRS = dt.datetime(2027, 3, 14, 8, tzinfo=dt.UTC)
 PROPOSAL_BUTTON = re.compile(r"countdown:watch:(confirmed|estimated|dismissed):(\d+)")
 WATCH_LOG = "cogs.countdown.proposals"
-
-
-@pytest.fixture
-async def tv() -> AsyncIterator[LocalTvmaze]:
-    server = LocalTvmaze()
-    await server.start()
-    yield server
-    await server.close()
 
 
 async def watching(h: Any, tv: LocalTvmaze, *, kill: bool = False, **settings: Any) -> ReleaseWatch:

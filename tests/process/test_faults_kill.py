@@ -15,7 +15,6 @@ from a seeded generator so a failure can be replayed (the seed is in the test id
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import random
 import sqlite3
@@ -37,6 +36,7 @@ from tests.support.processes import (
     create_poll_of_choices,
     embed_text,
     read_db,
+    slow_replies,
 )
 
 pytestmark = pytest.mark.slow
@@ -151,7 +151,7 @@ async def test_scheduled_posts_killed_mid_send_are_posted_once_and_none_is_lost(
 ) -> None:
     rng = random.Random(SEED + 1)
     db = tmp_path / "bot.db"
-    slow_message_replies(fake, 0.1)
+    slow_replies(fake, "POST", "/channels/{channel_id}/messages", 0.1)
     places = []
     for n in range(GUILDS):
         guild = fake.add_guild(f"Countdown Guild {n}")
@@ -210,21 +210,6 @@ async def test_scheduled_posts_killed_mid_send_are_posted_once_and_none_is_lost(
     nonces = [r.body.get("nonce") for r in message_posts(fake)]
     resent = {nonce for nonce in nonces if nonces.count(nonce) > 1}
     assert resent, "no post was ever resent after a kill: the kills missed the sends"
-
-
-def slow_message_replies(fake: FakeDiscord, seconds: float) -> None:
-    """Discord has created the message but its answer is still on the way: the window in which
-    a crash leaves a post sent but not recorded. Widened so that the kills fall into it."""
-    for index, route in enumerate(fake._routes):
-        if route.method == "POST" and route.template == "/channels/{channel_id}/messages":
-            create = route.handler
-
-            async def created_then_slow(request: Any, create: Any = create) -> Any:
-                reply = await create(request)
-                await asyncio.sleep(seconds)
-                return reply
-
-            fake._routes[index] = dataclasses.replace(route, handler=created_then_slow)
 
 
 def message_posts(fake: FakeDiscord) -> list[Any]:

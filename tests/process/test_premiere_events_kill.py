@@ -6,37 +6,20 @@ confirmed is looked up in the server's Events and adopted, not made twice)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from localdiscord import DEFAULT_BOT_PERMISSIONS, FakeDiscord, Permission
 from localdiscord.state import TEXT
-from tests.support.processes import BotProcess, read_db
+from tests.support.processes import BotProcess, read_db, slow_replies
 
 pytestmark = pytest.mark.slow
 
 GUILDS = 24
 KILLS = 3
 SEED = 25
-
-
-def slow_event_replies(fake: FakeDiscord, seconds: float) -> None:
-    """Discord has made the event but its answer is still on the way: the window in which a
-    crash leaves an event made but not recorded, widened so that the kills fall into it."""
-    for index, route in enumerate(fake._routes):
-        if route.method == "POST" and route.template == "/guilds/{guild_id}/scheduled-events":
-            create = route.handler
-
-            async def created_then_slow(request: Any, create: Any = create) -> Any:
-                reply = await create(request)
-                await asyncio.sleep(seconds)
-                return reply
-
-            fake._routes[index] = dataclasses.replace(route, handler=created_then_slow)
 
 
 def event_creates(fake: FakeDiscord) -> int:
@@ -46,7 +29,7 @@ def event_creates(fake: FakeDiscord) -> int:
 async def test_events_killed_mid_fan_out_end_as_one_per_server(fake: FakeDiscord, tmp_path: Path) -> None:
     rng = random.Random(SEED)
     db = tmp_path / "bot.db"
-    slow_event_replies(fake, 0.15)
+    slow_replies(fake, "POST", "/guilds/{guild_id}/scheduled-events", 0.15)
     places = []
     for n in range(GUILDS):
         guild = fake.add_guild(f"Premiere Guild {n}")

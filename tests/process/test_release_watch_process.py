@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +34,6 @@ AIRS = dt.datetime(2027, 3, 14, 8, tzinfo=dt.UTC)
 GRACE = 20.0
 UNAVAILABLE = "release watch: TVmaze is unavailable"
 KNOWN = "is proposed or decided already"
-
-
-@pytest.fixture
-async def tv() -> AsyncIterator[LocalTvmaze]:
-    server = LocalTvmaze()
-    await server.start()
-    yield server
-    await server.close()
 
 
 def watch_env(tv: LocalTvmaze, admin: Guild, proposals: Channel, owner: Member) -> dict[str, str]:

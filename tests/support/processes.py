@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import sqlite3
 import sys
@@ -170,3 +171,18 @@ ACKNOWLEDGED_WITHIN = 15.0
 
 def counted(record: InteractionRecord) -> bool:
     return record.answered and "is counted" in (record.content or "")
+
+
+def slow_replies(fake: FakeDiscord, method: str, template: str, seconds: float) -> None:
+    """Discord has done what the route asks but its answer is still on the way: the window in
+    which a crash leaves the thing made but not recorded, widened so that kills fall into it."""
+    for index, route in enumerate(fake._routes):
+        if route.method == method and route.template == template:
+            create = route.handler
+
+            async def done_then_slow(request: Any, create: Any = create) -> Any:
+                reply = await create(request)
+                await asyncio.sleep(seconds)
+                return reply
+
+            fake._routes[index] = dataclasses.replace(route, handler=done_then_slow)
